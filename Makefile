@@ -1,0 +1,32 @@
+# Reprise: `make run` serves, `make test` runs every test. Both install what is missing first.
+SWIFT ?= swift
+CONFIG ?= config/reprise.yaml
+AMPACHE_PY ?= 8.3.0
+
+.PHONY: deps build run test clean venv bench
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	$(SWIFT) run reprise serve --config $(CONFIG)
+
+test: deps venv
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+# The Python client the Ampache tests drive (tests/ampache), pinned; created once.
+venv: deps
+	@test -x .venv/bin/python -a -f .venv/.ampache-$(AMPACHE_PY) || { /usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ampache==$(AMPACHE_PY) && touch .venv/.ampache-$(AMPACHE_PY); }
+
+# Benchmarks against nginx (bench/bench.py, docs/performance.md); installs nginx+Lua and wrk when missing.
+bench: deps
+	bash bench/install.sh
+	$(SWIFT) build -c release --product reprise --scratch-path .build-bench
+	/usr/bin/python3 bench/bench.py
+
+clean:
+	rm -rf .build

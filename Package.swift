@@ -1,0 +1,164 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependency direction: RepriseCore <- RepriseStore <- RepriseHTTP <- reprise (executable).
+// RepriseConfig reads the layered configuration; RepriseCore imports no web, SQL or Lua library.
+let package = Package(
+    name: "reprise",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "reprise", targets: ["reprise"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+    ],
+    targets: [
+        // Domain: sessions, tokens, expiry and GC decisions, clocks, errors. No I/O libraries.
+        .target(
+            name: "RepriseCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Lua 5.4 from Debian's liblua5.4-dev, and a C shim for macros and lua_error trampolines.
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .target(name: "CLuaShim", dependencies: ["CLua"]),
+        // Sandboxed Lua VMs, budgets, value conversion, host-function registry. Knows nothing of media.
+        .target(name: "LuaHost", dependencies: ["CLuaShim"]),
+        // RFC 9110 byte ranges and validators (ETag, dates, conditional requests); framework-free.
+        .target(name: "HTTPRanges"),
+        // TagLib's C API from Debian's libtagc0-dev.
+        .systemLibrary(name: "CTagLib", pkgConfig: "taglib_c", providers: [.apt(["libtagc0-dev"])]),
+        // C++ shim over TagLib for what its 1.x C API lacks (album artist, disc, ms length, file kind).
+        .target(name: "CTagLibShim", dependencies: ["CTagLib"]),
+        // Reading tags and walking music folders; the scan's pure planning.
+        .target(name: "RepriseCatalog", dependencies: ["CTagLib", "CTagLibShim"]),
+        // libmpdclient from Debian's libmpdclient-dev, with a small header shim.
+        .systemLibrary(name: "CMPDClient", pkgConfig: "libmpdclient", providers: [.apt(["libmpdclient-dev"])]),
+        // MPD client: one connection per dedicated thread, async API, typed errors.
+        .target(name: "MPDClient", dependencies: ["CMPDClient"]),
+        // Layered configuration: CLI flags > REPRISE_* environment > YAML file > defaults.
+        .target(
+            name: "RepriseConfig",
+            dependencies: [
+                "RepriseCore",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // SQLite persistence through GRDB: schema, records, session store, GC service.
+        .target(
+            name: "RepriseStore",
+            dependencies: [
+                "RepriseCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // HTTP API on Hummingbird.
+        .target(
+            name: "RepriseHTTP",
+            dependencies: [
+                "RepriseCore",
+                "RepriseStore",
+                "HTTPRanges",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Lua plugins as Reprise policies: token policy, expiry rules, events, backends.
+        .target(name: "ReprisePlugins", dependencies: ["RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
+        // Players: Lua backends (MPD, VLC over HTTP), their host modules, the supervisor, the localplay API.
+        .target(
+            name: "ReprisePlayback",
+            dependencies: [
+                "RepriseCore", "RepriseStore", "RepriseHTTP", "LuaHost", "MPDClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Ampache API (JSON and XML) and its /play URLs over the stores and the stream endpoint.
+        .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStore", "RepriseHTTP", "ReprisePlayback", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        // Wiring: builds stores, plugins, catalog and services from settings.
+        .target(
+            name: "RepriseServer",
+            dependencies: [
+                "RepriseCore",
+                "RepriseConfig",
+                "RepriseStore",
+                "RepriseHTTP",
+                "RepriseCatalog",
+                "ReprisePlugins",
+                "RepriseAmpache",
+                "ReprisePlayback",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The `reprise` command.
+        .executableTarget(
+            name: "reprise",
+            dependencies: [
+                "RepriseCore",
+                "RepriseConfig",
+                "RepriseStore",
+                "RepriseServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RepriseCoreTests", dependencies: ["RepriseCore"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost"]),
+        .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
+        .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog"]),
+        // A private Debian mpd for tests, shared by the test targets that need a real player.
+        .target(name: "MPDTestSupport", path: "Tests/MPDTestSupport"),
+        .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport"]),
+        .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig"]),
+        .testTarget(
+            name: "RepriseStoreTests",
+            dependencies: [
+                "RepriseStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "RepriseHTTPTests",
+            dependencies: [
+                "RepriseHTTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "ReprisePlaybackTests",
+            dependencies: ["ReprisePlayback", "RepriseServer", "MPDTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
+        .testTarget(
+            name: "RepriseServerTests",
+            dependencies: [
+                "RepriseServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "RepriseCLITests", dependencies: ["MPDTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

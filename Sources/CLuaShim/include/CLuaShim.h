@@ -1,0 +1,65 @@
+// C helpers for LuaHost: Lua macros Swift cannot import, the counting allocator, the
+// instruction-budget hook, and trampolines that raise Lua errors from C, never across Swift frames.
+#ifndef REPRISE_CLUA_SHIM_PUBLIC_H
+#define REPRISE_CLUA_SHIM_PUBLIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua5.4/lua.h>
+#include <lua5.4/lauxlib.h>
+#include <lua5.4/lualib.h>
+
+/// Calls a host function on behalf of Lua; returns the number of results pushed, or -1 with an
+/// error message on top of the stack (the trampoline then raises it from C).
+typedef int (*reprise_dispatch_fn)(lua_State *L, void *owner, lua_Integer function_id);
+
+/// Per-VM state shared by the allocator, the hook and the trampolines.
+typedef struct reprise_vm {
+    size_t used;              // bytes currently allocated by Lua
+    size_t limit;             // allocation cap while `enforce` is set
+    size_t peak;              // highest `used` seen
+    int enforce;              // 1 while Lua code runs; 0 while the host pushes values
+    int exhausted;            // 1 once the current call ran out of instructions
+    long long remaining;      // instructions left in the current call
+    int step;                 // hook period while the budget is not exhausted
+    reprise_dispatch_fn dispatch;
+    void *owner;              // the Swift LuaVM, unretained
+} reprise_vm;
+
+/// Creates a state whose allocator and hook use `vm`; NULL when allocation fails.
+lua_State *reprise_newstate(reprise_vm *vm);
+/// Returns the reprise_vm a state (or any of its threads) was created with.
+reprise_vm *reprise_vm_of(lua_State *L);
+/// Closes a state; finalizers still run but every Lua instruction fails immediately.
+void reprise_close(lua_State *L);
+
+/// Opens base, string, table, math, utf8, coroutine and os; nothing else.
+void reprise_open_allowed_libs(lua_State *L);
+
+/// Starts a fresh instruction budget for a top-level call on the main thread.
+void reprise_budget_reset(lua_State *L, long long budget);
+/// Runs lua_pcall with the memory cap enforced; returns the Lua status code.
+int reprise_pcall(lua_State *L, int nargs, int nresults);
+
+/// Pushes a C closure that forwards to the VM's dispatch function with `function_id`.
+void reprise_push_host_function(lua_State *L, lua_Integer function_id);
+/// lua_CFunction: (dir, relpath [, env]) -> chunk | nil, message, kind ("open" or "syntax").
+int reprise_loadfile_in(lua_State *L);
+
+/// Loads a text chunk from memory; returns the Lua status code.
+int reprise_loadtext(lua_State *L, const char *text, size_t len, const char *chunkname);
+
+// Macro wrappers.
+int reprise_registryindex(void);
+int reprise_upvalueindex(int i);
+void reprise_pop(lua_State *L, int n);
+void reprise_newtable(lua_State *L);
+const char *reprise_tostring(lua_State *L, int idx, size_t *len);
+lua_Integer reprise_tointeger(lua_State *L, int idx);
+lua_Number reprise_tonumber(lua_State *L, int idx);
+int reprise_isnil(lua_State *L, int idx);
+void reprise_call(lua_State *L, int nargs, int nresults);
+const char *reprise_release(void);
+int reprise_multret(void);
+
+#endif

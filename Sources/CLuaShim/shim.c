@@ -1,0 +1,229 @@
+// C side of LuaHost. Lua errors are raised only here (lua_error longjmps), never across Swift
+// frames. Comments of the form [a b c] give the Lua stack after a call, top on the right.
+#include "CLuaShim.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: Allocator
+
+// Counts every byte Lua holds and refuses growth beyond the cap while Lua code runs.
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    reprise_vm *vm = (reprise_vm *)ud;
+    size_t old = ptr ? osize : 0; // when ptr is NULL, osize encodes an object type, not a size
+    if (nsize == 0) {
+        free(ptr);
+        vm->used -= old;
+        return NULL;
+    }
+    if (nsize > old && vm->enforce && vm->used - old + nsize > vm->limit) {
+        return NULL; // Lua runs an emergency GC, retries, then raises "not enough memory"
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    vm->used = vm->used - old + nsize;
+    if (vm->used > vm->peak) vm->peak = vm->used;
+    return p;
+}
+
+lua_State *reprise_newstate(reprise_vm *vm) {
+    lua_State *L = lua_newstate(counting_alloc, vm); // []
+    // Hook calls leave short-lived tables behind; the generational collector handles them cheaply.
+    if (L) lua_gc(L, LUA_GCGEN, 0, 0);
+    return L;
+}
+
+reprise_vm *reprise_vm_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud); // every thread of a state shares the allocator's ud
+    return (reprise_vm *)ud;
+}
+
+// MARK: Budget hook
+
+// Counts instructions in `step` batches; once the budget is gone it fires on every instruction
+// of the thread and raises each time, so a pcall loop cannot swallow the error (as Redis does).
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+    reprise_vm *vm = reprise_vm_of(L);
+    if (!vm->exhausted) {
+        vm->remaining -= lua_gethookcount(L);
+        if (vm->remaining > 0) {
+            if (lua_gethookcount(L) != vm->step) lua_sethook(L, budget_hook, LUA_MASKCOUNT, vm->step);
+            return;
+        }
+        vm->exhausted = 1;
+    }
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    lua_getinfo(L, "Sl", ar);
+    if (ar->currentline > 0) {
+        lua_pushfstring(L, "%s:%d: instruction budget exceeded", ar->short_src, ar->currentline); // [.. msg]
+    } else {
+        lua_pushliteral(L, "instruction budget exceeded"); // [.. msg]
+    }
+    lua_error(L); // unwinds to the nearest pcall
+}
+
+void reprise_budget_reset(lua_State *L, long long budget) {
+    reprise_vm *vm = reprise_vm_of(L);
+    if (budget < 1) budget = 1;
+    vm->remaining = budget;
+    vm->exhausted = 0;
+    vm->step = budget < 1000 ? (int)budget : 1000;
+    // Threads created from now on (coroutines) inherit this hook from the creating thread.
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, vm->step);
+}
+
+void reprise_close(lua_State *L) {
+    reprise_vm *vm = reprise_vm_of(L);
+    vm->enforce = 0;
+    vm->exhausted = 1; // finalizers run in protected mode; each fails on its first instruction
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    lua_close(L);
+}
+
+// MARK: Libraries
+
+void reprise_open_allowed_libs(lua_State *L) {
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},
+        {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table},
+        {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8},
+        {LUA_COLIBNAME, luaopen_coroutine},
+        {LUA_OSLIBNAME, luaopen_os},
+        {NULL, NULL},
+    };
+    for (const luaL_Reg *lib = libs; lib->func; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1); // [lib]; also stored as a global
+        lua_pop(L, 1);                              // []
+    }
+}
+
+// MARK: Calls
+
+int reprise_pcall(lua_State *L, int nargs, int nresults) {
+    reprise_vm *vm = reprise_vm_of(L);
+    int saved = vm->enforce;
+    vm->enforce = 1;
+    int status = lua_pcall(L, nargs, nresults, 0); // [results...] or [error]
+    vm->enforce = saved;
+    return status;
+}
+
+// Forwards a Lua call to Swift; Swift returns a count or -1 and this function raises, from C.
+static int host_trampoline(lua_State *L) {
+    reprise_vm *vm = reprise_vm_of(L);
+    lua_Integer id = lua_tointeger(L, lua_upvalueindex(1));
+    int saved = vm->enforce;
+    vm->enforce = 0; // Swift pushes results without risking a longjmp; the cap is checked below
+    int n = vm->dispatch(L, vm->owner, id); // [args... results...] or [args... message]
+    vm->enforce = saved;
+    if (n < 0) return lua_error(L);
+    if (saved && vm->used > vm->limit) {
+        // Allocating while over the cap fails after an emergency GC, raising a real memory error.
+        lua_newuserdatauv(L, 0, 0); // [args... results... udata]
+        lua_pop(L, 1);              // [args... results...]
+    }
+    return n;
+}
+
+void reprise_push_host_function(lua_State *L, lua_Integer function_id) {
+    lua_pushinteger(L, function_id);           // [id]
+    lua_pushcclosure(L, host_trampoline, 1);   // [closure]
+}
+
+// MARK: Loading
+
+// Pushes nil, a formatted message and a kind, and returns 3 (the Lua "nil, err" convention).
+static int load_failure(lua_State *L, const char *kind, const char *fmt, ...) {
+    va_list ap;
+    lua_pushnil(L);                 // [.. nil]
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);   // [.. nil msg]
+    va_end(ap);
+    lua_pushstring(L, kind);        // [.. nil msg kind]
+    return 3;
+}
+
+typedef struct {
+    FILE *file;
+    char buffer[4096];
+} file_reader;
+
+static const char *read_file_chunk(lua_State *L, void *ud, size_t *size) {
+    (void)L;
+    file_reader *reader = (file_reader *)ud;
+    *size = fread(reader->buffer, 1, sizeof reader->buffer, reader->file);
+    return *size > 0 ? reader->buffer : NULL;
+}
+
+int reprise_loadfile_in(lua_State *L) {
+    const char *dir = luaL_checkstring(L, 1);
+    const char *rel = luaL_checkstring(L, 2);
+    int has_env = !lua_isnoneornil(L, 3);
+    lua_settop(L, 3); // [dir rel env]
+
+    char root[PATH_MAX], full[PATH_MAX], resolved[PATH_MAX];
+    if (realpath(dir, root) == NULL) {
+        return load_failure(L, "open", "cannot open %s: %s", dir, strerror(errno));
+    }
+    int written = snprintf(full, sizeof full, "%s/%s", dir, rel);
+    if (written < 0 || (size_t)written >= sizeof full) {
+        return load_failure(L, "open", "path too long: %s", rel);
+    }
+    if (realpath(full, resolved) == NULL) {
+        return load_failure(L, "open", "cannot open %s: %s", full, strerror(errno));
+    }
+    size_t n = strlen(root);
+    int inside = strncmp(resolved, root, n) == 0 && (resolved[n] == '/' || (n == 1 && root[0] == '/'));
+    if (!inside) {
+        return load_failure(L, "open", "%s resolves outside the plugin directory", full);
+    }
+
+    file_reader reader;
+    reader.file = fopen(resolved, "rb");
+    if (reader.file == NULL) {
+        return load_failure(L, "open", "cannot open %s: %s", full, strerror(errno));
+    }
+    lua_pushfstring(L, "@%s", full); // [dir rel env chunkname]
+    int status = lua_load(L, read_file_chunk, &reader, lua_tostring(L, -1), "t"); // [dir rel env chunkname fn|msg]
+    int read_error = ferror(reader.file);
+    fclose(reader.file);
+    if (read_error) {
+        return load_failure(L, "open", "cannot read %s", full);
+    }
+    if (status != LUA_OK) {
+        lua_pushnil(L);              // [.. msg nil]
+        lua_insert(L, -2);           // [.. nil msg]
+        lua_pushliteral(L, "syntax"); // [.. nil msg "syntax"]
+        return 3;
+    }
+    if (has_env) {
+        lua_pushvalue(L, 3);                 // [.. fn env]
+        if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1); // [.. fn]; upvalue 1 of a main chunk is _ENV
+    }
+    return 1;
+}
+
+int reprise_loadtext(lua_State *L, const char *text, size_t len, const char *chunkname) {
+    return luaL_loadbufferx(L, text, len, chunkname, "t"); // [fn] or [msg]
+}
+
+// MARK: Macro wrappers
+
+int reprise_registryindex(void) { return LUA_REGISTRYINDEX; }
+int reprise_upvalueindex(int i) { return lua_upvalueindex(i); }
+void reprise_pop(lua_State *L, int n) { lua_pop(L, n); }
+void reprise_newtable(lua_State *L) { lua_newtable(L); }
+const char *reprise_tostring(lua_State *L, int idx, size_t *len) { return lua_tolstring(L, idx, len); }
+lua_Integer reprise_tointeger(lua_State *L, int idx) { return lua_tointeger(L, idx); }
+lua_Number reprise_tonumber(lua_State *L, int idx) { return lua_tonumber(L, idx); }
+int reprise_isnil(lua_State *L, int idx) { return lua_isnil(L, idx); }
+void reprise_call(lua_State *L, int nargs, int nresults) { lua_call(L, nargs, nresults); }
+const char *reprise_release(void) { return LUA_RELEASE; }
+int reprise_multret(void) { return LUA_MULTRET; }

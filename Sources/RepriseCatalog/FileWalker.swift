@@ -1,0 +1,248 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A regular audio file found by ``FileWalker``.
+public struct FoundFile: Sendable, Hashable {
+    /// Absolute, standardized path (through symlinks, not resolved).
+    public var path: String
+    /// Size in bytes.
+    public var size: Int64
+    /// Modification time in UTC epoch milliseconds.
+    public var mtimeMs: Int64
+
+    /// Creates a value.
+    public init(path: String, size: Int64, mtimeMs: Int64) {
+        self.path = path
+        self.size = size
+        self.mtimeMs = mtimeMs
+    }
+}
+
+/// Why the walker passed over an entry.
+public enum SkipReason: Sendable, Hashable, CustomStringConvertible {
+    /// A symlink whose target does not exist.
+    case brokenSymlink
+    /// A directory that is one of its own ancestors (reached through a symlink).
+    case symlinkLoop
+    /// A directory already walked through another path.
+    case alreadyVisited
+    /// A file or directory that cannot be opened or stat'ed; carries the system error text.
+    case unreadable(String)
+    /// A root that does not exist or is not a directory.
+    case invalidRoot(String)
+
+    /// A short text for logs.
+    public var description: String {
+        switch self {
+        case .brokenSymlink: "broken symlink"
+        case .symlinkLoop: "symlink loop"
+        case .alreadyVisited: "directory already visited through another path"
+        case let .unreadable(reason): "unreadable: \(reason)"
+        case let .invalidRoot(reason): "invalid root: \(reason)"
+        }
+    }
+}
+
+/// An entry the walker skipped, for the caller to log.
+public struct SkippedEntry: Sendable, Hashable {
+    /// The entry's path.
+    public var path: String
+    /// Why it was skipped.
+    public var reason: SkipReason
+
+    /// Creates a value.
+    public init(path: String, reason: SkipReason) {
+        self.path = path
+        self.reason = reason
+    }
+}
+
+/// One step of a walk.
+public enum WalkEvent: Sendable, Hashable {
+    /// An audio file.
+    case file(FoundFile)
+    /// A skipped entry.
+    case skipped(SkippedEntry)
+}
+
+/// Walks music folders depth-first, in name order, yielding audio files and skipped entries.
+///
+/// Symlinks to files and directories are followed; directory loops and repeats are detected by
+/// (device, inode). One bad entry never stops the walk. Blocking file I/O: run it off the
+/// cooperative pool.
+///
+///     let result = FileWalker(roots: ["/srv/music"]).collect()
+///     for skip in result.skipped { logger.warning("\(skip.path): \(skip.reason)") }
+public struct FileWalker: Sendable {
+    /// The default audio extensions, lowercase.
+    public static let audioExtensions: Set<String> = ["mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav"]
+
+    /// Root directories, as given.
+    public var roots: [String]
+    /// Lowercase extensions to keep; matching is case-insensitive.
+    public var extensions: Set<String>
+
+    /// Creates a walker over `roots`.
+    public init(roots: [String], extensions: Set<String> = FileWalker.audioExtensions) {
+        self.roots = roots
+        self.extensions = extensions
+    }
+
+    /// Everything one walk found.
+    public struct Result: Sendable, Equatable {
+        /// Audio files in walk order.
+        public var files: [FoundFile] = []
+        /// Skipped entries in walk order.
+        public var skipped: [SkippedEntry] = []
+    }
+
+    /// Walks all roots and gathers the events.
+    public func collect() -> Result {
+        var result = Result()
+        walk { event in
+            switch event {
+            case let .file(file): result.files.append(file)
+            case let .skipped(entry): result.skipped.append(entry)
+            }
+        }
+        return result
+    }
+
+    /// Walks all roots, calling `visit` for each audio file and each skipped entry.
+    public func walk(_ visit: (WalkEvent) -> Void) {
+        var visited = Set<DirectoryID>()
+        for root in roots {
+            let path = standardizePath(root)
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                visit(.skipped(SkippedEntry(path: path, reason: .invalidRoot(String(cString: strerror(errno))))))
+                continue
+            }
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                visit(.skipped(SkippedEntry(path: path, reason: .invalidRoot("not a directory"))))
+                continue
+            }
+            var ancestors = Set<DirectoryID>()
+            walkDirectory(path, id: DirectoryID(info), ancestors: &ancestors, visited: &visited, visit: visit)
+        }
+    }
+
+    private func walkDirectory(
+        _ path: String, id: DirectoryID, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
+        visit: (WalkEvent) -> Void
+    ) {
+        if ancestors.contains(id) {
+            visit(.skipped(SkippedEntry(path: path, reason: .symlinkLoop)))
+            return
+        }
+        if visited.contains(id) {
+            visit(.skipped(SkippedEntry(path: path, reason: .alreadyVisited)))
+            return
+        }
+        visited.insert(id)
+        guard let dir = opendir(path) else {
+            visit(.skipped(SkippedEntry(path: path, reason: .unreadable(String(cString: strerror(errno))))))
+            return
+        }
+        defer { closedir(dir) }
+        // Children are looked up relative to the open directory: no full path walk per file.
+        let fd = dirfd(dir)
+        let names = listDirectory(dir)
+        ancestors.insert(id)
+        defer { ancestors.remove(id) }
+        let prefix = path == "/" ? "/" : path + "/"
+        for (name, type) in names {
+            // Regular files with another extension need no stat.
+            if type == DT_REG, !hasAudioExtension(name) { continue }
+            let child = prefix + name
+            var info = stat()
+            if fstatat(fd, name, &info, 0) != 0 {
+                let error = errno
+                var linkInfo = stat()
+                if fstatat(fd, name, &linkInfo, AT_SYMLINK_NOFOLLOW) == 0, (linkInfo.st_mode & S_IFMT) == S_IFLNK, error == ENOENT || error == ENOTDIR {
+                    visit(.skipped(SkippedEntry(path: child, reason: .brokenSymlink)))
+                } else if error == ELOOP {
+                    visit(.skipped(SkippedEntry(path: child, reason: .symlinkLoop)))
+                } else {
+                    visit(.skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(error))))))
+                }
+                continue
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                walkDirectory(child, id: DirectoryID(info), ancestors: &ancestors, visited: &visited, visit: visit)
+            case S_IFREG:
+                guard hasAudioExtension(name) else { continue }
+                guard faccessat(fd, name, R_OK, 0) == 0 else {
+                    visit(.skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(errno))))))
+                    continue
+                }
+                let mtimeMs = Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+                visit(.file(FoundFile(path: child, size: Int64(info.st_size), mtimeMs: mtimeMs)))
+            default:
+                continue  // sockets, FIFOs, devices
+            }
+        }
+    }
+
+    private func hasAudioExtension(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), dot != utf8.startIndex else { return false }
+        // ASCII lowercasing: every known extension is ASCII.
+        let ext = utf8[utf8.index(after: dot)...].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        return extensions.contains(String(decoding: ext, as: UTF8.self))
+    }
+
+    /// The entries of an open directory sorted by their bytes, without `.` and `..`.
+    private func listDirectory(_ dir: OpaquePointer) -> [(String, UInt8)] {
+        var entries: [(String, UInt8)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name == "." || name == ".." { continue }
+            entries.append((name, entry.pointee.d_type))
+        }
+        return entries.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+}
+
+/// A directory's identity on disk.
+struct DirectoryID: Hashable {
+    let device: UInt64
+    let inode: UInt64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+}
+
+/// Makes `path` absolute (against the working directory) and removes `.`, `..` and repeated slashes
+/// lexically, without resolving symlinks.
+///
+///     standardizePath("/music/./a//b/../c")  // "/music/a/c"
+public func standardizePath(_ path: String) -> String {
+    var absolute = path
+    if !path.hasPrefix("/") {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        if getcwd(&buffer, buffer.count) != nil {
+            let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            absolute = cwd + "/" + path
+        }
+    }
+    var parts: [Substring] = []
+    for component in absolute.split(separator: "/", omittingEmptySubsequences: true) {
+        switch component {
+        case ".": continue
+        case "..": if !parts.isEmpty { parts.removeLast() }
+        default: parts.append(component)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
+}

@@ -1,0 +1,89 @@
+/// Scriptable expiry rules (Lua `session_ttl`, `session_extend`, `session_collect`).
+///
+/// Each answer is advisory: nil means "no opinion, use the built-in default". Implementations
+/// never throw: a failing rule answers nil, and `spareExpired` answers true (fail safe).
+public protocol ExpiryRules: Sendable {
+    /// The TTL in ms for a new or extended session, or nil for the default.
+    func ttl(for session: SessionInfo) -> Int64?
+    /// A new expiry for activity at `now`, or nil for the default; never used to shorten.
+    func extend(_ session: SessionInfo, now: Int64) -> Int64?
+    /// Whether to keep a session that is already past expiry; errors must answer true.
+    func spareExpired(_ session: SessionInfo, now: Int64) -> Bool
+}
+
+/// The built-in expiry rules: no opinions.
+public struct DefaultExpiryRules: ExpiryRules {
+    public init() {}
+    public func ttl(for session: SessionInfo) -> Int64? { nil }
+    public func extend(_ session: SessionInfo, now: Int64) -> Int64? { nil }
+    public func spareExpired(_ session: SessionInfo, now: Int64) -> Bool { false }
+}
+
+/// What a token policy sees when a token is issued.
+public struct TokenIssueContext: Sendable, Equatable {
+    public var user: User
+    public var label: String
+    /// The lifetime the caller asked for, seconds.
+    public var requestedTTLSeconds: Int64?
+    public init(user: User, label: String, requestedTTLSeconds: Int64?) {
+        self.user = user
+        self.label = label
+        self.requestedTTLSeconds = requestedTTLSeconds
+    }
+}
+
+/// A token policy's answer to an issue request.
+public enum TokenIssueDecision: Sendable, Equatable {
+    /// Issue with this lifetime in seconds; nil means no expiry.
+    case issue(ttlSeconds: Int64?)
+    case deny(reason: String)
+}
+
+/// The request a stream token is presented with.
+public struct StreamRequestFacts: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var ip: String?
+    public var userAgent: String?
+    public var range: String?
+    public init(method: String, path: String, ip: String?, userAgent: String?, range: String?) {
+        self.method = method
+        self.path = path
+        self.ip = ip
+        self.userAgent = userAgent
+        self.range = range
+    }
+}
+
+/// A token policy's answer to a stream request.
+public enum AuthorizeDecision: Sendable, Equatable {
+    case allow
+    case deny(reason: String)
+}
+
+/// Scriptable token policy (Lua `token_issue`, `token_authorize`). Errors deny (fail closed).
+public protocol TokenPolicy: Sendable {
+    func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision
+    /// `song` is the catalog's song for `songId`, loaded by the caller (nil when unknown).
+    func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision
+}
+
+/// The built-in token policy: the requested TTL (none = until revoked), every stream allowed.
+public struct DefaultTokenPolicy: TokenPolicy {
+    public init() {}
+    public func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision { .issue(ttlSeconds: ctx.requestedTTLSeconds) }
+    public func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision { .allow }
+}
+
+/// Receives lifecycle events (Lua `on_session_created`, ...); fire-and-forget.
+public protocol EventSink: Sendable {
+    func sessionCreated(_ session: SessionInfo)
+    func sessionCollected(_ session: SessionInfo)
+}
+
+/// Drops every event.
+public struct NoEvents: EventSink {
+    public init() {}
+    public func sessionCreated(_ session: SessionInfo) {}
+    public func sessionCollected(_ session: SessionInfo) {}
+}

@@ -1,0 +1,146 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+import NIOCore
+import RepriseCore
+import RepriseStore
+
+/// Registers a handler for a path and method.
+public typealias RouteAdder = (String, HTTPRequest.Method, @escaping @Sendable (Request, RepriseContext) async throws -> Response) -> Void
+
+/// Browse, playlists, scan and stream-accounting routes.
+func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
+    on("/api/v1/songs", .get) { request, _ in
+        _ = try await auth.session(request)
+        let q = request.uri.queryParameters
+        let (limit, offset) = try paging(request)
+        let page = try await app.catalog.songs(query: q.get("q"), artist: q.get("artist"), album: q.get("album"), limit: limit, offset: offset)
+        return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: page.songs.map(SongView.init)))
+    }
+    on("/api/v1/songs/:id", .get) { request, context in
+        _ = try await auth.session(request)
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "song ids are integers") }
+        guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: "not_found", "no song \(id)") }
+        return try json(.ok, SongView(song))
+    }
+    on("/api/v1/artists", .get) { request, _ in
+        _ = try await auth.session(request)
+        let (limit, offset) = try paging(request, defaultLimit: 500)
+        let page = try await app.catalog.artists(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
+        return try json(.ok, ArtistPage(total: page.total, limit: limit, offset: offset, artists: page.artists))
+    }
+    on("/api/v1/albums", .get) { request, _ in
+        _ = try await auth.session(request)
+        let (limit, offset) = try paging(request, defaultLimit: 500)
+        let page = try await app.catalog.albums(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
+        return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: page.albums))
+    }
+    on("/api/v1/albums/:id/songs", .get) { request, context in
+        _ = try await auth.session(request)
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "album ids are integers") }
+        let page = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0)
+        guard page.total > 0 else { throw APIError(.notFound, code: "not_found", "no album \(id)") }
+        return try json(.ok, SongPage(total: page.total, limit: 10_000, offset: 0, songs: page.songs.map(SongView.init)))
+    }
+    on("/api/v1/playlists/adhoc.m3u", .get) { request, _ in
+        let (songs, token) = try await playlist(app, request: request, auth: auth)
+        var text = "#EXTM3U\n"
+        for s in songs {
+            text += "#EXTINF:\(s.durationMs / 1000),\(s.artist) - \(s.title)\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
+        }
+        return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+    on("/api/v1/playlists/adhoc.xspf", .get) { request, _ in
+        let (songs, token) = try await playlist(app, request: request, auth: auth)
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
+        for s in songs {
+            xml += "    <track><location>\(xmlEscape("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(xmlEscape(s.title))</title><creator>\(xmlEscape(s.artist))</creator><album>\(xmlEscape(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
+        }
+        xml += "  </trackList>\n</playlist>\n"
+        return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
+    }
+    on("/api/v1/admin/scan", .post) { request, _ in
+        _ = try await auth.admin(request)
+        guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: "unavailable", "no catalog is configured") }
+        return try json(.ok, try await scan())
+    }
+    on("/api/v1/admin/streams", .get) { request, _ in
+        _ = try await auth.admin(request)
+        return try json(.ok, StreamsView(active: app.ledger.active(), recent: Array(app.ledger.recent().suffix(100).reversed())))
+    }
+}
+
+/// Reads `limit` and `offset`; 400 when they are not sane integers.
+func paging(_ request: Request, defaultLimit: Int = 50) throws -> (Int, Int) {
+    let q = request.uri.queryParameters
+    var limit = defaultLimit, offset = 0
+    if let l = q.get("limit") {
+        guard let v = Int(l), (1...1000).contains(v) else { throw APIError(.badRequest, code: "bad_request", "limit must be 1 to 1000") }
+        limit = v
+    }
+    if let o = q.get("offset") {
+        guard let v = Int(o), v >= 0 else { throw APIError(.badRequest, code: "bad_request", "offset must be a non-negative integer") }
+        offset = v
+    }
+    return (limit, offset)
+}
+
+/// The songs and the token for an ad-hoc playlist: the caller's `token=` or a new `playlist` token.
+func playlist(_ app: AppServices, request: Request, auth: Authenticator) async throws -> ([Song], String) {
+    let s = try await auth.session(request)
+    let q = request.uri.queryParameters
+    guard let raw = q.get("ids"), !raw.isEmpty else { throw APIError(.badRequest, code: "missing_fields", "missing query parameter: ids") }
+    var ids: [Int64] = []
+    for part in raw.split(separator: ",") {
+        guard let id = Int64(part.trimmingCharacters(in: .whitespaces)) else { throw APIError(.badRequest, code: "bad_request", "ids must be comma-separated integers") }
+        ids.append(id)
+    }
+    guard ids.count <= 5_000 else { throw APIError(.badRequest, code: "bad_request", "at most 5000 ids") }
+    let songs = try await app.catalog.songs(ids: ids)
+    guard songs.count == ids.count else {
+        let missing = Set(ids).subtracting(songs.map(\.id)).sorted()
+        throw APIError(.notFound, code: "not_found", "no song \(missing.map(String.init).joined(separator: ", "))")
+    }
+    if q.get("token_id") != nil {
+        throw APIError(.badRequest, code: "bad_request", "token secrets are stored hashed and cannot be shown again: pass token=<your token>, or omit it to mint a 'playlist' token")
+    }
+    if let given = q.get("token") {
+        guard let secret = Secret.presented(given), let t = try await app.tokens.authenticate(secret), t.user.id == s.user.id else {
+            throw APIError(.badRequest, code: "bad_request", "token= must be a usable stream token of yours")
+        }
+        return (songs, secret.plaintext)
+    }
+    let (secret, _) = try await app.tokens.issue(user: s.user, label: "playlist", requestedTTLSeconds: nil, policy: app.tokenPolicy)
+    return (songs, secret.plaintext)
+}
+
+func xmlEscape(_ s: String) -> String {
+    var out = ""
+    for c in s {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&apos;"
+        default: out.append(c)
+        }
+    }
+    return out
+}
+
+struct SongView: Encodable {
+    let id: Int64, title: String, artist: String, artistId: Int64, album: String, albumId: Int64, albumArtist: String?
+    let track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int
+    let format: String, mime: String, size: Int64
+    init(_ s: Song) {
+        (id, title, artist, artistId, album, albumId, albumArtist) = (s.id, s.title, s.artist, s.artistId, s.album, s.albumId, s.albumArtist)
+        (track, disc, year, genre, durationMs, bitrate, sampleRate, channels) = (s.track, s.disc, s.year, s.genre, s.durationMs, s.bitrate, s.sampleRate, s.channels)
+        (format, mime, size) = (s.format, s.mimeType, s.size)
+    }
+}
+struct SongPage: Encodable { let total: Int, limit: Int, offset: Int, songs: [SongView] }
+struct ArtistPage: Encodable { let total: Int, limit: Int, offset: Int, artists: [ArtistInfo] }
+struct AlbumPage: Encodable { let total: Int, limit: Int, offset: Int, albums: [AlbumInfo] }
+struct StreamsView: Encodable { let active: [StreamRecord], recent: [StreamRecord] }

@@ -1,0 +1,29 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The per-request context of Reprise's routes.
+public struct RepriseContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's address, when known.
+    public var remoteAddress: String?
+    /// The connection; stream bodies pace their writes on its event loop.
+    public var channel: (any Channel)?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
+    }
+
+    public var responseEncoder: JSONEncoder { Self.encoder }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+}
+

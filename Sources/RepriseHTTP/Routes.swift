@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import RepriseCore
+import RepriseStore
+
+/// Builds Reprise's router: sessions, tokens, admin, catalog, stream and health endpoints,
+/// plus the routes each extension adds (Ampache, players).
+public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) -> Void] = []) -> Router<RepriseContext> {
+    let router = Router(context: RepriseContext.self)
+    var table: [(String, HTTPRequest.Method)] = []
+    func on(_ path: String, _ method: HTTPRequest.Method, _ handler: @escaping @Sendable (Request, RepriseContext) async throws -> Response) {
+        table.append((path, method))
+        router.on(RouterPath(path), method: method) { request, context in try await handler(request, context) }
+    }
+    let auth = Authenticator(app: app)
+
+    on("/healthz", .get) { _, _ in
+        let ok = (try? await app.db.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+        return try json(ok ? .ok : .serviceUnavailable, HealthBody(status: ok ? "ok" : "degraded", version: Reprise.version, database: ok ? "ok" : "unavailable"))
+    }
+
+    on("/api/v1/sessions", .post) { request, context in
+        let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
+        try body.require("username", "password")
+        let kind = try body.string("kind").map { k in
+            guard let kind = SessionKind(rawValue: k) else { throw APIError(.badRequest, code: "bad_field", "'kind' must be web or api") }
+            return kind
+        } ?? .web
+        guard let user = try await app.users.verify(name: try body.string("username")!, password: try body.string("password")!) else {
+            throw APIError(.unauthorized, code: "invalid_credentials", "unknown user or wrong password")
+        }
+        let (secret, info) = try await app.sessions.create(
+            user: user, kind: kind, client: try body.string("client"), agent: request.headers[.userAgent], ip: context.remoteAddress)
+        return try json(.created, SessionCreated(session: secret.plaintext, kind: info.kind.rawValue, expiresAt: info.expiresAt, user: user.name, role: user.role.rawValue))
+    }
+
+    on("/api/v1/sessions/ping", .post) { request, _ in
+        let s = try await auth.session(request)
+        // Written by hand: clients ping often, and this is the whole body.
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "{\"expires_at\":\(s.expiresAt)}")))
+    }
+
+    on("/api/v1/sessions/current", .delete) { request, _ in
+        guard let secret = Authenticator.bearer(request), secret.kind == .session, try await app.sessions.authenticate(secret) != nil else {
+            throw APIError.unauthenticated
+        }
+        try await app.sessions.logout(secret)
+        return Response(status: .noContent)
+    }
+
+    on("/api/v1/tokens", .post) { request, _ in
+        let s = try await auth.session(request)
+        let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
+        try body.require("label")
+        let (secret, info) = try await app.tokens.issue(user: s.user, label: try body.string("label")!, requestedTTLSeconds: try body.int("ttl_seconds"), policy: app.tokenPolicy)
+        return try json(.created, TokenCreated(id: info.id, token: secret.plaintext, label: info.label, expiresAt: info.expiresAt))
+    }
+
+    on("/api/v1/tokens", .get) { request, _ in
+        let s = try await auth.session(request)
+        var userId = s.user.id
+        if let name = request.uri.queryParameters.get("user") {
+            guard s.user.role == .admin else { throw APIError.adminOnly }
+            guard let u = try await app.users.find(name: name) else { throw APIError(.notFound, code: "not_found", "no user named '\(name)'") }
+            userId = u.id
+        }
+        return try json(.ok, TokenList(tokens: try await app.tokens.list(userId: userId).map(TokenView.init)))
+    }
+
+    on("/api/v1/tokens/:id", .delete) { request, context in
+        let s = try await auth.session(request)
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "token ids are integers") }
+        let revoked = try await app.tokens.revoke(id: id, userId: s.user.role == .admin ? nil : s.user.id)
+        guard revoked else { throw APIError(.notFound, code: "not_found", "no active token \(id)") }
+        return Response(status: .noContent)
+    }
+
+    on("/api/v1/admin/sessions", .get) { request, _ in
+        _ = try await auth.admin(request)
+        return try json(.ok, SessionList(sessions: try await app.sessions.list().map(SessionView.init)))
+    }
+
+    on("/api/v1/admin/gc", .get) { request, _ in
+        _ = try await auth.admin(request)
+        return try json(.ok, GCRuns(runs: try await GarbageCollector.recentRuns(db: app.db).map(GCView.init)))
+    }
+
+    on("/api/v1/admin/gc", .post) { request, _ in
+        _ = try await auth.admin(request)
+        return try json(.ok, GCView(try await app.gc.runOnce()))
+    }
+
+    on("/metrics", .get) { request, _ in
+        guard let metrics = app.metrics else { throw APIError(.notFound, code: "not_found", "metrics are disabled (metrics.enabled)") }
+        if let expected = app.metricsToken {
+            let given = Authenticator.bearerValue(request) ?? ""
+            guard SecretHash(Array(given.utf8)).constantTimeEquals(SecretHash(Array(expected.utf8))) else {
+                throw APIError(.unauthorized, code: "unauthorized", "metrics need Authorization: Bearer <metrics.token>")
+            }
+        }
+        let text = try await metrics()
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    let stream = StreamEndpoint(app: app)
+    on("/stream/:id", .get) { request, context in try await stream.respond(request, context: context, songId: context.parameters.get("id")) }
+    on("/stream/:id", .head) { request, context in try await stream.respond(request, context: context, songId: context.parameters.get("id")) }
+    addCatalogRoutes(app, on: on, auth: auth)
+    for extend in extensions { extend(on) }
+
+    router.middlewares.add(ErrorMiddleware(routes: RouteTable(table)))
+    return router
+}
+
+/// Resolves `Authorization: Bearer` credentials for API routes; stream tokens are refused here.
+public struct Authenticator: Sendable {
+    let app: AppServices
+
+    public init(app: AppServices) { self.app = app }
+
+    /// The session or stream token in `Authorization: Bearer`, if well-formed.
+    public static func bearer(_ request: Request) -> Secret? { bearerValue(request).flatMap(Secret.presented) }
+
+    /// The value of `Authorization: Bearer <value>` (scheme in any case, blanks trimmed), if any.
+    public static func bearerValue(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        // ASCII only, no Foundation: this runs on every authenticated request.
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer ".utf8)
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let token = bytes[scheme.count...].drop { $0 == 0x20 || $0 == 0x09 }
+        guard let end = token.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
+        return String(decoding: token[token.startIndex...end], as: UTF8.self)
+    }
+
+    public func session(_ request: Request) async throws -> AuthenticatedSession {
+        guard let secret = Self.bearer(request), secret.kind == .session, let s = try await app.sessions.authenticate(secret) else {
+            throw APIError.unauthenticated
+        }
+        return s
+    }
+
+    public func admin(_ request: Request) async throws -> AuthenticatedSession {
+        let s = try await session(request)
+        guard s.user.role == .admin else { throw APIError.adminOnly }
+        return s
+    }
+}
+
+/// Encodes `value` as a JSON response with snake_case keys.
+public func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
+    let data = try RepriseContext.encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(data: data)))
+}
+
+struct HealthBody: Encodable { let status: String; let version: String; let database: String }
+struct SessionCreated: Encodable { let session: String; let kind: String; let expiresAt: Int64; let user: String; let role: String }
+struct TokenCreated: Encodable {
+    let id: Int64, token: String, label: String, expiresAt: Int64?
+    enum CodingKeys: CodingKey { case id, token, label, expiresAt }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(token, forKey: .token)
+        try c.encode(label, forKey: .label)
+        try c.encode(expiresAt, forKey: .expiresAt)
+    }
+}
+struct TokenList: Encodable { let tokens: [TokenView] }
+struct TokenView: Encodable {
+    let id: Int64, user: String, label: String, createdAt: Int64, expiresAt: Int64?, lastUsedAt: Int64?, revokedAt: Int64?
+    init(_ t: StreamTokenInfo) {
+        (id, user, label, createdAt, expiresAt, lastUsedAt, revokedAt) = (t.id, t.userName, t.label, t.createdAt, t.expiresAt, t.lastUsedAt, t.revokedAt)
+    }
+    enum CodingKeys: CodingKey { case id, user, label, createdAt, expiresAt, lastUsedAt, revokedAt }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(user, forKey: .user)
+        try c.encode(label, forKey: .label)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(lastUsedAt, forKey: .lastUsedAt)
+        try c.encode(revokedAt, forKey: .revokedAt)
+    }
+}
+struct SessionList: Encodable { let sessions: [SessionView] }
+struct SessionView: Encodable {
+    let id: Int64, user: String, kind: String, client: String?, agent: String?, ip: String?, createdAt: Int64, lastSeenAt: Int64, expiresAt: Int64
+    init(_ s: SessionInfo) {
+        (id, user, kind, client, agent, ip) = (s.id, s.userName, s.kind.rawValue, s.client, s.agent, s.ip)
+        (createdAt, lastSeenAt, expiresAt) = (s.createdAt, s.lastSeenAt, s.expiresAt)
+    }
+}
+struct GCRuns: Encodable { let runs: [GCView] }
+struct GCView: Encodable {
+    let startedAt: Int64, durationMs: Int64, examined: Int, deleted: Int, sparedGrace: Int, sparedLease: Int, sparedRule: Int
+    let tokensPurged: Int, longestBatchMs: Int64, dryRun: Bool
+    init(_ g: GCRunStats) {
+        (startedAt, durationMs, examined, deleted) = (g.startedAt, g.durationMs, g.examined, g.deleted)
+        (sparedGrace, sparedLease, sparedRule, tokensPurged, longestBatchMs, dryRun) = (g.sparedByGrace, g.sparedByLease, g.sparedByRule, g.tokensPurged, g.longestBatchMs, g.dryRun)
+    }
+}

@@ -1,0 +1,315 @@
+import Foundation
+import HTTPRanges
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+import RepriseCore
+import RepriseStore
+
+/// Who a stream request was authorized as.
+public struct StreamCredential: Sendable {
+    public var user: User
+    public var sessionId: Int64?
+    public var token: StreamTokenInfo?
+
+    public init(user: User, sessionId: Int64?, token: StreamTokenInfo?) {
+        self.user = user
+        self.sessionId = sessionId
+        self.token = token
+    }
+
+    /// The player a token belongs to, from its `player:<name>` label.
+    var player: String? {
+        guard let label = token?.label, label.hasPrefix("player:") else { return nil }
+        return String(label.dropFirst("player:".count))
+    }
+}
+
+/// Serves `/stream/{id}` (GET, HEAD): RFC 9110 ranges and validators, leases and accounting.
+public struct StreamEndpoint: Sendable {
+    let app: AppServices
+
+    public init(app: AppServices) { self.app = app }
+    /// Read size per chunk; the writer's back-pressure paces the reads.
+    static let chunkSize = 64 * 1024
+    /// Read size once a client has shown it reads slower than Reprise sends.
+    static let slowChunkSize = 16 * 1024
+    /// Streams longer than this also take a lease row, visible to GC in other processes.
+    static let durableLeaseAfterMs: Int64 = 2_000
+
+    /// Authorizes by `?token=` (stream token, then the policy with the song) or a session bearer;
+    /// the song is loaded only for a known credential, and before the (synchronous) policy runs.
+    public func authorize(_ request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
+        if let raw = request.uri.queryParameters.get("token") {
+            guard let secret = Secret.presented(raw), secret.kind == .streamToken else {
+                throw APIError(.unauthorized, code: "invalid_token", "the stream token is unknown, revoked or expired")
+            }
+            return try await authorize(token: secret, request: request, context: context, songId: songId)
+        }
+        if let secret = Authenticator.bearer(request), secret.kind == .session, let s = try await app.sessions.authenticate(secret) {
+            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), try await song(songId))
+        }
+        throw APIError(.unauthorized, code: "unauthorized", "a stream token (?token=) or a session (Authorization: Bearer) is required")
+    }
+
+    /// Checks a stream token (401 unless known and usable), then the policy with the song (403).
+    public func authorize(token secret: Secret, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
+        guard let t = try await app.tokens.authenticate(secret) else {
+            throw APIError(.unauthorized, code: "invalid_token", "the stream token is unknown, revoked or expired")
+        }
+        let song = try await song(songId)
+        let facts = StreamRequestFacts(
+            method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
+            userAgent: request.headers[.userAgent], range: request.headers[.range])
+        if case .deny(let reason) = app.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: songId, song: song) {
+            throw APIError(.forbidden, code: "policy_denied", reason)
+        }
+        return (StreamCredential(user: t.user, sessionId: nil, token: t.token), song)
+    }
+
+    /// Runs `body`, counting a 401 or 403 it throws as a refused stream request.
+    public func countingRefusals<R>(_ body: () async throws -> R) async throws -> R {
+        do {
+            return try await body()
+        } catch let e as APIError where e.status == .unauthorized || e.status == .forbidden {
+            app.ledger.refused()
+            throw e
+        }
+    }
+
+    /// The song with `id`, nil when there is none or no id.
+    public func song(_ id: Int64?) async throws -> Song? {
+        guard let id else { return nil }
+        return try await app.catalog.song(id: id)
+    }
+
+    func respond(_ request: Request, context: RepriseContext, songId rawId: String?) async throws -> Response {
+        let songId = rawId.flatMap { Int64($0) }
+        let (credential, found) = try await countingRefusals { try await authorize(request, context: context, songId: songId) }
+        guard let song = found else {
+            throw APIError(.notFound, code: "not_found", "no song \(rawId ?? "")")
+        }
+        return try await serve(song, request: request, context: context, credential: credential)
+    }
+
+    /// Serves `song`, reading it once more from the database when the cached copy no longer matches the file.
+    public func serve(_ song: Song, request: Request, context: RepriseContext, credential: StreamCredential) async throws -> Response {
+        do {
+            return try await answer(song, request: request, credential: credential, channel: context.channel)
+        } catch let e as APIError where e.status == .gone || e.status == .conflict {
+            // The song may come from the cache while another process rescanned: ask the database once more.
+            guard let fresh = try await app.catalog.song(id: song.id, fresh: true), fresh != song else { throw e }
+            return try await answer(fresh, request: request, credential: credential, channel: context.channel)
+        }
+    }
+
+    /// Answers for a song as the scan saw it; `channel` (the connection) bounds the bytes in flight.
+    func answer(_ song: Song, request: Request, credential: StreamCredential, channel: (any Channel)?) async throws -> Response {
+        let file = try Self.check(song)
+        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
+        var headers: HTTPFields = [
+            .acceptRanges: "bytes",
+            .eTag: etag.headerValue,
+            .lastModified: HTTPDate.format(epochMs: song.mtimeMs),
+            .contentType: song.mimeType,
+            .cacheControl: "private, max-age=0",
+        ]
+        let conditions = ConditionalHeaders { name in request.headers[HTTPField.Name(name)!] }
+        let method = request.method.rawValue
+        let isHead = request.method == .head
+        let size = song.size
+        switch planResponse(method: method, headers: conditions, size: size, etag: etag, lastModifiedMs: song.mtimeMs) {
+        case .notModified:
+            headers[.contentType] = nil
+            return Response(status: .notModified, headers: headers)
+        case .preconditionFailed:
+            return Response(status: .preconditionFailed, headers: headers)
+        case .unsatisfiable:
+            headers[.contentRange] = ContentRange.unsatisfied(size: size)
+            headers[.contentType] = "application/json; charset=utf-8"
+            let body = try JSONEncoder().encode(ErrorBody(error: .init(code: "range_not_satisfiable", message: "the range starts past the end of the \(size)-byte file")))
+            return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+        case .full:
+            headers[.contentLength] = String(size)
+            if isHead || size == 0 { return Response(status: .ok, headers: headers) }
+            return Response(status: .ok, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: [.file(0...(size - 1))], expected: size))
+        case .partial(let range):
+            let length = range.upperBound - range.lowerBound + 1
+            headers[.contentRange] = ContentRange.satisfied(range, size: size)
+            headers[.contentLength] = String(length)
+            if isHead { return Response(status: .partialContent, headers: headers) }
+            return Response(status: .partialContent, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: [.file(range)], expected: length))
+        case .multiple(let ranges):
+            let multipart = MultipartByteRanges(ranges: ranges, size: size, contentType: song.mimeType)
+            headers[.contentType] = multipart.contentType
+            headers[.contentLength] = String(multipart.contentLength)
+            if isHead { return Response(status: .partialContent, headers: headers) }
+            var pieces: [Piece] = []
+            for part in multipart.parts { pieces += [.text(part.header), .file(part.range)] }
+            pieces.append(.text(multipart.closingDelimiter))
+            return Response(status: .partialContent, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: pieces, expected: multipart.contentLength))
+        }
+    }
+
+    /// A part of a response body: literal text or a slice of the file.
+    enum Piece: Sendable {
+        case text(String)
+        case file(ClosedRange<Int64>)
+    }
+
+    /// Confirms the file is still what the scan saw; a clean error otherwise.
+    static func check(_ song: Song) throws -> String {
+        var st = stat()
+        guard stat(song.path, &st) == 0 else {
+            throw APIError(.gone, code: "file_missing", "the file of song \(song.id) is gone since the last scan")
+        }
+        let mtimeMs = Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000
+        guard Int64(st.st_size) == song.size, mtimeMs == song.mtimeMs else {
+            throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) changed since the last scan; rescan the catalog")
+        }
+        return song.path
+    }
+
+    /// Streams the pieces with back-pressure, accounting bytes and holding a lease until done.
+    ///
+    /// On connections set up by `FileRegionHTTP1Channel` file slices go out with `sendfile(2)` in
+    /// regions of 256 KiB (64 KiB once a region took over half a second), each awaited until the
+    /// kernel took it: nothing is copied and nothing waits in the server.
+    ///
+    /// Elsewhere slices are read on NIO's thread pool and copied. Hummingbird's writer returns once a
+    /// buffer is queued for the event loop, not once the loop took it, so after each chunk the body
+    /// waits for one turn of the connection's event loop: by then the chunk is in the channel, and
+    /// over the high watermark (32 KiB on stream connections) the next write suspends. A client
+    /// that leaves the channel unwritable after a turn is slower than Reprise: it gets 16 KiB chunks.
+    func body(_ path: String, song: Song, credential: StreamCredential, channel: (any Channel)?, pieces: [Piece], expected: Int64) -> ResponseBody {
+        let app = self.app
+        let first: ClosedRange<Int64> = pieces.lazy.compactMap { if case .file(let r) = $0 { r } else { nil } }.first ?? 0...0
+        return ResponseBody(contentLength: Int(expected)) { writer in
+            let streamId = app.ledger.start(
+                songId: song.id, userId: credential.user.id, sessionId: credential.sessionId, tokenId: credential.token?.id,
+                player: credential.player, range: first, bytesExpected: expected)
+            var failure: String?
+            var durableLease: Int64?
+            let started = app.clock.nowMs()
+            var renewedAt = started
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            var regions: NIOFileHandle?
+            defer {
+                if let regions { try? regions.close() } else if fd >= 0 { close(fd) }
+                app.ledger.finish(streamId, reason: failure)
+                if let durableLease { Task { try? await app.leases.release(durableLease) } }
+            }
+            /// Counts bytes the client took and keeps the lease.
+            func sent(_ bytes: Int) async {
+                app.ledger.progress(streamId, bytes: Int64(bytes))
+                let now = app.clock.nowMs()
+                if durableLease == nil, now - started >= Self.durableLeaseAfterMs, let target = StreamRecord.leaseTarget(credential) {
+                    durableLease = try? await app.leases.acquire(target, holder: "stream:\(streamId)")
+                    renewedAt = now
+                } else if let lease = durableLease, now - renewedAt >= app.leases.ttlMs / 3 {
+                    _ = try? await app.leases.renew(lease)
+                    renewedAt = now
+                }
+            }
+            do {
+                guard fd >= 0 else { throw APIError(.gone, code: "file_missing", "cannot open the file of song \(song.id)") }
+                if let channel, try await channel.eventLoop.submit({ FileRegionHTTP1Channel.accepts(channel) }).get() {
+                    regions = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+                } else {
+                    _ = channel?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 32 * 1024))
+                }
+                var step = regions == nil ? Self.chunkSize : Self.regionSize
+                for piece in pieces {
+                    switch piece {
+                    case .text(let s):
+                        try await writer.write(ByteBuffer(string: s))
+                        await sent(s.utf8.count)
+                    case .file(let range):
+                        var offset = range.lowerBound
+                        while offset <= range.upperBound {
+                            let want = Int(min(Int64(step), range.upperBound - offset + 1))
+                            if let regions, let channel {
+                                let region = FileRegion(fileHandle: regions, readerIndex: Int(offset), endIndex: Int(offset) + want)
+                                let began = app.clock.nowMs()
+                                try await Self.send(region, through: &writer, channel: channel, fd: fd, song: song)
+                                if app.clock.nowMs() - began > 500 { step = Self.slowRegionSize }
+                                offset += Int64(want)
+                            } else {
+                                let buffer = try await Self.read(fd: fd, offset: offset, count: want)
+                                guard buffer.readableBytes == want else {
+                                    throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) shrank while streaming")
+                                }
+                                try await writer.write(buffer)
+                                offset += Int64(want)
+                                // The last chunk needs no pacing: nothing follows it.
+                                if let channel, offset <= range.upperBound {
+                                    let writable = try await channel.eventLoop.submit { channel.isWritable }.get()
+                                    if !writable { step = Self.slowChunkSize }
+                                }
+                            }
+                            await sent(want)
+                        }
+                    }
+                }
+                try await writer.finish(nil)
+            } catch {
+                failure = (error as? APIError)?.message ?? "client went away"
+                throw error
+            }
+        }
+    }
+
+    /// Region size for `sendfile`.
+    static let regionSize = 256 * 1024
+    /// Region size once a client has shown it reads slowly, so that accounting and leases keep up.
+    static let slowRegionSize = 64 * 1024
+
+    /// Sends one file region and waits until the kernel took all of it.
+    static func send(_ region: FileRegion, through writer: inout any ResponseBodyWriter, channel: any Channel, fd: Int32, song: Song) async throws {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let (id, marker) = FileRegionHandoff.shared.register(region, promise: promise)
+        do {
+            try await writer.write(marker)
+        } catch {
+            // Never written: withdraw it; written but the connection failed: the promise fails too.
+            if let pending = FileRegionHandoff.shared.cancel(id) { pending.promise.fail(error) }
+            _ = try? await promise.futureResult.get()
+            throw error
+        }
+        do {
+            try await promise.futureResult.get()
+        } catch {
+            var st = stat()
+            if fstat(fd, &st) == 0, Int(st.st_size) < region.endIndex {
+                throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) shrank while streaming")
+            }
+            throw error
+        }
+    }
+
+    /// Reads `count` bytes at `offset` on NIO's blocking-I/O thread pool.
+    static func read(fd: Int32, offset: Int64, count: Int) async throws -> ByteBuffer {
+        try await NIOThreadPool.singleton.runIfActive {
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            var total = 0
+            while total < count {
+                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - total) { ptr in
+                    let r = pread(fd, ptr.baseAddress, count - total, off_t(offset) + off_t(total))
+                    return r > 0 ? r : 0
+                }
+                if n == 0 { break }
+                total += n
+            }
+            return buffer
+        }
+    }
+}
+
+extension StreamRecord {
+    static func leaseTarget(_ c: StreamCredential) -> LeaseTarget? {
+        if let t = c.token { return .token(t.id) }
+        if let s = c.sessionId { return .session(s) }
+        return nil
+    }
+}

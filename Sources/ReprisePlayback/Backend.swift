@@ -1,0 +1,70 @@
+import RepriseCore
+
+/// One song handed to a player: its URL carries the player's stream token.
+public struct PlayItem: Sendable, Equatable {
+    public var url: String
+    public var songId: Int64
+    public var title: String
+    public var durationMs: Int64
+    public init(url: String, songId: Int64, title: String, durationMs: Int64) {
+        self.url = url
+        self.songId = songId
+        self.title = title
+        self.durationMs = durationMs
+    }
+}
+
+/// What a player reports about itself.
+public struct BackendStatus: Sendable, Equatable {
+    public enum State: String, Sendable, Codable { case play, pause, stop }
+    public var state: State
+    /// Index of the current entry in the player's queue.
+    public var position: Int?
+    public var elapsedMs: Int64
+    public var durationMs: Int64
+    public var volume: Int?
+    /// The player's error text (MPD's `error:`), if any.
+    public var error: String?
+    public var queueLength: Int
+    public init(state: State, position: Int?, elapsedMs: Int64, durationMs: Int64, volume: Int?, error: String?, queueLength: Int) {
+        self.state = state
+        self.position = position
+        self.elapsedMs = elapsedMs
+        self.durationMs = durationMs
+        self.volume = volume
+        self.error = error
+        self.queueLength = queueLength
+    }
+}
+
+/// An entry of the player's own queue.
+public struct BackendQueueEntry: Sendable, Equatable {
+    public var position: Int
+    public var url: String
+}
+
+/// A failure reported by a backend (the Lua `nil, err`), or a broken connection.
+public struct BackendError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The backend contract (see plugins/README.md): how the supervisor drives a player.
+public protocol PlayerBackend: Sendable {
+    func connect() async throws
+    func enqueue(_ items: [PlayItem]) async throws
+    func play(position: Int?) async throws
+    func pause() async throws
+    func stop() async throws
+    func next() async throws
+    func previous() async throws
+    func clear() async throws
+    func delete(position: Int) async throws
+    func seek(position: Int, ms: Int64) async throws
+    func setVolume(_ volume: Int) async throws
+    func status() async throws -> BackendStatus
+    func queue() async throws -> [BackendQueueEntry]
+    /// Releases the connection; the next call reconnects.
+    func disconnect() async
+}

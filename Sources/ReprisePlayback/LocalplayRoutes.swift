@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RepriseCore
+import RepriseHTTP
+import RepriseStore
+
+/// The localplay API: `/api/v1/players...`, for each player's owner and admins.
+public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable (RouteAdder) -> Void {
+    { on in
+        let auth = Authenticator(app: app)
+        /// The supervisor of a player the caller may drive; 404 for unknown or foreign players.
+        @Sendable func player(_ request: Request, _ context: RepriseContext) async throws -> PlayerSupervisor {
+            let s = try await auth.session(request)
+            let name = context.parameters.get("name") ?? ""
+            guard let p = playback.supervisors[name], s.user.role == .admin || p.config.owner == s.user.name else {
+                throw APIError(.notFound, code: "not_found", "no player named '\(name)'")
+            }
+            return p
+        }
+        @Sendable func mapped(_ body: () async throws -> Void) async throws {
+            do { try await body() } catch let e as RepriseError { throw APIError(e) } catch let e as BackendError {
+                throw APIError(.serviceUnavailable, code: "player_unavailable", e.message)
+            }
+        }
+        on("/api/v1/players", .get) { request, _ in
+            let s = try await auth.session(request)
+            var reports: [PlayerReport] = []
+            for p in playback.supervisors.values.sorted(by: { $0.config.name < $1.config.name }) where s.user.role == .admin || p.config.owner == s.user.name {
+                reports.append(await p.report())
+            }
+            return try json(.ok, ["players": reports])
+        }
+        on("/api/v1/players/:name", .get) { request, context in
+            let p = try await player(request, context)
+            let events = try await playback.env.states.events(p.config.name, limit: 20).map { PlayerEventView(at: $0.at, kind: $0.kind, message: $0.message) }
+            return try json(.ok, PlayerDetail(player: await p.report(), events: events))
+        }
+        on("/api/v1/players/:name/queue", .post) { request, context in
+            let p = try await player(request, context)
+            let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
+            try body.require("song_ids")
+            let ids = try body.intArray("song_ids") ?? []
+            guard !ids.isEmpty, ids.count <= 1000 else { throw APIError(.badRequest, code: "bad_field", "'song_ids' must hold 1 to 1000 ids") }
+            let clear = try body.bool("clear") ?? false
+            try await mapped { try await p.enqueue(ids, clear: clear) }
+            return try json(.ok, await p.report())
+        }
+        on("/api/v1/players/:name/queue", .delete) { request, context in
+            let p = try await player(request, context)
+            try await mapped { try await p.clearQueue() }
+            return Response(status: .noContent)
+        }
+        for command in ["play", "pause", "stop", "next", "previous"] {
+            on("/api/v1/players/:name/\(command)", .post) { request, context in
+                let p = try await player(request, context)
+                try await mapped { try await p.command(command) }
+                return try json(.ok, await p.report())
+            }
+        }
+        on("/api/v1/players/:name/volume", .put) { request, context in
+            let p = try await player(request, context)
+            let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
+            try body.require("volume")
+            let v = try body.int("volume")!
+            guard (0...100).contains(v) else { throw APIError(.badRequest, code: "bad_field", "'volume' must be 0 to 100") }
+            try await mapped { try await p.setVolume(Int(v)) }
+            return try json(.ok, await p.report())
+        }
+        on("/api/v1/players/:name/autoplay", .post) { request, context in
+            let p = try await player(request, context)
+            let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
+            try body.require("mode")
+            guard let mode = AutoplaySettings.Mode(rawValue: try body.string("mode")!) else {
+                throw APIError(.badRequest, code: "bad_field", "'mode' must be random, artist or album")
+            }
+            let filter = try body.int("filter")
+            if mode != .random && filter == nil { throw APIError(.badRequest, code: "missing_fields", "missing field: filter (an \(mode.rawValue) id)") }
+            let ahead = Int(try body.int("ahead") ?? 3)
+            guard (1...100).contains(ahead) else { throw APIError(.badRequest, code: "bad_field", "'ahead' must be 1 to 100") }
+            try await mapped { try await p.setAutoplay(AutoplaySettings(mode: mode, filter: filter, ahead: ahead)) }
+            return try json(.ok, await p.report())
+        }
+        on("/api/v1/players/:name/autoplay", .delete) { request, context in
+            let p = try await player(request, context)
+            try await mapped { try await p.setAutoplay(nil) }
+            return Response(status: .noContent)
+        }
+    }
+}
+
+struct PlayerEventView: Encodable, Sendable { let at: Int64, kind: String, message: String }
+struct PlayerDetail: Encodable, Sendable { let player: PlayerReport, events: [PlayerEventView] }

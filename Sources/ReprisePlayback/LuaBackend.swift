@@ -1,0 +1,98 @@
+import Dispatch
+import Foundation
+import Logging
+import LuaHost
+import RepriseCore
+
+/// A player backend written in Lua: one VM on the player's own thread, where blocking host calls (MPD, HTTP) may run.
+final class LuaBackend: PlayerBackend, @unchecked Sendable {
+    /// The player's own thread; the VM and every blocking call live here.
+    private let queue: DispatchQueue
+    /// Touched only on `queue`.
+    private let vm: LuaVM
+    private let plugin: String
+    private let backend: String
+    private let cfg: LuaValue
+    private let mpd: MPDHostModule
+
+    init(player: PlayerConfig, pluginPaths: [String], limits: LuaLimits, logger: Logger) throws {
+        let file = pluginPaths.lazy.map { URL(fileURLWithPath: $0).appendingPathComponent("backends/\(player.backend).lua").path }
+            .first { FileManager.default.fileExists(atPath: $0) }
+        guard let file else {
+            throw RepriseError(.config, "player \(player.name): no backend plugin backends/\(player.backend).lua in \(pluginPaths.joined(separator: ", "))")
+        }
+        queue = DispatchQueue(label: "reprise.player.\(player.name)")
+        plugin = "backend_\(player.backend)"
+        var settings: [String: LuaValue] = [:]
+        for (k, v) in player.settings { settings[k] = Int64(v).map(LuaValue.integer) ?? .string(v) }
+        cfg = .table(settings)
+        mpd = MPDHostModule()
+        var allowed = Set(player.settings["allow_hosts"]?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+        if let h = player.settings["host"] { allowed.insert(h) }
+        var registry = HostFunctionRegistry(logSink: { level, plugin, message, fields in
+            logger.log(level: Logger.Level(rawValue: level == "warn" ? "warning" : level) ?? .info, "\(message)", metadata: ["plugin.name": "\(plugin)", "player.name": "\(player.name)"])
+        })
+        mpd.register(into: &registry)
+        HTTPHostModule(allowedHosts: allowed).register(into: &registry)
+        vm = try LuaVM(limits: limits, registry: registry)
+        try vm.load(plugins: [PluginSource(path: file, name: plugin, config: cfg)])
+        guard let name = vm.backends(plugin: plugin).first else {
+            throw RepriseError(.config, "\(file): the plugin registers no backend (reprise.backend.register{...})")
+        }
+        backend = name
+    }
+
+    /// Calls a backend function on the player's thread; `nil, err` becomes a thrown `BackendError`.
+    func call(_ function: String, _ args: [LuaValue] = []) async throws -> [LuaValue] {
+        try await withCheckedThrowingContinuation { c in
+            queue.async { [self] in
+                do {
+                    let r = try vm.callBackend(plugin: plugin, backend: backend, function: function, args: args)
+                    if r.first == nil || r.first == .nil, r.count > 1 {
+                        c.resume(throwing: BackendError(r[1].stringValue ?? "\(function) failed"))
+                    } else {
+                        c.resume(returning: r)
+                    }
+                } catch {
+                    c.resume(throwing: BackendError("\(function): \(error)"))
+                }
+            }
+        }
+    }
+
+    func connect() async throws { _ = try await call("connect", [cfg]) }
+
+    func enqueue(_ items: [PlayItem]) async throws {
+        let list: [LuaValue] = items.map { .table(["url": .string($0.url), "song_id": .integer($0.songId), "title": .string($0.title), "duration_ms": .integer($0.durationMs)]) }
+        _ = try await call("enqueue", [.array(list)])
+    }
+
+    func play(position: Int?) async throws { _ = try await call("play", position.map { [.integer(Int64($0))] } ?? []) }
+    func pause() async throws { _ = try await call("pause") }
+    func stop() async throws { _ = try await call("stop") }
+    func next() async throws { _ = try await call("next") }
+    func previous() async throws { _ = try await call("previous") }
+    func clear() async throws { _ = try await call("clear") }
+    func delete(position: Int) async throws { _ = try await call("delete", [.integer(Int64(position))]) }
+    func seek(position: Int, ms: Int64) async throws { _ = try await call("seek", [.integer(Int64(position)), .integer(ms)]) }
+    func setVolume(_ volume: Int) async throws { _ = try await call("set_volume", [.integer(Int64(volume))]) }
+
+    func status() async throws -> BackendStatus {
+        let t = try await call("status").first ?? .nil
+        let state = BackendStatus.State(rawValue: t["state"].stringValue ?? "stop") ?? .stop
+        return BackendStatus(
+            state: state, position: t["position"].intValue, elapsedMs: Int64(t["elapsed_ms"].intValue ?? 0),
+            durationMs: Int64(t["duration_ms"].intValue ?? 0), volume: t["volume"].intValue,
+            error: t["error"].stringValue.flatMap { $0.isEmpty ? nil : $0 }, queueLength: t["queue_length"].intValue ?? 0)
+    }
+
+    func queue() async throws -> [BackendQueueEntry] {
+        let list = try await call("queue").first?.arrayValue ?? []
+        return list.enumerated().map { i, e in BackendQueueEntry(position: e["position"].intValue ?? i, url: e["url"].stringValue ?? "") }
+    }
+
+    func disconnect() async {
+        _ = try? await call("disconnect")
+        mpd.closeAll()
+    }
+}

@@ -1,0 +1,486 @@
+import Foundation
+import Logging
+import RepriseCore
+import RepriseStore
+
+/// A configured player.
+public struct PlayerConfig: Sendable, Equatable {
+    public var name: String
+    /// The backend plugin (`mpd`, `vlc_http`, or a user plugin's registered backend).
+    public var backend: String
+    /// The user whose stream token the player's URLs carry.
+    public var owner: String
+    /// Backend settings (host, port, password...), passed to `connect(cfg)`.
+    public var settings: [String: String]
+    public init(name: String, backend: String, owner: String, settings: [String: String]) {
+        self.name = name
+        self.backend = backend
+        self.owner = owner
+        self.settings = settings
+    }
+}
+
+/// Timing of the supervisor; short in tests.
+public struct SupervisorTiming: Sendable {
+    /// How often the player is polled, ms.
+    public var pollMs: Int64 = 250
+    /// First reconnect delay, ms; doubles up to `maxBackoffMs`.
+    public var initialBackoffMs: Int64 = 500
+    public var maxBackoffMs: Int64 = 30_000
+    /// A token expiring within this many ms is rotated.
+    public var rotateBeforeMs: Int64 = 2_500
+    /// How often progress is persisted while playing, ms.
+    public var persistEveryMs: Int64 = 2_000
+    public init() {}
+}
+
+/// A player's status for the API.
+public struct PlayerReport: Sendable, Encodable {
+    public var name: String
+    public var backend: String
+    public var owner: String
+    public var connected: Bool
+    public var state: String
+    public var position: Int
+    public var elapsedMs: Int64
+    public var volume: Int?
+    public var queue: [Int64]
+    public var autoplay: AutoplaySettings?
+    public var recoveries: Int
+    public var skips: Int
+    public var lastError: String?
+}
+
+/// Watches one player and keeps it doing what its state says: reconnects, restores, retries, refills.
+public actor PlayerSupervisor {
+    public nonisolated let config: PlayerConfig
+    let backend: any PlayerBackend
+    let env: PlaybackEnvironment
+    let timing: SupervisorTiming
+    let logger: Logger
+
+    var state = PlayerState()
+    var connected = false
+    var everConnected = false
+    var backoffMs: Int64
+    var nextAttemptAt: Int64 = 0
+    var lastError: String?
+    var recoveries = 0
+    var skips = 0
+    var retried: Set<Int> = []
+    var lastPersistAt: Int64 = 0
+    var token: (secret: Secret, info: StreamTokenInfo)?
+    /// The mint in progress, which concurrent callers of `ensureToken` wait for.
+    private var minting: Task<Void, any Error>?
+    /// When the current entry started playing under supervision (ms), to find its stream.
+    var currentSince: Int64 = 0
+    /// The position the player last reported playing.
+    var lastSeenPosition: Int?
+    /// Whether the queue played to its end (the current entry is done).
+    var atEnd = false
+    /// Status polls that failed in a row.
+    var failedPolls = 0
+    /// Counts API commands, so a status read before one is not acted on after it.
+    var commands = 0
+    /// When playback was last started by Reprise; a player may report `stop` while it opens the stream.
+    var playIssuedAt: Int64 = 0
+    /// A seek to apply once the player reports it is playing that entry (after a restore).
+    var pendingSeek: (position: Int, ms: Int64)?
+    var seekAttempts = 0
+
+    init(config: PlayerConfig, backend: any PlayerBackend, env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger) {
+        self.config = config
+        self.backend = backend
+        self.env = env
+        self.timing = timing
+        self.logger = logger
+        self.backoffMs = timing.initialBackoffMs
+    }
+
+    var now: Int64 { env.clock.nowMs() }
+
+    /// Loads the persisted state and mints the player's token (later, on a tick, if the owner does not exist yet).
+    func start() async throws {
+        state = try await env.states.load(config.name) ?? PlayerState()
+        do {
+            try await ensureToken(force: true)
+        } catch let e as RepriseError where e.code == .config {
+            lastError = "token: \(e)"
+            logger.notice("player waits for its owner", metadata: ["player.name": "\(config.name)", "reason": "\(e)"])
+        }
+    }
+
+    /// Runs until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            await tick()
+            try? await Task.sleep(for: .milliseconds(timing.pollMs))
+        }
+        await backend.disconnect()
+    }
+
+    /// One round: connect if needed, read status, reconcile.
+    func tick() async {
+        do {
+            try await ensureToken(force: false)
+        } catch {
+            lastError = "token: \(error)"
+        }
+        if !connected {
+            guard now >= nextAttemptAt else { return }
+            do {
+                try await backend.connect()
+                connected = true
+                backoffMs = timing.initialBackoffMs
+                if everConnected {
+                    recoveries += 1
+                    await note("recovery", "reconnected to the player; restoring queue at \(state.position), \(state.elapsedMs) ms")
+                }
+                everConnected = true
+                try await restore()
+            } catch {
+                connected = false
+                lastError = "\(error)"
+                nextAttemptAt = now + backoffMs
+                backoffMs = min(timing.maxBackoffMs, backoffMs * 2)
+                return
+            }
+        }
+        let generation = commands
+        let status: BackendStatus
+        do {
+            status = try await backend.status()
+            failedPolls = 0
+        } catch {
+            // One slow answer is not a lost player; two in a row are.
+            failedPolls += 1
+            if failedPolls >= 2 { await lost(error) }
+            return
+        }
+        // A command ran while the status was on its way: that status is stale.
+        guard generation == commands else { return }
+        do {
+            try await reconcile(status)
+        } catch {
+            lastError = "\(error)"
+            logger.warning("player reconcile failed", metadata: ["player.name": "\(config.name)", "error": "\(error)"])
+        }
+    }
+
+    func lost(_ error: any Error) async {
+        connected = false
+        failedPolls = 0
+        lastError = "\(error)"
+        nextAttemptAt = now + backoffMs
+        logger.warning("player lost", metadata: ["player.name": "\(config.name)", "error": "\(error)"])
+        await backend.disconnect()
+        try? await persist(force: true)
+    }
+
+    /// Rebuilds the player's queue from the state, with fresh URLs, and resumes.
+    func restore() async throws {
+        try await backend.clear()
+        let items = try await items(for: state.queue)
+        if !items.isEmpty { try await backend.enqueue(items) }
+        if let v = state.volume { try? await backend.setVolume(v) }
+        guard !state.queue.isEmpty, state.position < state.queue.count else { return }
+        if state.state == .play || state.state == .pause {
+            try await backend.play(position: state.position)
+            currentSince = now; playIssuedAt = now
+            lastSeenPosition = nil
+            if state.elapsedMs > 1_000 { pendingSeek = (state.position, state.elapsedMs); seekAttempts = 0 }
+            if state.state == .pause { try await backend.pause() }
+        }
+    }
+
+    func items(for ids: [Int64]) async throws -> [PlayItem] {
+        if token == nil { try? await ensureToken(force: false) }
+        guard let token else { throw BackendError("the player has no stream token (\(lastError ?? "owner unknown"))") }
+        let songs = try await env.catalog.songs(ids: ids)
+        let byId = Dictionary(songs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return ids.map { id in
+            let s = byId[id]
+            return PlayItem(url: "\(env.publicURL)/stream/\(id)?token=\(token.secret.plaintext)", songId: id, title: s?.title ?? "", durationMs: s?.durationMs ?? 0)
+        }
+    }
+
+    /// Compares what the player does with what it should do, and acts.
+    func reconcile(_ status: BackendStatus) async throws {
+        if let v = status.volume { state.volume = v }
+        if let seek = pendingSeek, status.state == .play, status.position == seek.position {
+            // A player may refuse to seek while it opens the stream; try on a few ticks, then play on.
+            seekAttempts += 1
+            if (try? await backend.seek(position: seek.position, ms: seek.ms)) != nil {
+                pendingSeek = nil
+                state.elapsedMs = seek.ms
+                return
+            }
+            if seekAttempts >= 10 {
+                pendingSeek = nil
+                await note("seek", "could not seek back to \(seek.ms) ms; the song plays from its start")
+            }
+        }
+        switch (state.state, status.state) {
+        case (.play, .play), (.pause, .pause), (.pause, .play):
+            if let p = status.position, p != state.position || lastSeenPosition != p {
+                if p != state.position { retried.remove(state.position) }
+                state.position = p
+                currentSince = now; playIssuedAt = now
+                lastSeenPosition = p
+                try await persist(force: true)
+            }
+            state.elapsedMs = status.elapsedMs
+            if status.state == .play && state.state == .pause { state.state = .play }
+            try await persist(force: false)
+        case (.play, .stop):
+            try await handleStop(status)
+        case (.play, .pause):
+            state.state = .pause
+            try await persist(force: true)
+        case (.stop, _), (.pause, .stop):
+            break
+        }
+        try await refill()
+    }
+
+    /// The player stopped while it should play: the queue ended, the track finished, or it failed.
+    func handleStop(_ status: BackendStatus) async throws {
+        if status.error == nil, now - playIssuedAt < 2_000 { return }
+        // A stopped player may report any position; the last one seen playing is the truth.
+        let position = min(state.position, max(0, state.queue.count - 1))
+        guard !state.queue.isEmpty else { state.state = .stop; return }
+        let songId = state.queue[position]
+        let stream = env.ledger.recent().last { $0.tokenId == token?.info.id && $0.songId == songId && $0.startedAt >= currentSince - 1_000 }
+        let failed = status.error != nil || stream?.status == .aborted
+        if failed {
+            let why = status.error ?? stream?.reason ?? "stream aborted"
+            if !retried.contains(position) {
+                retried.insert(position)
+                let reached = max(state.elapsedMs, stream.map { $0.bytesSent > 0 ? state.elapsedMs : 0 } ?? 0)
+                await note("retry", "song \(songId) at \(position) failed (\(why)); retrying from \(reached) ms with a fresh URL")
+                state.position = position
+                state.elapsedMs = reached
+                try await restore()
+                return
+            }
+            skips += 1
+            await note("skip", "song \(songId) at \(position) failed twice (\(why)); skipped")
+            return try await advance(from: position)
+        }
+        // Finished: the player ran off the end of its queue.
+        try await advance(from: position)
+    }
+
+    func advance(from position: Int) async throws {
+        state.elapsedMs = 0
+        if position + 1 < state.queue.count {
+            state.position = position + 1
+            try await backend.play(position: state.position)
+            currentSince = now; playIssuedAt = now
+        } else if state.autoplay != nil {
+            try await refill(force: true)
+            if position + 1 < state.queue.count {
+                state.position = position + 1
+                try await backend.play(position: state.position)
+                currentSince = now; playIssuedAt = now
+            } else {
+                state.state = .stop
+            }
+        } else {
+            state.position = position
+            state.state = .stop
+            atEnd = true
+        }
+        try await persist(force: true)
+    }
+
+    /// Keeps `ahead` songs queued after the current one while autoplay is on.
+    func refill(force: Bool = false) async throws {
+        guard let a = state.autoplay, connected else { return }
+        let have = state.queue.count - state.position - 1
+        guard have < a.ahead || force else { return }
+        let want = max(1, a.ahead - max(0, have))
+        let ids = try await env.catalog.randomSongIds(count: want, artistId: a.mode == .artist ? a.filter : nil, albumId: a.mode == .album ? a.filter : nil)
+        guard !ids.isEmpty else { return }
+        try await backend.enqueue(try await items(for: ids))
+        state.queue += ids
+        try await persist(force: true)
+    }
+
+    /// Mints the player's token at start, and rotates it before it expires.
+    ///
+    /// One mint at a time: the actor is reentrant, and a tick and an enqueue that both found no
+    /// token would mint two, the second revoking the first while its URLs sat in the player's queue.
+    func ensureToken(force: Bool) async throws {
+        if let minting { return try await minting.value }
+        let task = Task { try await self.mintToken(force: force) }
+        minting = task
+        defer { minting = nil }
+        try await task.value
+    }
+
+    private func mintToken(force: Bool) async throws {
+        if !force, let t = token, let expires = t.info.expiresAt, expires - now > timing.rotateBeforeMs { return }
+        if !force, let t = token, t.info.expiresAt == nil { return }
+        let owner = try await env.owner(config.owner)
+        let label = "player:\(config.name)"
+        let old = try await env.tokens.list(userId: owner.id).filter { $0.label == label && $0.revokedAt == nil }
+        let fresh = try await env.tokens.issue(user: owner, label: label, requestedTTLSeconds: nil, policy: env.tokenPolicy)
+        let rotating = token != nil
+        token = fresh
+        if rotating {
+            await note("rotate", "stream token rotated before expiry; replacing queued URLs")
+            if connected { try? await replaceQueuedURLs() }
+        }
+        // Older tokens of this player stay valid until they expire, so the song playing is never cut;
+        // with no expiry they would live forever, so those are revoked.
+        for t in old where t.expiresAt == nil && t.id != fresh.1.id {
+            try await env.tokens.revoke(id: t.id)
+        }
+    }
+
+    /// Swaps the URLs after the current entry for ones with the new token; the current song plays on.
+    func replaceQueuedURLs() async throws {
+        let first = state.position + 1
+        guard first < state.queue.count else { return }
+        let count = try await backend.status().queueLength
+        for p in stride(from: count - 1, through: first, by: -1) { try await backend.delete(position: p) }
+        try await backend.enqueue(try await items(for: Array(state.queue[first...])))
+    }
+
+    func persist(force: Bool) async throws {
+        guard force || now - lastPersistAt >= timing.persistEveryMs else { return }
+        lastPersistAt = now
+        try await env.states.save(config.name, state)
+    }
+
+    func note(_ kind: String, _ message: String) async {
+        lastError = kind == "recovery" ? nil : message
+        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])
+        try? await env.states.record(config.name, kind: kind, message: message)
+        env.counters.count(kind)
+    }
+
+    // MARK: Commands from the API
+
+    /// Fails with `.unavailable` and the reason when the player is down.
+    func requireConnected() throws {
+        guard connected else { throw RepriseError(.unavailable, "player \(config.name) is down: \(lastError ?? "not connected yet")") }
+    }
+
+    public func enqueue(_ ids: [Int64], clear: Bool) async throws {
+        commands += 1
+        defer { commands += 1 }
+        try requireConnected()
+        let songs = try await env.catalog.songs(ids: ids)
+        guard songs.count == ids.count else { throw RepriseError(.notFound, "unknown song id in \(ids)") }
+        if clear {
+            try await backend.clear()
+            state.queue = []
+            state.position = 0
+            state.elapsedMs = 0
+            if state.state == .play { state.state = .stop }
+        }
+        try await backend.enqueue(try await items(for: ids))
+        state.queue += ids
+        if clear { atEnd = false }
+        try await persist(force: true)
+    }
+
+    public func clearQueue() async throws {
+        commands += 1
+        defer { commands += 1 }
+        try requireConnected()
+        try await backend.clear()
+        state = PlayerState(volume: state.volume, autoplay: nil)
+        try await persist(force: true)
+    }
+
+    public func command(_ name: String) async throws {
+        commands += 1
+        defer { commands += 1 }
+        try requireConnected()
+        switch name {
+        case "play":
+            guard !state.queue.isEmpty else { throw RepriseError(.badRequest, "the queue is empty") }
+            if atEnd { state.position = 0; atEnd = false }
+            if state.state == .pause { try await backend.play(position: nil) } else { try await backend.play(position: state.position); currentSince = now; playIssuedAt = now }
+            state.state = .play
+        case "pause":
+            try await backend.pause()
+            state.state = .pause
+        case "stop":
+            try await backend.stop()
+            state.state = .stop
+            state.elapsedMs = 0
+        case "next":
+            guard state.position + 1 < state.queue.count else { throw RepriseError(.badRequest, "no next song") }
+            state.position += 1
+            state.elapsedMs = 0
+            try await backend.play(position: state.position)
+            currentSince = now; playIssuedAt = now
+            state.state = .play
+        case "previous":
+            state.position = max(0, state.position - 1)
+            state.elapsedMs = 0
+            try await backend.play(position: state.position)
+            currentSince = now; playIssuedAt = now
+            state.state = .play
+        default:
+            throw RepriseError(.notFound, "unknown command \(name)")
+        }
+        try await persist(force: true)
+    }
+
+    /// Plays the entry at `index` of the queue.
+    public func jump(to index: Int) async throws {
+        commands += 1
+        defer { commands += 1 }
+        try requireConnected()
+        guard state.queue.indices.contains(index) else { throw RepriseError(.badRequest, "no queue entry \(index + 1)") }
+        state.position = index
+        state.elapsedMs = 0
+        atEnd = false
+        try await backend.play(position: index)
+        currentSince = now; playIssuedAt = now
+        state.state = .play
+        try await persist(force: true)
+    }
+
+    public func setVolume(_ v: Int) async throws {
+        commands += 1
+        defer { commands += 1 }
+        guard (0...100).contains(v) else { throw RepriseError(.badRequest, "volume must be 0 to 100") }
+        try requireConnected()
+        try await backend.setVolume(v)
+        state.volume = v
+        try await persist(force: true)
+    }
+
+    public func setAutoplay(_ a: AutoplaySettings?) async throws {
+        commands += 1
+        defer { commands += 1 }
+        if let a, !(1...100).contains(a.ahead) { throw RepriseError(.badRequest, "ahead must be 1 to 100") }
+        state.autoplay = a
+        if a != nil && state.state == .stop {
+            try requireConnected()
+            try await refill(force: atEnd)
+            if atEnd && state.position + 1 < state.queue.count { state.position += 1 }
+            atEnd = false
+            if !state.queue.isEmpty {
+                if state.position >= state.queue.count { state.position = state.queue.count - 1 }
+                try await backend.play(position: state.position)
+                currentSince = now; playIssuedAt = now
+                state.state = .play
+            }
+        }
+        try await persist(force: true)
+    }
+
+    public func report() -> PlayerReport {
+        PlayerReport(
+            name: config.name, backend: config.backend, owner: config.owner, connected: connected, state: state.state.rawValue,
+            position: state.position, elapsedMs: state.elapsedMs, volume: state.volume, queue: state.queue, autoplay: state.autoplay,
+            recoveries: recoveries, skips: skips, lastError: lastError)
+    }
+}

@@ -1,0 +1,85 @@
+import Dispatch
+import Foundation
+import Logging
+import RepriseCatalog
+import RepriseCore
+import RepriseStore
+import ServiceLifecycle
+import Synchronization
+
+/// Scans the music folders into the catalog; one scan at a time.
+public final class LibraryScanner: Sendable {
+    let roots: [String]
+    let catalog: CatalogStore
+    let logger: Logger
+    private let running = Mutex<Bool>(false)
+    private let last = Mutex<ScanSummary?>(nil)
+
+    /// The latest finished scan.
+    public var lastScan: ScanSummary? { last.withLock { $0 } }
+
+    public init(roots: [String], catalog: CatalogStore, logger: Logger) {
+        self.roots = roots.map { standardizePath(URL(fileURLWithPath: $0).path) }
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    /// Walks, reads changed files' tags and writes the result; fails with `.conflict` if a scan is running.
+    public func scan() async throws -> ScanSummary {
+        guard running.withLock({ r in defer { r = true }; return !r }) else {
+            throw RepriseError(.conflict, "a scan is already running")
+        }
+        defer { running.withLock { $0 = false } }
+        let existing = try await catalog.index().mapValues { IndexedFile(id: $0.id, size: $0.size, mtimeMs: $0.mtimeMs) }
+        let roots = self.roots
+        // Walking and TagLib are blocking file I/O: run them on a Dispatch thread, off the cooperative pool.
+        let result = await withCheckedContinuation { (c: CheckedContinuation<ScanResult, Never>) in
+            DispatchQueue.global().async {
+                let scanner = CatalogScanner(roots: roots, clock: { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) })
+                c.resume(returning: scanner.scan(existing: existing))
+            }
+        }
+        for s in result.skipped { logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"]) }
+        for f in result.failures { logger.warning("scan could not read a file", metadata: ["file.path": "\(f.path)", "error": "\(f.error)"]) }
+        try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
+        let st = result.stats
+        let summary = ScanSummary(added: st.added, updated: st.updated, removed: st.removed, unchanged: st.unchanged, skipped: st.skipped, errors: st.errors, durationMs: st.elapsedMs, filesPerSecond: st.filesPerSecond)
+        last.withLock { $0 = summary }
+        logger.info("scan finished", metadata: [
+            "scan.added": "\(st.added)", "scan.updated": "\(st.updated)", "scan.removed": "\(st.removed)", "scan.unchanged": "\(st.unchanged)",
+            "scan.skipped": "\(st.skipped)", "scan.errors": "\(st.errors)", "scan.duration_ms": "\(st.elapsedMs)",
+        ])
+        return summary
+    }
+
+    static func file(_ r: SongRecord) -> SongFile {
+        let t = r.tags
+        return SongFile(
+            id: r.id, path: r.path, size: r.size, mtimeMs: r.mtimeMs, title: t.title ?? "", artist: t.artist ?? TagInfo.unknownArtist,
+            album: t.album ?? "", albumArtist: t.albumArtist, track: t.track, disc: t.disc, year: t.year, genre: t.genre,
+            durationMs: t.durationMs, bitrate: t.bitrate, sampleRate: t.sampleRate, channels: t.channels, format: t.format.rawValue)
+    }
+}
+
+/// Scans at start (if configured) and every `catalog.scan_interval`.
+struct ScanService: Service {
+    let scanner: LibraryScanner
+    let onStart: Bool
+    let intervalMs: Int64
+    let logger: Logger
+
+    func run() async throws {
+        if onStart { await scanOnce() }
+        // With no interval there is nothing more to do, but a Service that returns stops the server.
+        guard intervalMs > 0 else { try? await gracefulShutdown(); return }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(intervalMs)) } } catch { return }
+            if Task.isShuttingDownGracefully { return }
+            await scanOnce()
+        }
+    }
+
+    func scanOnce() async {
+        do { _ = try await scanner.scan() } catch { logger.error("scan failed", metadata: ["error": "\(error)"]) }
+    }
+}

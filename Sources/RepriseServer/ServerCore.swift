@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import Hummingbird
+import LuaHost
+import ReprisePlayback
+import Logging
+import RepriseAmpache
+import RepriseConfig
+import RepriseCore
+import RepriseHTTP
+import ReprisePlugins
+import RepriseStore
+import Synchronization
+
+/// The stores and policies built from settings; shared by `serve` and the admin commands.
+public struct ServerCore: Sendable {
+    public let settings: RepriseSettings
+    public let db: DatabasePool
+    public let clock: any WallClock
+    public let users: UserStore
+    public let sessions: SessionStore
+    public let tokens: StreamTokenStore
+    public let leases: LeaseStore
+    public let gc: GarbageCollector
+    public let gcSettings: GCSettings
+    public let catalog: CatalogStore
+    public let ledger: StreamLedger
+    /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
+    let ampacheLocalplay: [String: String]
+    public let scanner: LibraryScanner
+    /// The token policy streams and new tokens are checked against.
+    public let tokenPolicy: any TokenPolicy
+    /// The enabled Lua plugins: token policy (unless one was given), expiry rules and events.
+    public let plugins: PluginHost
+    /// The supervised players of `playback.players`; nil when none are configured.
+    public let playback: Playback?
+    let metricsBox = MetricsBox()
+
+    public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming()) throws {
+        self.settings = settings
+        let clock = SystemWallClock()
+        self.clock = clock
+        do {
+            db = try RepriseDatabase.open(path: settings.databasePath)
+        } catch {
+            throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
+        }
+        plugins = try makePluginHost(settings: settings, db: db, logger: logger)
+        self.tokenPolicy = tokenPolicy ?? plugins
+        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost))
+        sessions = SessionStore(db: db, clock: clock, policy: settings.policy, rules: plugins, events: plugins, logger: logger)
+        tokens = StreamTokenStore(db: db, clock: clock, logger: logger)
+        leases = LeaseStore(db: db, clock: clock)
+        catalog = CatalogStore(db: db, clock: clock)
+        ledger = StreamLedger(db: db, clock: clock)
+        ledger.observe { [plugins] r in r.status == .active ? plugins.streamStarted(r) : plugins.streamFinished(r) }
+        scanner = LibraryScanner(roots: settings.catalogPaths, catalog: catalog, logger: logger)
+        gcSettings = GCSettings(interval: settings.gcInterval, jitter: settings.gcJitter, batchSize: settings.gcBatchSize, tokenRetention: settings.tokenRetention)
+        gc = GarbageCollector(db: db, clock: clock, policy: settings.policy, settings: gcSettings, rules: plugins, events: plugins, sessions: sessions, tokens: tokens, heldInMemory: ledger.leases, logger: logger)
+        let players = try PlayerConfig.parse(try settings.playerEntries(), file: settings.file)
+        ampacheLocalplay = try settings.ampacheLocalplay(players: players.map(\.name))
+        if players.isEmpty {
+            playback = nil
+        } else {
+            let env = PlaybackEnvironment(
+                clock: clock, catalog: catalog, tokens: tokens, users: users, ledger: ledger, states: PlayerStateStore(db: db, clock: clock),
+                tokenPolicy: self.tokenPolicy, publicURL: settings.publicURL)
+            playback = try Playback(players: players, env: env, pluginPaths: settings.pluginPaths, limits: LuaLimits(), timing: playbackTiming, logger: logger)
+        }
+    }
+
+    public var services: AppServices {
+        let scanner = self.scanner
+        var services = AppServices(
+            db: db, clock: clock, users: users, sessions: sessions, tokens: tokens, leases: leases, gc: gc, catalog: catalog, ledger: ledger,
+            scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
+        if settings.metricsEnabled {
+            let metrics = self.metrics
+            services.metrics = { try await metrics.scrape() }
+            services.metricsToken = settings.metricsToken
+        }
+        return services
+    }
+
+    /// Routes added by feature modules (Ampache, players) to the core router.
+    public var routeExtensions: [@Sendable (RouteAdder) -> Void] {
+        var out: [@Sendable (RouteAdder) -> Void] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services)]
+        if let playback { out.append(localplayRoutes(playback, app: services)) }
+        return out
+    }
+
+    /// The Prometheus metrics of this core.
+    public var metrics: RepriseMetrics { metricsBox.value(self) }
+
+    public func user(named name: String) async throws -> User {
+        guard let u = try await users.find(name: name) else { throw RepriseError(.notFound, "no user named '\(name)'") }
+        return u
+    }
+}
+
+/// Sets up logging to standard error at the configured level.
+public func bootstrapLogging(level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var h = RepriseLogHandler(label: label)
+        h.logLevel = Logger.Level(rawValue: level) ?? .info
+        return h
+    }
+    return Logger(label: "reprise")
+}
+
+/// Creates the metrics registry once, on first use.
+final class MetricsBox: Sendable {
+    private let metrics = Mutex<RepriseMetrics?>(nil)
+    func value(_ core: ServerCore) -> RepriseMetrics {
+        metrics.withLock { m in
+            if let m { return m }
+            let made = RepriseMetrics(core: core)
+            m = made
+            return made
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import RepriseCore
+
+extension RepriseDatabase {
+    /// API keys (stored as SHA-256) and the SHA-256 of passwords that Ampache's legacy handshake needs.
+    static func registerApiKeys(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v3-api-keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_keys (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+                  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+                  created_at INTEGER NOT NULL
+                );
+                CREATE TABLE ampache_passwords (
+                  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                  password_sha256 TEXT NOT NULL CHECK (length(password_sha256) = 64),
+                  updated_at INTEGER NOT NULL
+                );
+                """)
+        }
+    }
+}
+
+extension UserStore {
+    /// Records the hex SHA-256 of a new password for the Ampache handshake, in the caller's transaction.
+    static func recordAmpacheDigest(_ db: Database, userId: Int64, password: String, now: Int64) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO ampache_passwords (user_id, password_sha256, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (user_id) DO UPDATE SET password_sha256 = excluded.password_sha256, updated_at = excluded.updated_at
+                """,
+            arguments: [userId, SHA256Hex.of(password), now])
+    }
+}
+
+/// API keys (one per user, `ak_` + 256 random bits, shown once) and Ampache's password digests.
+public struct ApiKeyStore: Sendable {
+    let db: DatabasePool
+    let clock: any WallClock
+
+    public init(db: DatabasePool, clock: any WallClock) {
+        self.db = db
+        self.clock = clock
+    }
+
+    /// The prefix that tells an API key apart from sessions (`rs_`) and stream tokens (`rt_`).
+    public static let prefix = "ak_"
+
+    /// Creates or replaces the user's API key and returns its plaintext, the only time it is visible.
+    public func rotate(userId: Int64) async throws -> String {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+        let key = Self.prefix + SHA256Hex.hex(bytes)
+        let hash = Data(SHA256Hex.digest(key))
+        let now = clock.nowMs()
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO api_keys (user_id, hash, created_at) VALUES (?, ?, ?)
+                    ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at
+                    """,
+                arguments: [userId, hash, now])
+        }
+        return key
+    }
+
+    /// The enabled user owning `key` (the key itself), or nil.
+    public func user(forKey key: String) async throws -> User? {
+        guard key.hasPrefix(Self.prefix) else { return nil }
+        let hash = SHA256Hex.digest(key)
+        let found = try await db.read { db -> (User, Data)? in
+            try Row.fetchOne(
+                db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?",
+                arguments: [Data(hash)]
+            ).map { (UserStore.user($0), $0["hash"]) }
+        }
+        guard let (user, stored) = found, SecretHash(Array(stored)).constantTimeEquals(SecretHash(hash)), !user.disabled else { return nil }
+        return user
+    }
+
+    /// The enabled user named `name` when `auth` is `sha256(name + sha256(apikey))` for its key.
+    public func user(name: String, legacyAuth auth: String) async throws -> User? {
+        let found = try await db.read { db -> (User, Data)? in
+            try Row.fetchOne(
+                db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ?",
+                arguments: [name]
+            ).map { (UserStore.user($0), $0["hash"]) }
+        }
+        guard let (user, stored) = found else { return nil }
+        let expected = SHA256Hex.of(name + SHA256Hex.hex(Array(stored)))
+        guard SHA256Hex.constantTimeEquals(expected, auth.lowercased()), !user.disabled else { return nil }
+        return user
+    }
+
+    /// The user named `name` and the hex SHA-256 of its password, when one was recorded.
+    public func passwordDigest(name: String) async throws -> (User, String)? {
+        try await db.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT p.password_sha256, u.* FROM ampache_passwords p JOIN users u ON u.id = p.user_id WHERE u.name = ?",
+                arguments: [name]
+            ).map { (UserStore.user($0), $0["password_sha256"]) }
+        }
+    }
+}

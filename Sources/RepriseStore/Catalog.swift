@@ -1,0 +1,300 @@
+import Foundation
+import Synchronization
+import GRDB
+import RepriseCore
+
+extension RepriseDatabase {
+    static func registerCatalog(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v2-catalog") { db in
+            try db.execute(sql: """
+                CREATE TABLE artists (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  name TEXT NOT NULL UNIQUE
+                );
+                CREATE TABLE albums (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  name TEXT NOT NULL,
+                  artist_id INTEGER NOT NULL REFERENCES artists(id) ON DELETE CASCADE,
+                  UNIQUE (name, artist_id)
+                );
+                CREATE TABLE songs (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  path TEXT NOT NULL UNIQUE,
+                  size INTEGER NOT NULL CHECK (size >= 0),
+                  mtime_ms INTEGER NOT NULL,
+                  title TEXT NOT NULL,
+                  artist_id INTEGER NOT NULL REFERENCES artists(id),
+                  album_id INTEGER NOT NULL REFERENCES albums(id),
+                  album_artist TEXT,
+                  track INTEGER,
+                  disc INTEGER,
+                  year INTEGER,
+                  genre TEXT,
+                  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),
+                  bitrate INTEGER NOT NULL DEFAULT 0,
+                  sample_rate INTEGER NOT NULL DEFAULT 0,
+                  channels INTEGER NOT NULL DEFAULT 0,
+                  format TEXT NOT NULL CHECK (format IN ('mp3', 'flac', 'ogg', 'opus', 'm4a', 'wav')),
+                  added_at INTEGER NOT NULL,
+                  updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX songs_album ON songs(album_id);
+                CREATE INDEX songs_artist ON songs(artist_id);
+                CREATE TABLE streams (
+                  id INTEGER PRIMARY KEY,
+                  song_id INTEGER NOT NULL,
+                  user_id INTEGER,
+                  session_id INTEGER,
+                  token_id INTEGER,
+                  player TEXT,
+                  range_start INTEGER NOT NULL,
+                  range_end INTEGER NOT NULL,
+                  bytes_expected INTEGER NOT NULL CHECK (bytes_expected >= 0),
+                  bytes_sent INTEGER NOT NULL CHECK (bytes_sent >= 0),
+                  started_at INTEGER NOT NULL,
+                  finished_at INTEGER,
+                  status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'aborted')),
+                  reason TEXT
+                );
+                CREATE INDEX streams_song ON streams(song_id, started_at);
+                """)
+        }
+    }
+}
+
+/// The catalog's rows: songs, artists, albums; written by scans, read by browsing and streaming.
+public struct CatalogStore: Sendable {
+    let db: DatabasePool
+    let clock: any WallClock
+    /// Songs by id for the stream path; shared by copies of this store, cleared by `apply`.
+    let cache = SongCache()
+
+    public init(db: DatabasePool, clock: any WallClock) {
+        self.db = db
+        self.clock = clock
+    }
+
+    /// Every indexed file: path to (id, size, mtime).
+    public func index() async throws -> [String: (id: Int64, size: Int64, mtimeMs: Int64)] {
+        let rows = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, path, size, mtime_ms FROM songs").map { r -> (String, Int64, Int64, Int64) in (r["path"], r["id"], r["size"], r["mtime_ms"]) }
+        }
+        var out: [String: (id: Int64, size: Int64, mtimeMs: Int64)] = [:]
+        out.reserveCapacity(rows.count)
+        for (path, id, size, mtime) in rows { out[path] = (id, size, mtime) }
+        return out
+    }
+
+    /// Writes a scan's result in batches of short transactions; song ids of kept paths never change.
+    public func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64], batchSize: Int = 500) async throws {
+        defer { cache.clear() }
+        let now = clock.nowMs()
+        for chunk in (inserts + updates).chunked(batchSize) {
+            try await db.write { db in
+                for s in chunk { try Self.upsert(db, s, now: now) }
+            }
+        }
+        for chunk in removed.chunked(batchSize) {
+            try await db.write { db in
+                for id in chunk { try db.execute(sql: "DELETE FROM songs WHERE id = ?", arguments: [id]) }
+            }
+        }
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM albums WHERE id NOT IN (SELECT DISTINCT album_id FROM songs)")
+            try db.execute(sql: "DELETE FROM artists WHERE id NOT IN (SELECT DISTINCT artist_id FROM songs) AND id NOT IN (SELECT DISTINCT artist_id FROM albums)")
+        }
+    }
+
+    static func upsert(_ db: Database, _ s: SongFile, now: Int64) throws {
+        let artistId = try id(db, artist: s.artist)
+        let albumArtistId = try s.albumArtist.map { try id(db, artist: $0) } ?? artistId
+        try db.execute(sql: "INSERT INTO albums (name, artist_id) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [s.album, albumArtistId])
+        let albumId = try Int64.fetchOne(db, sql: "SELECT id FROM albums WHERE name = ? AND artist_id = ?", arguments: [s.album, albumArtistId])!
+        let args: StatementArguments = [
+            s.path, s.size, s.mtimeMs, s.title, artistId, albumId, s.albumArtist, s.track, s.disc, s.year, s.genre,
+            s.durationMs, s.bitrate, s.sampleRate, s.channels, s.format, now, now,
+        ]
+        try db.execute(
+            sql: """
+                INSERT INTO songs (path, size, mtime_ms, title, artist_id, album_id, album_artist, track, disc, year, genre,
+                                   duration_ms, bitrate, sample_rate, channels, format, added_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (path) DO UPDATE SET
+                  size = excluded.size, mtime_ms = excluded.mtime_ms, title = excluded.title, artist_id = excluded.artist_id,
+                  album_id = excluded.album_id, album_artist = excluded.album_artist, track = excluded.track, disc = excluded.disc,
+                  year = excluded.year, genre = excluded.genre, duration_ms = excluded.duration_ms, bitrate = excluded.bitrate,
+                  sample_rate = excluded.sample_rate, channels = excluded.channels, format = excluded.format, updated_at = excluded.updated_at
+                """,
+            arguments: args)
+    }
+
+    static func id(_ db: Database, artist: String) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO artists (name) VALUES (?) ON CONFLICT DO NOTHING", arguments: [artist])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM artists WHERE name = ?", arguments: [artist])!
+    }
+
+    static let songColumns = """
+        s.*, ar.name AS artist_name, al.name AS album_name
+        FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id
+        """
+
+    static func song(_ r: Row) -> Song {
+        Song(
+            id: r["id"], path: r["path"], size: r["size"], mtimeMs: r["mtime_ms"], title: r["title"], artist: r["artist_name"],
+            artistId: r["artist_id"], album: r["album_name"], albumId: r["album_id"], albumArtist: r["album_artist"], track: r["track"],
+            disc: r["disc"], year: r["year"], genre: r["genre"], durationMs: r["duration_ms"], bitrate: r["bitrate"],
+            sampleRate: r["sample_rate"], channels: r["channels"], format: r["format"])
+    }
+
+    /// One song by id.
+    ///
+    /// Served from memory for up to ``SongCache/ttlNanoseconds`` (a scan in this process clears it);
+    /// `fresh` reads the database, for when a file no longer matches a cached song.
+    public func song(id: Int64, fresh: Bool = false) async throws -> Song? {
+        if !fresh, let hit = cache.get(id) { return hit }
+        let song = try await db.read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.songColumns) WHERE s.id = ?"), arguments: [id]).map(Self.song)
+        }
+        if let song { cache.put(song) }
+        return song
+    }
+
+    /// Songs by id, in the order asked; unknown ids are left out.
+    public func songs(ids: [Int64]) async throws -> [Song] {
+        guard !ids.isEmpty else { return [] }
+        let list = ids.map(String.init).joined(separator: ",")
+        let found = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.songColumns) WHERE s.id IN (SELECT value FROM json_each(?))", arguments: ["[\(list)]"]).map(Self.song)
+        }
+        let byId = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return ids.compactMap { byId[$0] }
+    }
+
+    /// A page of songs matching a text query, artist or album filters, with the total.
+    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
+        var conditions: [String] = []
+        var args: [(any DatabaseValueConvertible)?] = []
+        func like(_ column: String, _ value: String) {
+            if exact {
+                conditions.append("\(column) = ?")
+                args.append(value)
+            } else {
+                conditions.append("\(column) LIKE ? ESCAPE '\\'")
+                args.append("%" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%")
+            }
+        }
+        if let query, !query.isEmpty {
+            let before = conditions.count
+            like("s.title", query); like("ar.name", query); like("al.name", query)
+            let parts = conditions[before...].joined(separator: " OR ")
+            conditions.removeSubrange(before...)
+            conditions.append("(\(parts))")
+        }
+        if let title, !title.isEmpty { like("s.title", title) }
+        if let artist, !artist.isEmpty { like("ar.name", artist) }
+        if let album, !album.isEmpty { like("al.name", album) }
+        if let albumId { conditions.append("s.album_id = ?"); args.append(albumId) }
+        if let artistId { conditions.append("s.artist_id = ?"); args.append(artistId) }
+        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let arguments = StatementArguments(args)
+        let page = StatementArguments([limit, offset])
+        return try await db.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id \(whereSQL)", arguments: arguments) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT \(Self.songColumns) \(whereSQL) ORDER BY ar.name, al.name, s.disc, s.track, s.title, s.id LIMIT ? OFFSET ?",
+                arguments: arguments + page)
+            return (total, rows.map(Self.song))
+        }
+    }
+
+    /// Artists with song and album counts, by name.
+    public func artists(limit: Int = 10_000, offset: Int = 0, query: String? = nil) async throws -> (total: Int, artists: [ArtistInfo]) {
+        let filter = query.map { "%" + $0 + "%" }
+        return try await db.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM artists WHERE ? IS NULL OR name LIKE ?", arguments: [filter, filter]) ?? 0
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT ar.id, ar.name,
+                      (SELECT count(*) FROM songs s WHERE s.artist_id = ar.id) AS songs,
+                      (SELECT count(*) FROM albums al WHERE al.artist_id = ar.id) AS albums
+                    FROM artists ar WHERE ? IS NULL OR ar.name LIKE ? ORDER BY ar.name LIMIT ? OFFSET ?
+                    """,
+                arguments: [filter, filter, limit, offset])
+            return (total, rows.map { ArtistInfo(id: $0["id"], name: $0["name"], songCount: $0["songs"], albumCount: $0["albums"]) })
+        }
+    }
+
+    /// Albums with their artist, year and song counts, by artist then name.
+    public func albums(limit: Int = 10_000, offset: Int = 0, query: String? = nil, artistId: Int64? = nil) async throws -> (total: Int, albums: [AlbumInfo]) {
+        let filter = query.map { "%" + $0 + "%" }
+        return try await db.read { db in
+            let total = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM albums WHERE (? IS NULL OR name LIKE ?) AND (? IS NULL OR artist_id = ?)",
+                arguments: [filter, filter, artistId, artistId]) ?? 0
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT al.id, al.name, al.artist_id, ar.name AS artist_name,
+                      (SELECT max(year) FROM songs s WHERE s.album_id = al.id) AS year,
+                      (SELECT count(*) FROM songs s WHERE s.album_id = al.id) AS songs,
+                      (SELECT coalesce(sum(duration_ms), 0) FROM songs s WHERE s.album_id = al.id) AS duration
+                    FROM albums al JOIN artists ar ON ar.id = al.artist_id
+                    WHERE (? IS NULL OR al.name LIKE ?) AND (? IS NULL OR al.artist_id = ?)
+                    ORDER BY ar.name, al.name LIMIT ? OFFSET ?
+                    """,
+                arguments: [filter, filter, artistId, artistId, limit, offset])
+            return (total, rows.map { AlbumInfo(id: $0["id"], name: $0["name"], artist: $0["artist_name"], artistId: $0["artist_id"], year: $0["year"], songCount: $0["songs"], durationMs: $0["duration"]) })
+        }
+    }
+
+    /// Counts of songs, albums and artists.
+    public func counts() async throws -> (songs: Int, albums: Int, artists: Int) {
+        try await db.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM songs") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM albums") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM artists") ?? 0)
+        }
+    }
+
+    /// Random song ids, optionally limited to an artist or album.
+    public func randomSongIds(count: Int, artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [Int64] {
+        try await db.read { db in
+            try Int64.fetchAll(
+                db, sql: "SELECT id FROM songs WHERE (? IS NULL OR artist_id = ?) AND (? IS NULL OR album_id = ?) ORDER BY random() LIMIT ?",
+                arguments: [artistId, artistId, albumId, albumId, count])
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { self[$0..<Swift.min($0 + Swift.max(1, size), count)] }
+    }
+}
+
+/// Songs by id kept briefly in memory, so a stream request costs no SQL for a song streamed recently.
+final class SongCache: Sendable {
+    private let songs = Mutex<[Int64: (song: Song, at: UInt64)]>([:])
+    /// Another process's scan becomes visible after this long.
+    static let ttlNanoseconds: UInt64 = 5_000_000_000
+    static let capacity = 10_000
+
+    func get(_ id: Int64) -> Song? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return songs.withLock { c in
+            guard let hit = c[id], now &- hit.at < Self.ttlNanoseconds else { return nil }
+            return hit.song
+        }
+    }
+
+    func put(_ song: Song) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        songs.withLock { c in
+            if c.count >= Self.capacity { c.removeAll(keepingCapacity: true) }
+            c[song.id] = (song, now)
+        }
+    }
+
+    func clear() { songs.withLock { $0.removeAll() } }
+}

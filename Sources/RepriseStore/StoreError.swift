@@ -1,0 +1,5 @@
+import RepriseCore
+
+extension RepriseError {
+    static func noUser(_ name: String) -> RepriseError { RepriseError(.notFound, "no user named '\(name)'") }
+}

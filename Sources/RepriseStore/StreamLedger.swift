@@ -1,0 +1,176 @@
+import GRDB
+import Logging
+import RepriseCore
+import ServiceLifecycle
+import Synchronization
+
+/// Accounts every stream in memory and persists finished ones in batches.
+///
+/// The playback supervisor reads it to tell an aborted track from a finished one; the hot
+/// path costs no SQL.
+public final class StreamLedger: Sendable {
+    struct State {
+        var active: [Int64: StreamRecord] = [:]
+        var recent: [StreamRecord] = []
+        var pending: [StreamRecord] = []
+        var counter: Int64 = 0
+        var totals = Totals()
+    }
+
+    /// Running totals for metrics.
+    public struct Totals: Sendable, Equatable {
+        public var bytes: Int64 = 0
+        public var completed = 0
+        public var aborted = 0
+        /// Stream requests refused with 401 or 403.
+        public var refused = 0
+    }
+
+    let db: DatabasePool
+    let clock: any WallClock
+    let keepRecent: Int
+    private let state = Mutex(State())
+    /// Boxed: a bare closure behind `Mutex` is reabstracted (wrapped in two thunks) on every access.
+    private let observer = Mutex<Observer?>(nil)
+    struct Observer: Sendable { let call: @Sendable (StreamRecord) -> Void }
+    /// Credentials held by streams in progress; GC consults it.
+    public let leases = ActiveLeases()
+
+    public init(db: DatabasePool, clock: any WallClock, keepRecent: Int = 500) {
+        self.db = db
+        self.clock = clock
+        self.keepRecent = keepRecent
+    }
+
+    /// Records a stream's start and takes an in-memory lease on its credential.
+    public func start(songId: Int64, userId: Int64?, sessionId: Int64?, tokenId: Int64?, player: String?, range: ClosedRange<Int64>, bytesExpected: Int64) -> Int64 {
+        let now = clock.nowMs()
+        let record: StreamRecord = state.withLock { s in
+            s.counter += 1
+            let id = now * 1000 + s.counter % 1000
+            let r = StreamRecord(id: id, songId: songId, userId: userId, sessionId: sessionId, tokenId: tokenId, player: player, rangeStart: range.lowerBound, rangeEnd: range.upperBound, bytesExpected: bytesExpected, bytesSent: 0, startedAt: now, finishedAt: nil, status: .active, reason: nil)
+            s.active[id] = r
+            return r
+        }
+        leases.take(record.target)
+        observer.withLock { $0 }?.call(record)
+        return record.id
+    }
+
+    /// Sets the callback that sees each stream when it starts (status active) and when it ends.
+    public func observe(_ callback: @escaping @Sendable (StreamRecord) -> Void) {
+        observer.withLock { $0 = Observer(call: callback) }
+    }
+
+    /// Adds bytes sent to an active stream.
+    public func progress(_ id: Int64, bytes: Int64) {
+        state.withLock { s in
+            s.active[id]?.bytesSent += bytes
+            s.totals.bytes += bytes
+        }
+    }
+
+    /// Ends a stream: completed when every expected byte went out, aborted otherwise.
+    public func finish(_ id: Int64, reason: String? = nil) {
+        let now = clock.nowMs()
+        let finished: StreamRecord? = state.withLock { s in
+            guard var r = s.active.removeValue(forKey: id) else { return nil }
+            r.finishedAt = now
+            r.status = r.bytesSent >= r.bytesExpected && reason == nil ? .completed : .aborted
+            r.reason = r.status == .aborted ? (reason ?? "client went away after \(r.bytesSent) of \(r.bytesExpected) bytes") : nil
+            if r.status == .completed { s.totals.completed += 1 } else { s.totals.aborted += 1 }
+            s.recent.append(r)
+            if s.recent.count > keepRecent { s.recent.removeFirst(s.recent.count - keepRecent) }
+            s.pending.append(r)
+            return r
+        }
+        if let finished {
+            if let target = finished.target { leases.give(target) }
+            observer.withLock { $0 }?.call(finished)
+        }
+    }
+
+    /// Counts a stream request refused for its credentials or by policy.
+    public func refused() { state.withLock { $0.totals.refused += 1 } }
+
+    /// Streams in progress.
+    public func active() -> [StreamRecord] { state.withLock { Array($0.active.values).sorted { $0.id < $1.id } } }
+
+    /// Finished streams, newest last.
+    public func recent() -> [StreamRecord] { state.withLock { $0.recent } }
+
+    /// Totals since start.
+    public func totals() -> Totals { state.withLock { $0.totals } }
+
+    /// Persists finished streams in one transaction.
+    public func flush() async throws {
+        let batch = state.withLock { s -> [StreamRecord] in
+            defer { s.pending.removeAll() }
+            return s.pending
+        }
+        guard !batch.isEmpty else { return }
+        try await db.write { db in
+            for r in batch {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO streams (id, song_id, user_id, session_id, token_id, player, range_start, range_end, bytes_expected, bytes_sent, started_at, finished_at, status, reason)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [r.id, r.songId, r.userId, r.sessionId, r.tokenId, r.player, r.rangeStart, r.rangeEnd, r.bytesExpected, r.bytesSent, r.startedAt, r.finishedAt, r.status.rawValue, r.reason])
+            }
+            try db.execute(sql: "DELETE FROM streams WHERE id <= (SELECT max(id) FROM streams) - 30 * 86400000 * 1000")
+        }
+    }
+}
+
+extension StreamRecord {
+    var target: LeaseTarget? {
+        if let tokenId { return .token(tokenId) }
+        if let sessionId { return .session(sessionId) }
+        return nil
+    }
+}
+
+/// Credentials held in this process (by streams and players); a counted set.
+public final class ActiveLeases: Sendable {
+    private let held = Mutex<[LeaseTarget: Int]>([:])
+    public init() {}
+
+    /// Takes one hold on `target`.
+    public func take(_ target: LeaseTarget?) {
+        guard let target else { return }
+        held.withLock { $0[target, default: 0] += 1 }
+    }
+
+    /// Gives one hold back.
+    public func give(_ target: LeaseTarget) {
+        held.withLock { h in
+            let n = (h[target] ?? 0) - 1
+            h[target] = n > 0 ? n : nil
+        }
+    }
+
+    /// Whether anything holds `target`.
+    public func contains(_ target: LeaseTarget) -> Bool { held.withLock { $0[target] != nil } }
+
+    /// The number of distinct credentials held.
+    public var count: Int { held.withLock { $0.count } }
+}
+
+/// Flushes the stream ledger every second, and once more at shutdown.
+public struct StreamLedgerService: Service {
+    let ledger: StreamLedger
+    let logger: Logger
+    public init(ledger: StreamLedger, logger: Logger) {
+        self.ledger = ledger
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            do { try await ledger.flush() } catch { logger.error("stream ledger flush failed", metadata: ["error": "\(error)"]) }
+        }
+        try? await ledger.flush()
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import Logging
+import RepriseCore
+import Synchronization
+
+/// A stream token as a stream request sees it after validation.
+public struct AuthenticatedToken: Sendable, Equatable {
+    public var token: StreamTokenInfo
+    public var user: User
+}
+
+/// Stream tokens: issue under the token policy, validate from memory, revoke, purge.
+public final class StreamTokenStore: Sendable {
+    let db: DatabasePool
+    let clock: any WallClock
+    let logger: Logger
+    let revalidateMs: Int64
+    /// `last_used_at` is written at most once per this interval, ms.
+    let touchIntervalMs: Int64
+    private let cache = Mutex<[SecretHash: Entry]>([:])
+    /// Hashes recently looked up and not found, with when (ms): a client retrying a bad token costs no SQL.
+    private let misses = Mutex<[SecretHash: Int64]>([:])
+    static let maxMisses = 10_000
+
+    struct Entry: Sendable {
+        var token: StreamTokenInfo
+        var user: User
+        var checkedAt: Int64
+        var touchedAt: Int64
+    }
+
+    public init(db: DatabasePool, clock: any WallClock, logger: Logger = Logger(label: "reprise.tokens"), revalidateMs: Int64 = 1000, touchIntervalMs: Int64 = 60_000) {
+        self.db = db
+        self.clock = clock
+        self.logger = logger
+        self.revalidateMs = revalidateMs
+        self.touchIntervalMs = touchIntervalMs
+    }
+
+    /// Issues a token for `user` under `policy`; the secret is returned once.
+    public func issue(user: User, label: String, requestedTTLSeconds: Int64?, policy: any TokenPolicy) async throws -> (Secret, StreamTokenInfo) {
+        let label = label.trimmingCharacters(in: .whitespaces)
+        guard !label.isEmpty, label.count <= 128 else { throw RepriseError(.badRequest, "label must be 1 to 128 characters") }
+        if let t = requestedTTLSeconds, t <= 0 { throw RepriseError(.badRequest, "ttl_seconds must be positive") }
+        let ttl: Int64?
+        switch policy.issue(TokenIssueContext(user: user, label: label, requestedTTLSeconds: requestedTTLSeconds)) {
+        case .issue(let seconds): ttl = seconds
+        case .deny(let reason): throw RepriseError(.forbidden, "token policy denied: \(reason)")
+        }
+        let secret = Secret.generate(.streamToken)
+        let now = clock.nowMs()
+        let expires = ttl.map { now + $0 * 1000 }
+        let key = Data(secret.hash.bytes)
+        let id = try await db.write { db in
+            try db.execute(
+                sql: "INSERT INTO stream_tokens (hash, user_id, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [key, user.id, label, now, expires])
+            return db.lastInsertedRowID
+        }
+        logger.info("stream token issued", metadata: ["token.id": "\(id)", "token.label": "\(label)", "user.name": "\(user.name)"])
+        return (secret, StreamTokenInfo(id: id, userId: user.id, userName: user.name, label: label, createdAt: now, expiresAt: expires, lastUsedAt: nil, revokedAt: nil))
+    }
+
+    /// Validates a presented token; nil when unknown, revoked, expired or the user is disabled.
+    public func authenticate(_ secret: Secret) async throws -> AuthenticatedToken? {
+        guard secret.kind == .streamToken else { return nil }
+        let hash = secret.hash
+        let now = clock.nowMs()
+        var entry = cache.withLock { $0[hash] }
+        if entry == nil, let missedAt = misses.withLock({ $0[hash] }), now - missedAt < revalidateMs { return nil }
+        if entry == nil || now - entry!.checkedAt >= revalidateMs {
+            entry = try await reload(hash: hash, cached: entry, now: now)
+        }
+        guard var e = entry, e.token.isUsable(now: now), !e.user.disabled else { return nil }
+        if now - e.touchedAt >= touchIntervalMs {
+            let id = e.token.id
+            try await db.write { db in
+                try db.execute(sql: "UPDATE stream_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?", arguments: [now, id])
+            }
+            e.touchedAt = now
+        }
+        e.token.lastUsedAt = now
+        let updated = e
+        cache.withLock { $0[hash] = updated }
+        return AuthenticatedToken(token: e.token, user: e.user)
+    }
+
+    private func reload(hash: SecretHash, cached: Entry?, now: Int64) async throws -> Entry? {
+        let key = Data(hash.bytes)
+        let found = try await db.read { db -> (StreamTokenInfo, User, Data)? in
+            guard let row = try Row.fetchOne(
+                try db.cachedStatement(sql: """
+                    SELECT t.*, u.name AS user_name, u.role, u.disabled, u.created_at AS user_created_at
+                    FROM stream_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?
+                    """),
+                arguments: [key])
+            else { return nil }
+            return (Self.info(row), UserStore.user(row, prefix: "user_"), row["hash"])
+        }
+        guard let (token, user, stored) = found, SecretHash(Array(stored)).constantTimeEquals(hash) else {
+            cache.withLock { _ = $0.removeValue(forKey: hash) }
+            misses.withLock { m in
+                if m.count >= Self.maxMisses { m.removeAll(keepingCapacity: true) }
+                m[hash] = now
+            }
+            return nil
+        }
+        return Entry(token: token, user: user, checkedAt: now, touchedAt: cached?.touchedAt ?? (token.lastUsedAt ?? 0))
+    }
+
+    static func info(_ row: Row) -> StreamTokenInfo {
+        StreamTokenInfo(
+            id: row["id"], userId: row["user_id"], userName: row["user_name"], label: row["label"], createdAt: row["created_at"],
+            expiresAt: row["expires_at"], lastUsedAt: row["last_used_at"], revokedAt: row["revoked_at"])
+    }
+
+    /// Revokes a token at once. With `userId`, only that user's token is touched.
+    @discardableResult
+    public func revoke(id: Int64, userId: Int64? = nil) async throws -> Bool {
+        let now = clock.nowMs()
+        cache.withLock { cache in cache = cache.filter { $0.value.token.id != id } }
+        let changed = try await db.write { db in
+            if let userId {
+                try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL", arguments: [now, id, userId])
+            } else {
+                try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
+            }
+            return db.changesCount > 0
+        }
+        if changed { logger.info("stream token revoked", metadata: ["token.id": "\(id)"]) }
+        return changed
+    }
+
+    /// Lists tokens without secrets; all users' when `userId` is nil.
+    public func list(userId: Int64?) async throws -> [StreamTokenInfo] {
+        try await db.read { db in
+            let base = "SELECT t.*, u.name AS user_name FROM stream_tokens t JOIN users u ON u.id = t.user_id"
+            if let userId {
+                return try Row.fetchAll(db, sql: base + " WHERE t.user_id = ? ORDER BY t.id", arguments: [userId]).map(Self.info)
+            }
+            return try Row.fetchAll(db, sql: base + " ORDER BY t.id").map(Self.info)
+        }
+    }
+
+    /// One token by id.
+    public func find(id: Int64) async throws -> StreamTokenInfo? {
+        try await db.read { db in
+            try Row.fetchOne(db, sql: "SELECT t.*, u.name AS user_name FROM stream_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", arguments: [id]).map(Self.info)
+        }
+    }
+
+    /// Drops cached tokens by id (after purge).
+    func evict(ids: Set<Int64>) {
+        guard !ids.isEmpty else { return }
+        cache.withLock { cache in cache = cache.filter { !ids.contains($0.value.token.id) } }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private Debian `mpd` on 127.0.0.1 for tests: null audio output, software mixer, temp-dir state.
+///
+/// Self-contained (Foundation only) so other test targets can copy it.
+public final class MPDServer: @unchecked Sendable {
+    /// The TCP port MPD listens on; kept across `restart()`.
+    public let port: Int
+    /// The temp dir holding the config, database, state, log and music directory.
+    public let directory: URL
+    /// MPD's music directory.
+    var musicDirectory: URL { directory.appendingPathComponent("music") }
+    /// MPD's log file.
+    var logFile: URL { directory.appendingPathComponent("mpd.log") }
+
+    private let lock = NSLock()
+    private var process: Process?
+
+    private init(port: Int, directory: URL) {
+        self.port = port
+        self.directory = directory
+    }
+
+    /// Writes a config and starts MPD on a free port, waiting (without blocking a thread) until it greets.
+    public static func start(executable: String = "/usr/bin/mpd") async throws -> MPDServer {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpd-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("playlists"), withIntermediateDirectories: true)
+        let server = MPDServer(port: try freePort(), directory: dir)
+        try server.writeConfig()
+        try await server.launch(executable: executable)
+        return server
+    }
+
+    /// Stops MPD (SIGTERM, then SIGKILL after `graceSeconds`).
+    public func stop(graceSeconds: Double = 3) async {
+        guard let process = takeProcess() else { return }
+        if process.isRunning { kill(process.processIdentifier, SIGCONT); process.terminate() }
+        if await !waitForExit(process, seconds: graceSeconds) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await waitForExit(process, seconds: 5)
+        }
+    }
+
+    /// Kills MPD at once with SIGKILL, as a crash would.
+    public func kill9() async {
+        guard let process = takeProcess() else { return }
+        kill(process.processIdentifier, SIGKILL)
+        _ = await waitForExit(process, seconds: 5)
+    }
+
+    /// Freezes MPD (SIGSTOP) so calls to it hang.
+    public func suspend() {
+        lock.withLock { process }.map { _ = kill($0.processIdentifier, SIGSTOP) }
+    }
+
+    /// Thaws MPD after `suspend()`.
+    public func resume() {
+        lock.withLock { process }.map { _ = kill($0.processIdentifier, SIGCONT) }
+    }
+
+    /// Stops MPD if running and starts it again on the same port and state.
+    public func restart(executable: String = "/usr/bin/mpd") async throws {
+        await stop()
+        try await launch(executable: executable)
+    }
+
+    /// Stops MPD and deletes its temp dir.
+    public func shutdown() async {
+        await stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGCONT)
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+
+    /// MPD's log so far, for failure messages.
+    public func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    private func writeConfig() throws {
+        let d = directory.path
+        let config = """
+            music_directory "\(d)/music"
+            playlist_directory "\(d)/playlists"
+            db_file "\(d)/mpd.db"
+            state_file "\(d)/mpd.state"
+            log_file "\(d)/mpd.log"
+            pid_file "\(d)/mpd.pid"
+            sticker_file "\(d)/sticker.sql"
+            bind_to_address "127.0.0.1"
+            port "\(port)"
+            zeroconf_enabled "no"
+            auto_update "no"
+            restore_paused "yes"
+            input {
+                plugin "curl"
+            }
+            audio_output {
+                type "null"
+                name "null"
+                mixer_type "software"
+            }
+
+            """
+        try config.write(to: directory.appendingPathComponent("mpd.conf"), atomically: true, encoding: .utf8)
+    }
+
+    private func launch(executable: String) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--no-daemon", directory.appendingPathComponent("mpd.conf").path]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        lock.withLock { self.process = process }
+        // Waits for a real process: up to 200 tries, 25 ms apart.
+        for _ in 0..<200 {
+            if !process.isRunning {
+                throw MPDServerError(message: "mpd exited with \(process.terminationStatus): \(log())")
+            }
+            if Self.greets(port: port) { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        await stop()
+        throw MPDServerError(message: "mpd did not accept connections on \(port): \(log())")
+    }
+
+    private func takeProcess() -> Process? {
+        lock.withLock {
+            defer { process = nil }
+            return process
+        }
+    }
+
+    private func waitForExit(_ process: Process, seconds: Double) async -> Bool {
+        let tries = Int(seconds / 0.01)
+        for _ in 0..<max(tries, 1) {
+            if !process.isRunning { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return !process.isRunning
+    }
+
+    /// Whether something on the port answers with MPD's "OK MPD" greeting.
+    public static func greets(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &buffer, buffer.count)
+        return n > 0 && String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("OK MPD")
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MPDServerError(message: "socket() failed") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard bound else { throw MPDServerError(message: "bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
+
+/// A failure starting the test MPD, with its log.
+public struct MPDServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+    public init(message: String) { self.message = message }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import MPDTestSupport
+import Testing
+
+/// The Python interpreter of the venv `make test` creates with PyPI's `ampache` client.
+let ampachePython = CLI.root.appendingPathComponent(".venv/bin/python").path
+
+extension LiveServer {
+    /// A web session of the first admin, once the startup scan has indexed `count` songs.
+    func adminSession(songs count: Int) async throws -> String {
+        let login = try await http("POST", "\(base)/api/v1/sessions", body: #"{"username":"admin","password":"password1"}"#)
+        let session = try #require((try JSONSerialization.jsonObject(with: login.1) as? [String: Any])?["session"] as? String)
+        for _ in 0..<100 {
+            let data = try await curl(["-s", "-H", "Authorization: Bearer \(session)", "\(base)/api/v1/songs"])
+            if (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["total"] as? Int == count { return session }
+            try await Task.sleep(for: .milliseconds(100))  // waiting for the startup scan
+        }
+        throw CocoaError(.featureUnsupported)
+    }
+
+    /// Runs `tests/ampache/client_flow.py` with the venv's Python; returns its status and output.
+    func python(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ampachePython)
+        p.arguments = [CLI.root.appendingPathComponent("tests/ampache/client_flow.py").path] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: ampachePython), "needs .venv/bin/python with PyPI's ampache: run `make venv` (make test does)"))
+struct AmpacheClientTests {
+    /// handshake (password, API key) -> ping -> songs -> bytes -> localplay on a real MPD -> goodbye -> the URL still streams.
+    @Test func realClientHandshakesListsStreamsPlaysAndSaysGoodbye() async throws {
+        let mpd = try await MPDServer.start()
+        defer { Task { await mpd.stop() } }
+        // Two players owned by admin on one MPD; `ampache.localplay` picks the second, not the first by name.
+        let yaml = """
+            plugins:
+              paths: [\(CLI.root.appendingPathComponent("plugins").path)]
+            playback:
+              players:
+                - {name: den, backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpd.port)}
+                - {name: living, backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpd.port)}
+            ampache:
+              localplay:
+                admin: living
+
+            """
+        let server = try await LiveServer(files: ["a.wav", "b.wav", "c.wav"].map { ($0, 6) }, extraYAML: yaml)
+        defer { server.stop() }
+        let admin = try await server.adminSession(songs: 3)
+        let c = ["--config", server.cli.config]
+        let key = try server.cli.run(["user", "apikey", "admin"] + c)
+        #expect(key.status == 0)
+        let apiKey = key.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(apiKey.hasPrefix("ak_"))
+        let file = server.music.appendingPathComponent("a.wav").path
+        let (status, output) = try server.python(["flow", server.base, "admin", "password1", apiKey, file])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("PASS"))
+        // MPD fetched the songs over HTTP, as the player `ampache.localplay` chose.
+        let data = try await curl(["-s", "-H", "Authorization: Bearer \(admin)", "\(server.base)/api/v1/admin/streams"])
+        let streams = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let all = ((streams?["active"] as? [[String: Any]]) ?? []) + ((streams?["recent"] as? [[String: Any]]) ?? [])
+        #expect(Set(all.compactMap { $0["player"] as? String }) == ["living"], "streams: \(all)")
+        // `reprise token rotate` revokes the ampache tokens and prints a new one that streams.
+        let rotated = try server.cli.run(["token", "rotate", "--user", "admin"] + c)
+        #expect(rotated.status == 0)
+        let token = rotated.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("rt_"))
+        let bytes = try await curl(["-s", "-f", "\(server.base)/play/index.php?ssid=\(token)&type=song&oid=1"])
+        #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: file))))
+        let list = try server.cli.run(["token", "list", "--user", "admin", "--json"] + c)
+        let tokens = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]] ?? []
+        let ampache = tokens.filter { $0["label"] as? String == "ampache" }
+        #expect(ampache.filter { $0["revoked_at"] == nil }.count == 1 && ampache.count >= 2)
+    }
+
+    @Test func sessionCollectedMidListWhileTheClientKeepsStreaming() async throws {
+        let yaml = "sessions:\n  api_ttl: 2s\n  min_age: 0\n  extend_interval: 1s\ngc:\n  interval: 500ms\n  jitter: 0\n"
+        let server = try await LiveServer(files: ["a.wav", "b.wav", "c.wav"].map { ($0, 1) }, extraYAML: yaml)
+        defer { server.stop() }
+        let admin = try await server.adminSession(songs: 3)
+        let file = server.music.appendingPathComponent("a.wav").path
+        let (status, output) = try server.python(["gc", server.base, "admin", "password1", admin, file])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("GC collected the idle API session"))
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+
+/// Runs the built `reprise` binary.
+struct CLI {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var binary: String {
+        let env = ProcessInfo.processInfo.environment["REPRISE_BINARY"]
+        return env ?? root.appendingPathComponent(".build/debug/reprise").path
+    }
+
+    let dir: URL
+    let config: String
+
+    /// A temporary folder with a config whose database lives inside it.
+    init(extraYAML: String = "") throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        config = dir.appendingPathComponent("reprise.yaml").path
+        try "database:\n  path: \(dir.path)/db.sqlite\nauth:\n  bcrypt_cost: 4\n\(extraYAML)".write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    struct Result { var status: Int32; var out: String; var err: String }
+
+    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
+        environment.merge(env) { $1 }
+        p.environment = environment
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite struct CLITests {
+    @Test func version() throws {
+        let r = try CLI().run(["--version"])
+        #expect(r.status == 0)
+        #expect(r.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func usageErrorExitsTwo() throws {
+        let cli = try CLI()
+        #expect(try cli.run(["frobnicate"]).status == 2)
+        #expect(try cli.run(["user", "add", "ann", "--config", cli.config]).status == 2)  // no --password-stdin
+        #expect(try cli.run(["token", "create", "--config", cli.config]).status == 2)  // missing options
+    }
+
+    @Test func configErrorsExitTwoNamingFileAndKey() throws {
+        let cli = try CLI(extraYAML: "sessions:\n  web_tll: 1h\n")
+        let r = try cli.run(["user", "list", "--config", cli.config])
+        #expect(r.status == 2)
+        #expect(r.err.contains(cli.config))
+        #expect(r.err.contains("sessions.web_tll"))
+        let missing = try cli.run(["user", "list", "--config", "/nonexistent.yaml"])
+        #expect(missing.status == 2)
+        #expect(missing.err.contains("/nonexistent.yaml"))
+        let env = try CLI().run(["user", "list", "--config", try CLI().config], env: ["REPRISE_GC_INTERVAL": "soon"])
+        #expect(env.status == 2)
+        #expect(env.err.contains("REPRISE_GC_INTERVAL"))
+        // Tree sections are checked when the server builds: a typo, and a player that is not configured.
+        for (yaml, key) in [("ampache:\n  localpay: {}\n", "ampache.localpay"), ("ampache:\n  localplay:\n    ann: nowhere\n", "ampache.localplay.ann")] {
+            let bad = try CLI(extraYAML: yaml)
+            let r = try bad.run(["serve", "--config", bad.config, "--port", "\(try freePort())"])
+            #expect(r.status == 2, "\(yaml)")
+            #expect(r.err.contains(bad.config) && r.err.contains(key), "\(r.err)")
+        }
+    }
+
+    @Test func usersTokensSessionsAndGC() throws {
+        let cli = try CLI()
+        let c = ["--config", cli.config]
+        #expect(try cli.run(["user", "add", "ann", "--admin", "--password-stdin"] + c, stdin: "password1\n").status == 0)
+        let dup = try cli.run(["user", "add", "ann", "--password-stdin"] + c, stdin: "password1\n")
+        #expect(dup.status == 1)
+        #expect(dup.err.contains("already exists"))
+        let list = try cli.run(["user", "list", "--json"] + c)
+        #expect(list.status == 0)
+        let users = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]]
+        #expect(users?.first?["name"] as? String == "ann")
+        #expect(users?.first?["role"] as? String == "admin")
+        #expect(try cli.run(["user", "passwd", "ann", "--password-stdin"] + c, stdin: "password2\n").status == 0)
+        #expect(try cli.run(["user", "passwd", "zed", "--password-stdin"] + c, stdin: "password2\n").status == 1)
+
+        let created = try cli.run(["token", "create", "--user", "ann", "--label", "mpd", "--ttl", "30d"] + c)
+        #expect(created.status == 0)
+        let token = created.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("rt_") && token.count == 46 && !token.contains(" "))
+        #expect(try cli.run(["token", "create", "--user", "ann", "--label", "x", "--ttl", "soon"] + c).status == 2)
+        #expect(try cli.run(["token", "create", "--user", "zed", "--label", "x"] + c).status == 1)
+
+        let tokens = try cli.run(["token", "list", "--user", "ann", "--json"] + c)
+        #expect(tokens.status == 0)
+        #expect(!tokens.out.contains(token))
+        let parsed = try JSONSerialization.jsonObject(with: Data(tokens.out.utf8)) as? [[String: Any]]
+        let id = try #require(parsed?.first?["id"] as? Int)
+        #expect(parsed?.first?["label"] as? String == "mpd")
+        #expect(try cli.run(["token", "revoke", "\(id)"] + c).status == 0)
+        #expect(try cli.run(["token", "revoke", "\(id)"] + c).status == 1)
+
+        let sessions = try cli.run(["session", "list", "--json"] + c)
+        #expect(sessions.status == 0)
+        #expect(sessions.out.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || sessions.out.contains("[]") || sessions.out.contains("[\n\n]"))
+
+        let gc = try cli.run(["gc", "run", "--dry-run", "--json"] + c)
+        #expect(gc.status == 0)
+        let stats = try JSONSerialization.jsonObject(with: Data(gc.out.utf8)) as? [String: Any]
+        #expect(stats?["dry_run"] as? Bool == true)
+        #expect(stats?["deleted"] as? Int == 0)
+    }
+}
+
+@Suite(.serialized) struct ServeTests {
+    /// Starts `reprise serve` on a free port, logs in with curl-like requests, and stops it with SIGTERM.
+    @Test func serveCreatesFirstAdminAndAnswers() async throws {
+        let cli = try CLI()
+        let port = try freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["serve", "--config", cli.config, "--port", "\(port)"]
+        p.currentDirectoryURL = cli.dir
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
+        env["REPRISE_ADMIN_PASSWORD"] = "first-admin-pw"
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        var health: (Int, Data)?
+        for _ in 0..<100 {
+            if let h = try? await http("GET", "\(base)/healthz"), h.0 == 200 { health = h; break }
+            try await Task.sleep(for: .milliseconds(100))  // waiting for a real process to bind, not for time to pass
+        }
+        #expect(health?.0 == 200)
+        let login = try await http("POST", "\(base)/api/v1/sessions", body: #"{"username":"admin","password":"first-admin-pw"}"#)
+        #expect(login.0 == 201)
+        p.terminate()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("created the first admin"))
+        #expect(!log.contains("first-admin-pw"))
+    }
+
+    @Test func serveWithoutUsersExplainsHowToCreateAdmin() async throws {
+        let cli = try CLI()
+        let port = try freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["serve", "--config", cli.config, "--port", "\(port)"]
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        for _ in 0..<100 {
+            if let h = try? await http("GET", "http://127.0.0.1:\(port)/healthz"), h.0 == 200 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        p.terminate()
+        p.waitUntilExit()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("reprise user add admin --admin --password-stdin"))
+    }
+}
+
+/// Asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// One HTTP request through curl; returns status and body.
+func http(_ method: String, _ url: String, body: String? = nil) async throws -> (Int, Data) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    var args = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]
+    if let body { args += ["-H", "Content-Type: application/json", "-d", body] }
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard let nl = text.lastIndex(of: "\n"), let code = Int(text[text.index(after: nl)...]) else { throw CocoaError(.fileReadCorruptFile) }
+    return (code, Data(text[..<nl].utf8))
+}

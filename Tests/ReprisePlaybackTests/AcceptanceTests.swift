@@ -1,0 +1,176 @@
+import Foundation
+import RepriseCore
+import RepriseStore
+import Testing
+
+@Suite(.serialized) struct PlaybackAcceptanceTests {
+    /// The seed scenario: the web session expires and is collected mid-way; every song still plays to the end.
+    @Test func autoplaySurvivesSessionGC() async throws {
+        let stage = try await Stage(songs: 8, seconds: 2, extraYAML: """
+            sessions:
+              web_ttl: 2s
+              min_age: 0
+              extend_interval: 1s
+            gc:
+              interval: 500ms
+              jitter: 0
+            """)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let up = try await stage.eventually(10) { await stage.report()?.connected == true }
+        let seen = await stage.report()
+        #expect(up, "player never connected: \(String(describing: seen))")
+        let (status, body) = try await stage.call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode":"random","ahead":3}"#)
+        #expect(status == 200, "\(body)")
+        // The session is never pinged again: GC collects it while the music plays on.
+        let collected = try await stage.eventually(10) { try await stage.core.sessions.list().isEmpty }
+        #expect(collected, "the idle web session was not collected")
+        let played = try await stage.eventually(25) {
+            stage.core.ledger.recent().filter { $0.status == .completed && $0.player == "living" }.count >= 6
+        }
+        #expect(played, "fewer than 6 songs completed")
+        let streams = stage.core.ledger.recent().filter { $0.player == "living" }
+        #expect(streams.allSatisfy { $0.status == .completed }, "a stream was aborted: \(streams.filter { $0.status != .completed })")
+        #expect(stage.core.ledger.totals().refused == 0, "a stream request got 401/403")
+        let report = try #require(await stage.report())
+        #expect(report.state == "play")
+        #expect(report.queue.count - report.position - 1 >= 2, "autoplay stopped refilling")
+    }
+
+    /// MPD dies mid-song and comes back 3 s later on the same port: playback resumes at that song.
+    @Test func recoversWhenMPDRestarts() async throws {
+        let stage = try await Stage(songs: 3, seconds: 8)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        #expect(try await stage.eventually(10) { let r = await stage.report(); return r?.position == 0 && (r?.elapsedMs ?? 0) > 1_500 })
+        await stage.mpd.kill9()
+        #expect(try await stage.eventually(5) { (await stage.report())?.connected == false })
+        try await Task.sleep(for: .seconds(3))  // the scenario: MPD stays away 3 s
+        try await stage.mpd.restart()
+        let back = Date()
+        let resumed = try await stage.eventually(10) {
+            let r = await stage.report()
+            return r?.connected == true && (r?.recoveries ?? 0) >= 1 && r?.state == "play" && r?.position == 0 && (r?.elapsedMs ?? 0) > 1_000
+        }
+        let after = await stage.report()
+        let events = try await stage.core.playback!.env.states.events("living")
+        #expect(resumed, "playback did not resume at the interrupted song within 10 s: \(String(describing: after)) \(events)")
+        #expect(Date().timeIntervalSince(back) < 10)
+        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
+        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "recovery" })
+    }
+
+    /// `reprise serve` restarts during playback: queue and position come back.
+    @Test func restoresAfterServerRestart() async throws {
+        let stage = try await Stage(songs: 3, seconds: 6)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        _ = try await stage.call("POST", "/api/v1/players/living/next", bearer: session)
+        #expect(try await stage.eventually(10) { let r = await stage.report(); return r?.position == 1 && (r?.elapsedMs ?? 0) > 2_000 })
+        await stage.stop()
+        let saved = try #require(try await PlayerStateStore(db: stage.core.db, clock: SystemWallClock()).load("living"))
+        #expect(saved.queue == ids)
+        #expect(saved.position == 1)
+        try stage.start()
+        let restored = try await stage.eventually(10) {
+            let r = await stage.report()
+            return r?.connected == true && r?.queue == ids && r?.position == 1 && r?.state == "play" && (r?.elapsedMs ?? 0) > 1_000
+        }
+        let final = await stage.report()
+        #expect(restored, "queue and position were not restored: \(String(describing: final))")
+    }
+
+    /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.
+    @Test func shortLivedPlayerTokensRotateWithoutAGap() async throws {
+        struct FiveSeconds: TokenPolicy {
+            func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision { .issue(ttlSeconds: ctx.label.hasPrefix("player:") ? 5 : ctx.requestedTTLSeconds) }
+            func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision { .allow }
+        }
+        let stage = try await Stage(songs: 6, seconds: 4, tokenPolicy: FiveSeconds())
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        // Streams finish ahead of playback (the player buffers); follow the player's own position instead.
+        let done = try await stage.eventually(40) {
+            let r = await stage.report()
+            return (r?.position ?? 0) >= 5 && r?.state == "play"
+        }
+        let seen = await stage.report()
+        #expect(done, "20 s of music did not play: \(String(describing: seen))")
+        #expect(stage.core.ledger.totals().refused == 0, "an expired player token was refused")
+        #expect(stage.core.ledger.recent().allSatisfy { $0.status == .completed })
+        let rotations = stage.core.playback?.counters.snapshot["rotate"] ?? 0
+        #expect(rotations >= 3)
+        let r = try #require(await stage.report())
+        #expect(r.skips == 0)
+    }
+
+    /// Queue, play, pause, next, volume and recovery on VLC's HTTP interface.
+    @Test func vlcFlow() async throws {
+        let stage = try await Stage(songs: 3, seconds: 6, useVLC: true)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        let (queued, qbody) = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        #expect(queued == 200, "\(qbody)")
+        _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        #expect(try await stage.eventually(10) { let r = await stage.report(); return r?.state == "play" && (r?.elapsedMs ?? 0) > 500 })
+        _ = try await stage.call("POST", "/api/v1/players/living/pause", bearer: session)
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "pause" })
+        _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "play" })
+        _ = try await stage.call("POST", "/api/v1/players/living/next", bearer: session)
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 1 && (r?.elapsedMs ?? 0) > 300 })
+        let (volume, _) = try await stage.call("PUT", "/api/v1/players/living/volume", bearer: session, json: #"{"volume": 40}"#)
+        #expect(volume == 200)
+        #expect(try await stage.eventually(5) { await stage.report()?.volume == 40 })
+        // VLC dies and comes back: the supervisor reconnects and restores the queue at the song it was on.
+        stage.vlc?.kill9()
+        #expect(try await stage.eventually(5) { await stage.report()?.connected == false })
+        try await stage.vlc?.launch()
+        let resumed = try await stage.eventually(12) {
+            let r = await stage.report()
+            return r?.connected == true && (r?.recoveries ?? 0) >= 1 && r?.state == "play" && r?.position == 1
+        }
+        let seen = await stage.report()
+        #expect(resumed, "VLC playback did not resume: \(String(describing: seen))")
+        #expect(stage.core.ledger.totals().refused == 0)
+    }
+
+    /// Ampache's localplay drives the user's MPD: add, play, status, volume, skip, songs.
+    @Test func ampacheLocalplayOnMPD() async throws {
+        let stage = try await Stage(songs: 3, seconds: 5)
+        defer { Task { await stage.tearDown() } }
+        _ = try await stage.login()
+        let ann = try #require(try await stage.core.users.find(name: "ann"))
+        let key = try await ApiKeyStore(db: stage.core.db, clock: stage.core.clock).rotate(userId: ann.id)
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        let api = "/server/json.server.php?action=localplay"
+        for (i, id) in ids.enumerated() {
+            let (status, body) = try await stage.call("GET", "\(api)&command=add&type=song&oid=\(id)&clear=\(i == 0 ? 1 : 0)", bearer: key)
+            #expect(status == 200 && body["error"] == nil, "\(body)")
+        }
+        _ = try await stage.call("GET", "\(api)&command=play", bearer: key)
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.state == "play" && (r?.elapsedMs ?? 0) > 300 })
+        let (_, status) = try await stage.call("GET", "\(api)&command=status", bearer: key)
+        let inner = ((status["localplay"] as? [String: Any])?["command"] as? [String: Any])?["status"] as? [String: Any]
+        #expect(inner?["state"] as? String == "play")
+        #expect(inner?["track"] as? Int == 1)
+        _ = try await stage.call("GET", "\(api)&command=skip&track=3", bearer: key)
+        #expect(try await stage.eventually(8) { await stage.report()?.position == 2 })
+        _ = try await stage.call("GET", "\(api)&command=volume_down", bearer: key)
+        #expect(try await stage.eventually(5) { await stage.report()?.volume == 90 })
+        let (_, songs) = try await stage.call("GET", "/server/json.server.php?action=localplay_songs", bearer: key)
+        #expect((songs["localplay_songs"] as? [Any])?.count == 3)
+        let (_, bad) = try await stage.call("GET", "\(api)&command=frobnicate", bearer: key)
+        #expect((bad["error"] as? [String: Any])?["errorCode"] as? String == "4710")
+    }
+}

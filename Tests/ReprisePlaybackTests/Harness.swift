@@ -1,0 +1,227 @@
+import Foundation
+import MPDTestSupport
+import Hummingbird
+import Logging
+import RepriseConfig
+import RepriseCore
+import RepriseHTTP
+import ReprisePlayback
+import RepriseServer
+import RepriseStore
+import ServiceLifecycle
+
+/// A real Reprise (HTTP on a free port, GC, ledger, playback) over a real MPD, in this process.
+final class Stage: @unchecked Sendable {
+    let dir: URL
+    let mpd: MPDServer!
+    let vlc: VLCServer?
+    let port: Int
+    var core: ServerCore!
+    var group: ServiceGroup?
+    var runner: Task<Void, any Error>?
+    let extraYAML: String
+    let tokenPolicy: (any TokenPolicy)?
+
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    init(songs: Int, seconds: Double, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false) async throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-stage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
+        for i in 0..<songs {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sox")
+            p.arguments = ["-n", "-r", "44100", "-c", "2", dir.appendingPathComponent("music/song\(i).flac").path, "synth", "\(seconds)", "sine", "\(300 + 40 * i)"]
+            try p.run()
+            p.waitUntilExit()
+        }
+        if useVLC {
+            vlc = try await VLCServer.start()
+            mpd = nil
+        } else {
+            mpd = try await MPDServer.start()
+            vlc = nil
+        }
+        port = try MPDServer.freePort()
+        self.extraYAML = extraYAML
+        self.tokenPolicy = tokenPolicy
+        try start()
+        _ = try await core.scanner.scan()
+    }
+
+    var configPath: String { dir.appendingPathComponent("reprise.yaml").path }
+
+    func writeConfig() throws {
+        try """
+            http:
+              port: \(port)
+            database:
+              path: \(dir.path)/db.sqlite
+            auth:
+              bcrypt_cost: 4
+            catalog:
+              paths: [\(dir.path)/music]
+              scan_on_start: false
+            plugins:
+              paths: [\(Self.repoRoot.appendingPathComponent("plugins").path)]
+            playback:
+              players:
+                - name: living
+                  owner: ann
+                  host: 127.0.0.1
+            \(vlc.map { "      backend: vlc_http\n      port: \($0.port)\n      password: \($0.password)" } ?? "      backend: mpd\n      port: \(mpd.port)")
+            \(extraYAML)
+            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Builds the core and runs its services (HTTP, GC, ledger, players).
+    func start() throws {
+        try writeConfig()
+        var logger = Logger(label: "stage")
+        logger.logLevel = .error
+        let settings = try ConfigLoader.load(file: configPath, env: [:])
+        var timing = SupervisorTiming()
+        timing.pollMs = 150
+        core = try ServerCore(settings: settings, logger: logger, tokenPolicy: tokenPolicy, playbackTiming: timing)
+        let app = Application(
+            router: buildRouter(core.services, extensions: core.routeExtensions), server: .reprise,
+            configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        let gc = GCService(collector: core.gc, settings: core.gcSettings, clock: ContinuousClock(), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StreamLedgerService(ledger: core.ledger, logger: logger)), .init(service: app), .init(service: gc)]
+        if let playback = core.playback { services.append(.init(service: playback)) }
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        self.group = group
+        runner = Task { try await group.run() }
+    }
+
+    /// Stops the services (as a restart of `reprise serve` would).
+    func stop() async {
+        await group?.triggerGracefulShutdown()
+        _ = try? await runner?.value
+        group = nil
+    }
+
+    func tearDown() async {
+        await stop()
+        await mpd?.shutdown()
+        vlc?.stop()
+    }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Sends a request with curl-free URLSession-free plumbing: a tiny blocking HTTP call off the pool.
+    func call(_ method: String, _ path: String, bearer: String? = nil, json: String? = nil) async throws -> (Int, [String: Any]) {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                var args = ["-s", "-w", "\n%{http_code}", "-X", method, self.base + path]
+                if let bearer { args += ["-H", "Authorization: Bearer \(bearer)"] }
+                if let json { args += ["-H", "Content-Type: application/json", "-d", json] }
+                p.arguments = args
+                let out = Pipe()
+                p.standardOutput = out
+                do {
+                    try p.run()
+                    let data = out.fileHandleForReading.readDataToEndOfFile()
+                    p.waitUntilExit()
+                    let text = String(decoding: data, as: UTF8.self)
+                    let nl = text.lastIndex(of: "\n") ?? text.startIndex
+                    let code = Int(text[text.index(after: nl)...]) ?? 0
+                    let obj = (try? JSONSerialization.jsonObject(with: Data(text[..<nl].utf8))) as? [String: Any] ?? [:]
+                    c.resume(returning: (code, obj))
+                } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Creates user `ann` and logs in; returns the web session.
+    func login() async throws -> String {
+        if try await core.users.find(name: "ann") == nil {
+            try await core.users.add(name: "ann", password: "password1", role: .user)
+        }
+        let (status, body) = try await call("POST", "/api/v1/sessions", json: #"{"username":"ann","password":"password1"}"#)
+        guard status == 201, let s = body["session"] as? String else { throw CocoaError(.userCancelled) }
+        // The supervisor connects on its next tick once the owner exists.
+        guard try await eventually(10, { await report()?.connected == true }) else { throw CocoaError(.userCancelled) }
+        return s
+    }
+
+    /// Polls `condition` every 100 ms for at most `seconds` (waiting on real players, not on time).
+    func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    func report() async -> PlayerReport? { await core.playback?.supervisors["living"]?.report() }
+}
+
+/// VLC with its HTTP interface, run as an unprivileged user (VLC refuses root).
+final class VLCServer: @unchecked Sendable {
+    let port: Int
+    let password = "reprise-test"
+    static let user = "reprise-vlc"
+    private var process: Process?
+
+    init(port: Int) { self.port = port }
+
+    static func start() async throws -> VLCServer {
+        let server = VLCServer(port: try MPDServer.freePort())
+        try ensureUser()
+        try await server.launch()
+        return server
+    }
+
+    /// Creates the unprivileged user VLC runs as, when missing.
+    static func ensureUser() throws {
+        if getpwnam(user) != nil { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/useradd")
+        p.arguments = ["-r", "-M", "-s", "/usr/sbin/nologin", user]
+        try p.run()
+        p.waitUntilExit()
+    }
+
+    func launch() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        p.arguments = ["-u", Self.user, "--", "/usr/bin/cvlc", "-I", "http", "--http-host", "127.0.0.1", "--http-port", "\(port)",
+                       "--http-password", password, "-A", "dummy", "--no-video", "--network-caching=100"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        for _ in 0..<100 {
+            if Self.accepts(port: port) { return }
+            try await Task.sleep(for: .milliseconds(100))  // waiting for a real process to listen
+        }
+        throw CocoaError(.featureUnsupported)
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    /// Kills VLC (and the runuser wrapper) at once.
+    func kill9() {
+        guard let p = process else { return }
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-9", "-f", "http-port \(port) "]
+        try? pkill.run()
+        pkill.waitUntilExit()
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func stop() { kill9() }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+import RepriseCore
+import Testing
+@testable import RepriseStore
+
+@Suite struct SessionStoreTests {
+    @Test func createStoresOnlyTheHash() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.sessions.create(user: u, kind: .web, agent: "curl")
+        #expect(info.expiresAt == f.clock.nowMs() + 60_000)
+        let stored = try await f.db.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM sessions")! }
+        #expect(Array(stored) == secret.hash.bytes)
+        let dump = try await f.db.read { db in try String.fetchAll(db, sql: "SELECT quote(hash) || coalesce(agent, '') FROM sessions").joined() }
+        #expect(!dump.contains(secret.plaintext))
+    }
+
+    @Test func authenticateExtendsInMemoryAndCoalescesWrites() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.sessions.create(user: u, kind: .web)
+        f.clock.advance(ms: 1_000)
+        let a = try #require(try await f.sessions.authenticate(secret))
+        #expect(a.expiresAt == info.createdAt + 1_000 + 60_000)
+        // Within extend_interval: memory moves, the row does not.
+        let rowExpiry: Int64 = try #require(try f.sessionRow(info.id))["expires_at"]
+        #expect(rowExpiry == info.expiresAt)
+        f.clock.advance(ms: 4_000)
+        let b = try #require(try await f.sessions.authenticate(secret))
+        let rowAfter: Int64 = try #require(try f.sessionRow(info.id))["expires_at"]
+        #expect(rowAfter == b.expiresAt)
+    }
+
+    @Test func expiredSessionIsRefused() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, _) = try await f.sessions.create(user: u, kind: .web)
+        f.clock.advance(ms: 60_001)
+        #expect(try await f.sessions.authenticate(secret) == nil)
+    }
+
+    @Test func logoutTakesEffectAtOnce() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, _) = try await f.sessions.create(user: u, kind: .web)
+        #expect(try await f.sessions.authenticate(secret) != nil)
+        #expect(try await f.sessions.logout(secret))
+        #expect(try await f.sessions.authenticate(secret) == nil)
+        #expect(try f.sessionCount() == 0)
+    }
+
+    @Test func deletionByAnotherProcessIsSeenAfterRevalidation() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.sessions.create(user: u, kind: .web)
+        let other = try RepriseDatabase.open(path: f.path)  // a second process's connection
+        try await other.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [info.id]) }
+        f.clock.advance(ms: 1_000)
+        #expect(try await f.sessions.authenticate(secret) == nil)
+    }
+
+    @Test func streamTokenIsNotASession() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (token, _) = try await f.tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        #expect(try await f.sessions.authenticate(token) == nil)
+        let forged = try #require(Secret.presented("rs_" + token.plaintext.dropFirst(3)))
+        #expect(try await f.sessions.authenticate(forged) == nil)
+    }
+
+    @Test func ruleTTLAndExtensionApplyButNeverShorten() async throws {
+        let f = try Fixture(rules: FixedRules(ttl: 120_000, extendTo: 1, spare: false))
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.sessions.create(user: u, kind: .web)
+        #expect(info.expiresAt == info.createdAt + 120_000)
+        f.clock.advance(ms: 10_000)
+        let a = try #require(try await f.sessions.authenticate(secret))
+        #expect(a.expiresAt == info.createdAt + 10_000 + 120_000)
+    }
+
+    @Test func disabledUserLosesSessions() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, _) = try await f.sessions.create(user: u, kind: .web)
+        try await f.db.write { db in try db.execute(sql: "UPDATE users SET disabled = 1") }
+        f.clock.advance(ms: 1_000)
+        #expect(try await f.sessions.authenticate(secret) == nil)
+    }
+}
+
+@Suite struct StreamTokenStoreTests {
+    @Test func issueAuthenticateRevoke() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        #expect(info.expiresAt == nil)
+        #expect(try await f.tokens.authenticate(secret)?.token.id == info.id)
+        #expect(try await f.tokens.revoke(id: info.id))
+        #expect(try await f.tokens.authenticate(secret) == nil)
+        #expect(try await f.tokens.revoke(id: info.id) == false)
+    }
+
+    @Test func expiryIsHonoured() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.tokens.issue(user: u, label: "short", requestedTTLSeconds: 5, policy: DefaultTokenPolicy())
+        #expect(info.expiresAt == info.createdAt + 5_000)
+        f.clock.advance(ms: 4_999)
+        #expect(try await f.tokens.authenticate(secret) != nil)
+        f.clock.advance(ms: 1)
+        #expect(try await f.tokens.authenticate(secret) == nil)
+    }
+
+    @Test func policyCanDenyOrSetTTL() async throws {
+        struct Policy: TokenPolicy {
+            func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision { ctx.label == "bad" ? .deny(reason: "no") : .issue(ttlSeconds: 60) }
+            func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision { .allow }
+        }
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let error = await #expect(throws: RepriseError.self) { try await f.tokens.issue(user: u, label: "bad", requestedTTLSeconds: nil, policy: Policy()) }
+        #expect(error?.code == .forbidden)
+        let (_, info) = try await f.tokens.issue(user: u, label: "ok", requestedTTLSeconds: nil, policy: Policy())
+        #expect(info.expiresAt == info.createdAt + 60_000)
+    }
+
+    /// An unknown token is remembered as unknown for the revalidation interval, then looked up again.
+    @Test func unknownTokensAreRememberedBriefly() async throws {
+        let f = try Fixture()
+        let user = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let secret = Secret.generate(.streamToken)
+        #expect(try await f.tokens.authenticate(secret) == nil)
+        // Another process inserts that very token: this one keeps answering "unknown" until the interval passes.
+        try await f.db.write { db in
+            try db.execute(sql: "INSERT INTO stream_tokens (hash, user_id, label, created_at) VALUES (?, ?, 'x', ?)", arguments: [Data(secret.hash.bytes), user.id, f.clock.nowMs()])
+        }
+        #expect(try await f.tokens.authenticate(secret) == nil)
+        f.clock.advance(ms: 1_000)
+        #expect(try await f.tokens.authenticate(secret)?.user.name == "ann")
+    }
+
+    @Test func userCanRevokeOnlyOwnTokens() async throws {
+        let f = try Fixture()
+        let ann = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let bob = try await f.users.add(name: "bob", password: "password1", role: .user)
+        let (_, info) = try await f.tokens.issue(user: ann, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        #expect(try await f.tokens.revoke(id: info.id, userId: bob.id) == false)
+        #expect(try await f.tokens.list(userId: bob.id).isEmpty)
+        #expect(try await f.tokens.list(userId: ann.id).count == 1)
+    }
+
+    @Test func lastUsedIsRecordedCoalesced() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        _ = try await f.tokens.authenticate(secret)
+        let first = try await f.tokens.find(id: info.id)?.lastUsedAt
+        #expect(first == f.clock.nowMs())
+        f.clock.advance(ms: 1_000)
+        _ = try await f.tokens.authenticate(secret)
+        #expect(try await f.tokens.find(id: info.id)?.lastUsedAt == first)
+    }
+}
