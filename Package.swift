@@ -126,10 +126,12 @@ let package = Package(
         .testTarget(name: "RepriseCoreTests", dependencies: ["RepriseCore"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost"]),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
-        .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog"]),
+        .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "TestSupport"]),
+        // Child processes for tests, spawned without leaking descriptors and awaited off the cooperative pool.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // A private Debian mpd for tests, shared by the test targets that need a real player.
-        .target(name: "MPDTestSupport", path: "Tests/MPDTestSupport"),
-        .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport"]),
+        .target(name: "MPDTestSupport", dependencies: ["TestSupport"], path: "Tests/MPDTestSupport"),
+        .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
         .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig"]),
         .testTarget(
             name: "RepriseStoreTests",
@@ -149,16 +151,17 @@ let package = Package(
         .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ReprisePlaybackTests",
-            dependencies: ["ReprisePlayback", "RepriseServer", "MPDTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["ReprisePlayback", "RepriseServer", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "RepriseServerTests",
             dependencies: [
                 "RepriseServer",
+                "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "RepriseCLITests", dependencies: ["MPDTestSupport"]),
+        .testTarget(name: "RepriseCLITests", dependencies: ["MPDTestSupport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

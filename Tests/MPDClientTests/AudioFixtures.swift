@@ -1,5 +1,6 @@
 import Foundation
 import MPDTestSupport
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -11,21 +12,14 @@ final class AudioHTTPServer: @unchecked Sendable {
     let port: Int
     /// The dir holding the served files.
     let directory: URL
-    private let process: Process
-    private let stdinPipe: Pipe
+    private let process: Child
 
     /// Serves `directory` on a free port; call `waitUntilReady()` before use.
     init(directory: URL) throws {
         self.directory = directory
         port = try MPDServer.freePort()
-        process = Process()
-        stdinPipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", Self.script, String(port), directory.path]
-        process.standardInput = stdinPipe  // the server exits when this process's end closes
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // The server exits when this process's end of its standard input closes.
+        process = try Child("/usr/bin/python3", ["-c", Self.script, String(port), directory.path], stdin: .pipe)
     }
 
     /// Waits for the real process to accept connections: up to 200 tries, 25 ms apart.
@@ -45,7 +39,7 @@ final class AudioHTTPServer: @unchecked Sendable {
 
     /// Stops the server.
     func stop() {
-        if process.isRunning { process.terminate() }
+        process.kill()
     }
 
     private static func accepts(port: Int) -> Bool {
@@ -137,15 +131,7 @@ actor AudioFiles {
     }
 
     private static func sox(_ path: String, seconds: Int, frequency: Int) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sox")
-        process.arguments = ["-n", "-r", "44100", "-c", "2", path, "synth", String(seconds), "sine", String(frequency)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        guard status == 0 else { throw MPDServerError(message: "sox failed for \(path)") }
+        let r = try await Child.run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", path, "synth", String(seconds), "sine", String(frequency)])
+        guard r.status == 0 else { throw MPDServerError(message: "sox failed for \(path)") }
     }
 }

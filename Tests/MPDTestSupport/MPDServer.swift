@@ -1,12 +1,11 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A private Debian `mpd` on 127.0.0.1 for tests: null audio output, software mixer, temp-dir state.
-///
-/// Self-contained (Foundation only) so other test targets can copy it.
 public final class MPDServer: @unchecked Sendable {
     /// The TCP port MPD listens on; kept across `restart()`.
     public let port: Int
@@ -18,7 +17,7 @@ public final class MPDServer: @unchecked Sendable {
     var logFile: URL { directory.appendingPathComponent("mpd.log") }
 
     private let lock = NSLock()
-    private var process: Process?
+    private var process: Child?
 
     private init(port: Int, directory: URL) {
         self.port = port
@@ -39,28 +38,29 @@ public final class MPDServer: @unchecked Sendable {
     /// Stops MPD (SIGTERM, then SIGKILL after `graceSeconds`).
     public func stop(graceSeconds: Double = 3) async {
         guard let process = takeProcess() else { return }
-        if process.isRunning { kill(process.processIdentifier, SIGCONT); process.terminate() }
-        if await !waitForExit(process, seconds: graceSeconds) {
-            kill(process.processIdentifier, SIGKILL)
-            _ = await waitForExit(process, seconds: 5)
+        process.kill(SIGCONT)
+        process.kill(SIGTERM)
+        if await !process.wait(seconds: graceSeconds) {
+            process.kill(SIGKILL)
+            _ = await process.wait(seconds: 5)
         }
     }
 
     /// Kills MPD at once with SIGKILL, as a crash would.
     public func kill9() async {
         guard let process = takeProcess() else { return }
-        kill(process.processIdentifier, SIGKILL)
-        _ = await waitForExit(process, seconds: 5)
+        process.kill(SIGKILL)
+        _ = await process.wait(seconds: 5)
     }
 
     /// Freezes MPD (SIGSTOP) so calls to it hang.
     public func suspend() {
-        lock.withLock { process }.map { _ = kill($0.processIdentifier, SIGSTOP) }
+        lock.withLock { process }?.kill(SIGSTOP)
     }
 
     /// Thaws MPD after `suspend()`.
     public func resume() {
-        lock.withLock { process }.map { _ = kill($0.processIdentifier, SIGCONT) }
+        lock.withLock { process }?.kill(SIGCONT)
     }
 
     /// Stops MPD if running and starts it again on the same port and state.
@@ -76,10 +76,8 @@ public final class MPDServer: @unchecked Sendable {
     }
 
     deinit {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGCONT)
-            kill(process.processIdentifier, SIGKILL)
-        }
+        process?.kill(SIGCONT)
+        process?.kill(SIGKILL)
     }
 
     /// MPD's log so far, for failure messages.
@@ -116,18 +114,12 @@ public final class MPDServer: @unchecked Sendable {
     }
 
     private func launch(executable: String) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--no-daemon", directory.appendingPathComponent("mpd.conf").path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try Child(executable, ["--no-daemon", directory.appendingPathComponent("mpd.conf").path])
         lock.withLock { self.process = process }
         // Waits for a real process: up to 200 tries, 25 ms apart.
         for _ in 0..<200 {
-            if !process.isRunning {
-                throw MPDServerError(message: "mpd exited with \(process.terminationStatus): \(log())")
+            if let status = process.status {
+                throw MPDServerError(message: "mpd exited with \(status): \(log())")
             }
             if Self.greets(port: port) { return }
             try await Task.sleep(for: .milliseconds(25))
@@ -136,20 +128,11 @@ public final class MPDServer: @unchecked Sendable {
         throw MPDServerError(message: "mpd did not accept connections on \(port): \(log())")
     }
 
-    private func takeProcess() -> Process? {
+    private func takeProcess() -> Child? {
         lock.withLock {
             defer { process = nil }
             return process
         }
-    }
-
-    private func waitForExit(_ process: Process, seconds: Double) async -> Bool {
-        let tries = Int(seconds / 0.01)
-        for _ in 0..<max(tries, 1) {
-            if !process.isRunning { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return !process.isRunning
     }
 
     /// Whether something on the port answers with MPD's "OK MPD" greeting.

@@ -1,5 +1,6 @@
 import Foundation
 import MPDTestSupport
+import TestSupport
 import Testing
 
 /// The Python interpreter of the venv `make test` creates with PyPI's `ampache` client.
@@ -19,17 +20,9 @@ extension LiveServer {
     }
 
     /// Runs `tests/ampache/client_flow.py` with the venv's Python; returns its status and output.
-    func python(_ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ampachePython)
-        p.arguments = [CLI.root.appendingPathComponent("tests/ampache/client_flow.py").path] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    func python(_ args: [String]) async throws -> (Int32, String) {
+        let r = try await Child.run(ampachePython, [CLI.root.appendingPathComponent("tests/ampache/client_flow.py").path] + args, timeout: 300)
+        return (r.status, r.output + r.errors)
     }
 }
 
@@ -56,12 +49,12 @@ struct AmpacheClientTests {
         defer { server.stop() }
         let admin = try await server.adminSession(songs: 3)
         let c = ["--config", server.cli.config]
-        let key = try server.cli.run(["user", "apikey", "admin"] + c)
+        let key = try await server.cli.run(["user", "apikey", "admin"] + c)
         #expect(key.status == 0)
         let apiKey = key.out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(apiKey.hasPrefix("ak_"))
         let file = server.music.appendingPathComponent("a.wav").path
-        let (status, output) = try server.python(["flow", server.base, "admin", "password1", apiKey, file])
+        let (status, output) = try await server.python(["flow", server.base, "admin", "password1", apiKey, file])
         #expect(status == 0, "\(output)")
         #expect(output.contains("PASS"))
         // MPD fetched the songs over HTTP, as the player `ampache.localplay` chose.
@@ -70,13 +63,13 @@ struct AmpacheClientTests {
         let all = ((streams?["active"] as? [[String: Any]]) ?? []) + ((streams?["recent"] as? [[String: Any]]) ?? [])
         #expect(Set(all.compactMap { $0["player"] as? String }) == ["living"], "streams: \(all)")
         // `reprise token rotate` revokes the ampache tokens and prints a new one that streams.
-        let rotated = try server.cli.run(["token", "rotate", "--user", "admin"] + c)
+        let rotated = try await server.cli.run(["token", "rotate", "--user", "admin"] + c)
         #expect(rotated.status == 0)
         let token = rotated.out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("rt_"))
         let bytes = try await curl(["-s", "-f", "\(server.base)/play/index.php?ssid=\(token)&type=song&oid=1"])
         #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: file))))
-        let list = try server.cli.run(["token", "list", "--user", "admin", "--json"] + c)
+        let list = try await server.cli.run(["token", "list", "--user", "admin", "--json"] + c)
         let tokens = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]] ?? []
         let ampache = tokens.filter { $0["label"] as? String == "ampache" }
         #expect(ampache.filter { $0["revoked_at"] == nil }.count == 1 && ampache.count >= 2)
@@ -88,7 +81,7 @@ struct AmpacheClientTests {
         defer { server.stop() }
         let admin = try await server.adminSession(songs: 3)
         let file = server.music.appendingPathComponent("a.wav").path
-        let (status, output) = try server.python(["gc", server.base, "admin", "password1", admin, file])
+        let (status, output) = try await server.python(["gc", server.base, "admin", "password1", admin, file])
         #expect(status == 0, "\(output)")
         #expect(output.contains("GC collected the idle API session"))
     }

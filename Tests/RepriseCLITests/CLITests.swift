@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `reprise` binary.
@@ -22,99 +23,85 @@ struct CLI {
 
     struct Result { var status: Int32; var out: String; var err: String }
 
-    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = dir
+    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) async throws -> Result {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
         environment.merge(env) { $1 }
-        p.environment = environment
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        let r = try await Child.run(Self.binary, args, input: Data((stdin ?? "").utf8), environment: environment, directory: dir.path)
+        return Result(status: r.status, out: r.output, err: r.errors)
     }
 }
 
 @Suite struct CLITests {
-    @Test func version() throws {
-        let r = try CLI().run(["--version"])
+    @Test func version() async throws {
+        let r = try await CLI().run(["--version"])
         #expect(r.status == 0)
         #expect(r.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
-    @Test func usageErrorExitsTwo() throws {
+    @Test func usageErrorExitsTwo() async throws {
         let cli = try CLI()
-        #expect(try cli.run(["frobnicate"]).status == 2)
-        #expect(try cli.run(["user", "add", "ann", "--config", cli.config]).status == 2)  // no --password-stdin
-        #expect(try cli.run(["token", "create", "--config", cli.config]).status == 2)  // missing options
+        #expect(try await cli.run(["frobnicate"]).status == 2)
+        #expect(try await cli.run(["user", "add", "ann", "--config", cli.config]).status == 2)  // no --password-stdin
+        #expect(try await cli.run(["token", "create", "--config", cli.config]).status == 2)  // missing options
     }
 
-    @Test func configErrorsExitTwoNamingFileAndKey() throws {
+    @Test func configErrorsExitTwoNamingFileAndKey() async throws {
         let cli = try CLI(extraYAML: "sessions:\n  web_tll: 1h\n")
-        let r = try cli.run(["user", "list", "--config", cli.config])
+        let r = try await cli.run(["user", "list", "--config", cli.config])
         #expect(r.status == 2)
         #expect(r.err.contains(cli.config))
         #expect(r.err.contains("sessions.web_tll"))
-        let missing = try cli.run(["user", "list", "--config", "/nonexistent.yaml"])
+        let missing = try await cli.run(["user", "list", "--config", "/nonexistent.yaml"])
         #expect(missing.status == 2)
         #expect(missing.err.contains("/nonexistent.yaml"))
-        let env = try CLI().run(["user", "list", "--config", try CLI().config], env: ["REPRISE_GC_INTERVAL": "soon"])
+        let env = try await CLI().run(["user", "list", "--config", try CLI().config], env: ["REPRISE_GC_INTERVAL": "soon"])
         #expect(env.status == 2)
         #expect(env.err.contains("REPRISE_GC_INTERVAL"))
         // Tree sections are checked when the server builds: a typo, and a player that is not configured.
         for (yaml, key) in [("ampache:\n  localpay: {}\n", "ampache.localpay"), ("ampache:\n  localplay:\n    ann: nowhere\n", "ampache.localplay.ann")] {
             let bad = try CLI(extraYAML: yaml)
-            let r = try bad.run(["serve", "--config", bad.config, "--port", "\(try freePort())"])
+            let r = try await bad.run(["serve", "--config", bad.config, "--port", "\(try freePort())"])
             #expect(r.status == 2, "\(yaml)")
             #expect(r.err.contains(bad.config) && r.err.contains(key), "\(r.err)")
         }
     }
 
-    @Test func usersTokensSessionsAndGC() throws {
+    @Test func usersTokensSessionsAndGC() async throws {
         let cli = try CLI()
         let c = ["--config", cli.config]
-        #expect(try cli.run(["user", "add", "ann", "--admin", "--password-stdin"] + c, stdin: "password1\n").status == 0)
-        let dup = try cli.run(["user", "add", "ann", "--password-stdin"] + c, stdin: "password1\n")
+        #expect(try await cli.run(["user", "add", "ann", "--admin", "--password-stdin"] + c, stdin: "password1\n").status == 0)
+        let dup = try await cli.run(["user", "add", "ann", "--password-stdin"] + c, stdin: "password1\n")
         #expect(dup.status == 1)
         #expect(dup.err.contains("already exists"))
-        let list = try cli.run(["user", "list", "--json"] + c)
+        let list = try await cli.run(["user", "list", "--json"] + c)
         #expect(list.status == 0)
         let users = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]]
         #expect(users?.first?["name"] as? String == "ann")
         #expect(users?.first?["role"] as? String == "admin")
-        #expect(try cli.run(["user", "passwd", "ann", "--password-stdin"] + c, stdin: "password2\n").status == 0)
-        #expect(try cli.run(["user", "passwd", "zed", "--password-stdin"] + c, stdin: "password2\n").status == 1)
+        #expect(try await cli.run(["user", "passwd", "ann", "--password-stdin"] + c, stdin: "password2\n").status == 0)
+        #expect(try await cli.run(["user", "passwd", "zed", "--password-stdin"] + c, stdin: "password2\n").status == 1)
 
-        let created = try cli.run(["token", "create", "--user", "ann", "--label", "mpd", "--ttl", "30d"] + c)
+        let created = try await cli.run(["token", "create", "--user", "ann", "--label", "mpd", "--ttl", "30d"] + c)
         #expect(created.status == 0)
         let token = created.out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("rt_") && token.count == 46 && !token.contains(" "))
-        #expect(try cli.run(["token", "create", "--user", "ann", "--label", "x", "--ttl", "soon"] + c).status == 2)
-        #expect(try cli.run(["token", "create", "--user", "zed", "--label", "x"] + c).status == 1)
+        #expect(try await cli.run(["token", "create", "--user", "ann", "--label", "x", "--ttl", "soon"] + c).status == 2)
+        #expect(try await cli.run(["token", "create", "--user", "zed", "--label", "x"] + c).status == 1)
 
-        let tokens = try cli.run(["token", "list", "--user", "ann", "--json"] + c)
+        let tokens = try await cli.run(["token", "list", "--user", "ann", "--json"] + c)
         #expect(tokens.status == 0)
         #expect(!tokens.out.contains(token))
         let parsed = try JSONSerialization.jsonObject(with: Data(tokens.out.utf8)) as? [[String: Any]]
         let id = try #require(parsed?.first?["id"] as? Int)
         #expect(parsed?.first?["label"] as? String == "mpd")
-        #expect(try cli.run(["token", "revoke", "\(id)"] + c).status == 0)
-        #expect(try cli.run(["token", "revoke", "\(id)"] + c).status == 1)
+        #expect(try await cli.run(["token", "revoke", "\(id)"] + c).status == 0)
+        #expect(try await cli.run(["token", "revoke", "\(id)"] + c).status == 1)
 
-        let sessions = try cli.run(["session", "list", "--json"] + c)
+        let sessions = try await cli.run(["session", "list", "--json"] + c)
         #expect(sessions.status == 0)
         #expect(sessions.out.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || sessions.out.contains("[]") || sessions.out.contains("[\n\n]"))
 
-        let gc = try cli.run(["gc", "run", "--dry-run", "--json"] + c)
+        let gc = try await cli.run(["gc", "run", "--dry-run", "--json"] + c)
         #expect(gc.status == 0)
         let stats = try JSONSerialization.jsonObject(with: Data(gc.out.utf8)) as? [String: Any]
         #expect(stats?["dry_run"] as? Bool == true)
@@ -127,18 +114,11 @@ struct CLI {
     @Test func serveCreatesFirstAdminAndAnswers() async throws {
         let cli = try CLI()
         let port = try freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["serve", "--config", cli.config, "--port", "\(port)"]
-        p.currentDirectoryURL = cli.dir
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
         env["REPRISE_ADMIN_PASSWORD"] = "first-admin-pw"
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        defer { if p.isRunning { p.terminate() } }
+        let errors = cli.dir.appendingPathComponent("serve.err").path
+        let p = try Child(CLI.binary, ["serve", "--config", cli.config, "--port", "\(port)"], environment: env, directory: cli.dir.path, stderr: .file(errors))
+        defer { p.terminate() }
         let base = "http://127.0.0.1:\(port)"
         var health: (Int, Data)?
         for _ in 0..<100 {
@@ -148,10 +128,9 @@ struct CLI {
         #expect(health?.0 == 200)
         let login = try await http("POST", "\(base)/api/v1/sessions", body: #"{"username":"admin","password":"first-admin-pw"}"#)
         #expect(login.0 == 201)
-        p.terminate()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.kill(SIGTERM)
+        #expect(await p.wait() == 0)
+        let log = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(log.contains("created the first admin"))
         #expect(!log.contains("first-admin-pw"))
     }
@@ -159,20 +138,16 @@ struct CLI {
     @Test func serveWithoutUsersExplainsHowToCreateAdmin() async throws {
         let cli = try CLI()
         let port = try freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["serve", "--config", cli.config, "--port", "\(port)"]
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
+        let errors = cli.dir.appendingPathComponent("serve.err").path
+        let p = try Child(CLI.binary, ["serve", "--config", cli.config, "--port", "\(port)"], environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }, stderr: .file(errors))
+        defer { p.terminate() }
         for _ in 0..<100 {
             if let h = try? await http("GET", "http://127.0.0.1:\(port)/healthz"), h.0 == 200 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        p.terminate()
-        p.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.kill(SIGTERM)
+        _ = await p.wait()
+        let log = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(log.contains("reprise user add admin --admin --password-stdin"))
     }
 }
@@ -193,17 +168,9 @@ func freePort() throws -> Int {
 
 /// One HTTP request through curl; returns status and body.
 func http(_ method: String, _ url: String, body: String? = nil) async throws -> (Int, Data) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     var args = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]
     if let body { args += ["-H", "Content-Type: application/json", "-d", body] }
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let text = try await Child.run("/usr/bin/curl", args, timeout: 30).output
     guard let nl = text.lastIndex(of: "\n"), let code = Int(text[text.index(after: nl)...]) else { throw CocoaError(.fileReadCorruptFile) }
     return (code, Data(text[..<nl].utf8))
 }

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A `reprise serve` process on a free port with generated tones (name, seconds) and extra configuration.
 final class LiveServer {
     let cli: CLI
     let port: Int
-    let process = Process()
+    private(set) var process: Child!
     let music: URL
     var base: String { "http://127.0.0.1:\(port)" }
 
@@ -14,19 +15,14 @@ final class LiveServer {
         music = cli.dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
         for (name, seconds) in files {
-            try run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", music.appendingPathComponent(name).path, "synth", "\(seconds)", "sine", "440"])
+            try await run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", music.appendingPathComponent(name).path, "synth", "\(seconds)", "sine", "440"])
         }
         port = try freePort()
         let config = try String(contentsOfFile: cli.config, encoding: .utf8) + "catalog:\n  paths: [\(music.path)]\nhttp:\n  public_url: http://127.0.0.1:\(port)\n"
         try config.write(toFile: cli.config, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["serve", "--config", cli.config, "--port", "\(port)"]
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
         env["REPRISE_ADMIN_PASSWORD"] = "password1"
-        process.environment = env
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        process = try Child(CLI.binary, ["serve", "--config", cli.config, "--port", "\(port)"], environment: env)
         for _ in 0..<100 {
             if let h = try? await http("GET", "\(base)/healthz"), h.0 == 200 { return }
             try await Task.sleep(for: .milliseconds(100))  // waiting for a real process to bind
@@ -34,9 +30,9 @@ final class LiveServer {
         throw CocoaError(.featureUnsupported)
     }
 
+    /// Asks the server to stop (SIGTERM, SIGKILL 10 s later); does not wait.
     func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        process.terminate()
     }
 
     /// Logs in as the first admin and mints a stream token.
@@ -49,27 +45,14 @@ final class LiveServer {
     }
 }
 
-func run(_ tool: String, _ args: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = args
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
+func run(_ tool: String, _ args: [String]) async throws {
+    let r = try await Child.run(tool, args)
+    guard r.status == 0 else { throw ChildError("\(tool) exited \(r.status): \(r.errors)") }
 }
 
 /// Runs `tool` with `args` and returns its standard output.
 func output(_ tool: String, _ args: [String]) async throws -> Data {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return data
+    try await Child.run(tool, args).stdout
 }
 
 /// Runs `script` with bash and returns its standard output.

@@ -14,24 +14,24 @@ import Testing
 
     static let good = #"return { version = "1.2", hooks = { token_authorize = function() return true end } }"#
 
-    @Test func checkPassesAndListsPlugins() throws {
+    @Test func checkPassesAndListsPlugins() async throws {
         let cli = try Self.cli(["good": Self.good], yaml: "plugins:\n  enabled: [good]\n")
-        let r = try cli.run(["plugin", "check", "--config", cli.config])
+        let r = try await cli.run(["plugin", "check", "--config", cli.config])
         #expect(r.status == 0, "\(r.out)\(r.err)")
         #expect(r.out.contains("ok      good  v1.2  plugins/good.lua  hooks: token_authorize"))
         // Without a plugins section and without the default files, the built-ins apply.
         let bare = try CLI()
-        let d = try bare.run(["plugin", "check", "--config", bare.config])
+        let d = try await bare.run(["plugin", "check", "--config", bare.config])
         #expect(d.status == 0 && d.out.contains("0 plugins checked"), "\(d.out)\(d.err)")
     }
 
-    @Test func checkReportsEveryProblemAndExitsOne() throws {
+    @Test func checkReportsEveryProblemAndExitsOne() async throws {
         let cli = try Self.cli([
             "good": Self.good,
             "syntax": "return {\n  hooks = {\n    token_authorize = function( return true end,\n",
             "selfcheck": #"return { check = function() return false, "needs plugins.config.selfcheck.key" end }"#,
         ], yaml: "plugins:\n  enabled: [good, syntax, selfcheck, ghost]\n")
-        let r = try cli.run(["plugin", "check", "--config", cli.config])
+        let r = try await cli.run(["plugin", "check", "--config", cli.config])
         #expect(r.status == 1)
         #expect(r.out.contains("ok      good"))
         #expect(r.out.contains("FAILED  syntax"))
@@ -41,16 +41,16 @@ import Testing
         #expect(r.out.contains("4 plugins checked, 3 with problems"))
     }
 
-    @Test func badPluginSettingsExitTwo() throws {
+    @Test func badPluginSettingsExitTwo() async throws {
         let cli = try CLI(extraYAML: "plugins:\n  budget_instructions: plenty\n")
-        let r = try cli.run(["plugin", "check", "--config", cli.config])
+        let r = try await cli.run(["plugin", "check", "--config", cli.config])
         #expect(r.status == 2)
         #expect(r.err.contains("plugins.budget_instructions"))
     }
 
-    @Test func serveRefusesToStartWithABrokenPlugin() throws {
+    @Test func serveRefusesToStartWithABrokenPlugin() async throws {
         let cli = try Self.cli(["broken": "local x = nil\nreturn { hooks = { x.y } }\n"], yaml: "plugins:\n  enabled: [broken]\n")
-        let r = try cli.run(["serve", "--port", "0", "--config", cli.config])
+        let r = try await cli.run(["serve", "--port", "0", "--config", cli.config])
         #expect(r.status == 2)
         #expect(r.err.contains("plugins/broken.lua:2: attempt to index a nil value"), "\(r.err)")
     }

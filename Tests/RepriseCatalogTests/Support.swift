@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A temporary directory removed by `cleanup()`.
@@ -37,16 +38,9 @@ struct CommandFailed: Error, CustomStringConvertible {
 /// Runs a program and throws when it exits non-zero.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let r = try Child.runBlocking(executable, arguments)
+    let output = r.output + r.errors
+    guard r.status == 0 else {
         throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
     }
     return output

@@ -133,7 +133,7 @@ import Testing
         #expect(volume == 200)
         #expect(try await stage.eventually(5) { await stage.report()?.volume == 40 })
         // VLC dies and comes back: the supervisor reconnects and restores the queue at the song it was on.
-        stage.vlc?.kill9()
+        await stage.vlc?.kill9()
         #expect(try await stage.eventually(5) { await stage.report()?.connected == false })
         try await stage.vlc?.launch()
         let resumed = try await stage.eventually(12) {

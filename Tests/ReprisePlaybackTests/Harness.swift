@@ -9,6 +9,7 @@ import ReprisePlayback
 import RepriseServer
 import RepriseStore
 import ServiceLifecycle
+import TestSupport
 
 /// A real Reprise (HTTP on a free port, GC, ledger, playback) over a real MPD, in this process.
 final class Stage: @unchecked Sendable {
@@ -28,11 +29,8 @@ final class Stage: @unchecked Sendable {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-stage-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         for i in 0..<songs {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/sox")
-            p.arguments = ["-n", "-r", "44100", "-c", "2", dir.appendingPathComponent("music/song\(i).flac").path, "synth", "\(seconds)", "sine", "\(300 + 40 * i)"]
-            try p.run()
-            p.waitUntilExit()
+            let sox = try await Child.run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", dir.appendingPathComponent("music/song\(i).flac").path, "synth", "\(seconds)", "sine", "\(300 + 40 * i)"])
+            guard sox.status == 0 else { throw ChildError("sox: \(sox.errors)") }
         }
         if useVLC {
             vlc = try await VLCServer.start()
@@ -103,35 +101,21 @@ final class Stage: @unchecked Sendable {
     func tearDown() async {
         await stop()
         await mpd?.shutdown()
-        vlc?.stop()
+        await vlc?.stop()
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    /// Sends a request with curl-free URLSession-free plumbing: a tiny blocking HTTP call off the pool.
+    /// Sends a request with curl; returns the status and the JSON object of the body.
     func call(_ method: String, _ path: String, bearer: String? = nil, json: String? = nil) async throws -> (Int, [String: Any]) {
-        try await withCheckedThrowingContinuation { c in
-            DispatchQueue.global().async {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-                var args = ["-s", "-w", "\n%{http_code}", "-X", method, self.base + path]
-                if let bearer { args += ["-H", "Authorization: Bearer \(bearer)"] }
-                if let json { args += ["-H", "Content-Type: application/json", "-d", json] }
-                p.arguments = args
-                let out = Pipe()
-                p.standardOutput = out
-                do {
-                    try p.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    p.waitUntilExit()
-                    let text = String(decoding: data, as: UTF8.self)
-                    let nl = text.lastIndex(of: "\n") ?? text.startIndex
-                    let code = Int(text[text.index(after: nl)...]) ?? 0
-                    let obj = (try? JSONSerialization.jsonObject(with: Data(text[..<nl].utf8))) as? [String: Any] ?? [:]
-                    c.resume(returning: (code, obj))
-                } catch { c.resume(throwing: error) }
-            }
-        }
+        var args = ["-s", "-w", "\n%{http_code}", "-X", method, base + path]
+        if let bearer { args += ["-H", "Authorization: Bearer \(bearer)"] }
+        if let json { args += ["-H", "Content-Type: application/json", "-d", json] }
+        let text = try await Child.run("/usr/bin/curl", args, timeout: 30).output
+        let nl = text.lastIndex(of: "\n") ?? text.startIndex
+        let code = Int(text[text.index(after: nl)...]) ?? 0
+        let obj = (try? JSONSerialization.jsonObject(with: Data(text[..<nl].utf8))) as? [String: Any] ?? [:]
+        return (code, obj)
     }
 
     /// Creates user `ann` and logs in; returns the web session.
@@ -164,36 +148,26 @@ final class VLCServer: @unchecked Sendable {
     let port: Int
     let password = "reprise-test"
     static let user = "reprise-vlc"
-    private var process: Process?
+    private var process: Child?
 
     init(port: Int) { self.port = port }
 
     static func start() async throws -> VLCServer {
         let server = VLCServer(port: try MPDServer.freePort())
-        try ensureUser()
+        try await ensureUser()
         try await server.launch()
         return server
     }
 
     /// Creates the unprivileged user VLC runs as, when missing.
-    static func ensureUser() throws {
+    static func ensureUser() async throws {
         if getpwnam(user) != nil { return }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/useradd")
-        p.arguments = ["-r", "-M", "-s", "/usr/sbin/nologin", user]
-        try p.run()
-        p.waitUntilExit()
+        _ = try await Child.run("/usr/sbin/useradd", ["-r", "-M", "-s", "/usr/sbin/nologin", user])
     }
 
     func launch() async throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        p.arguments = ["-u", Self.user, "--", "/usr/bin/cvlc", "-I", "http", "--http-host", "127.0.0.1", "--http-port", "\(port)",
-                       "--http-password", password, "-A", "dummy", "--no-video", "--network-caching=100"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
+        process = try Child("/usr/sbin/runuser", ["-u", Self.user, "--", "/usr/bin/cvlc", "-I", "http", "--http-host", "127.0.0.1", "--http-port", "\(port)",
+                                                  "--http-password", password, "-A", "dummy", "--no-video", "--network-caching=100"])
         for _ in 0..<100 {
             if Self.accepts(port: port) { return }
             try await Task.sleep(for: .milliseconds(100))  // waiting for a real process to listen
@@ -212,16 +186,13 @@ final class VLCServer: @unchecked Sendable {
     }
 
     /// Kills VLC (and the runuser wrapper) at once.
-    func kill9() {
+    func kill9() async {
         guard let p = process else { return }
-        let pkill = Process()
-        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        pkill.arguments = ["-9", "-f", "http-port \(port) "]
-        try? pkill.run()
-        pkill.waitUntilExit()
-        p.waitUntilExit()
+        _ = try? await Child.run("/usr/bin/pkill", ["-9", "-f", "http-port \(port) "])
+        if await !p.wait(seconds: 5) { p.kill(SIGKILL) }
+        _ = await p.wait()
         process = nil
     }
 
-    func stop() { kill9() }
+    func stop() async { await kill9() }
 }

@@ -7,6 +7,7 @@ import Logging
 @testable import RepriseHTTP
 import RepriseStore
 import RepriseCore
+import TestSupport
 import Testing
 @testable import RepriseServer
 
@@ -311,9 +312,7 @@ import Testing
         try await lib.live(transport) { client in
             let port = try #require(client.port)
             // Each client asks for the file, then never reads; it prints its local port and waits for stdin to close.
-            let stall = Process()
-            stall.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            stall.arguments = ["-c", """
+            let stall = try Child("/usr/bin/python3", ["-c", """
                 import socket, sys
                 socks = []
                 for _ in range(\(clients)):
@@ -324,13 +323,9 @@ import Testing
                     socks.append(s)
                 print(" ".join(str(s.getsockname()[1]) for s in socks), flush=True)
                 sys.stdin.read()
-                """]
-            let input = Pipe(), output = Pipe()
-            stall.standardInput = input
-            stall.standardOutput = output
-            try stall.run()
-            defer { try? input.fileHandleForWriting.close(); stall.waitUntilExit() }
-            let line = String(decoding: try await offPool { output.fileHandleForReading.availableData }, as: UTF8.self)
+                """], stdin: .pipe, stdout: .pipe)
+            defer { try? stall.stdin?.close(); stall.terminate() }
+            let line = String(decoding: await Child.readAvailable(stall.stdout!), as: UTF8.self)
             let clientPorts = line.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
             #expect(clientPorts.count == clients)
             // Wait until every stream is open and no byte has moved for 300 ms: everything is parked.
@@ -367,9 +362,7 @@ import Testing
         try await lib.live(transport) { client in
             let port = try #require(client.port)
             // Reads 1 MiB slowly, says so, waits for a line on stdin, then reads to the end (10 s at most).
-            let reader = Process()
-            reader.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            reader.arguments = ["-c", """
+            let reader = try Child("/usr/bin/python3", ["-c", """
                 import socket, sys
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -390,17 +383,13 @@ import Testing
                     print("closed", got, flush=True)
                 except socket.timeout:
                     print("hung", got, flush=True)
-                """]
-            let input = Pipe(), output = Pipe()
-            reader.standardInput = input
-            reader.standardOutput = output
-            try reader.run()
-            defer { reader.waitUntilExit() }
-            let started = String(decoding: try await offPool { output.fileHandleForReading.availableData }, as: UTF8.self)
+                """], stdin: .pipe, stdout: .pipe)
+            defer { reader.terminate() }
+            let started = String(decoding: await Child.readAvailable(reader.stdout!), as: UTF8.self)
             #expect(started.hasPrefix("started"))
             try FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: 2 << 20)
-            try input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
-            let result = String(decoding: try await offPool { try output.fileHandleForReading.readToEnd() ?? Data() }, as: UTF8.self)
+            try reader.stdin!.write(contentsOf: Data("go\n".utf8))
+            let result = String(decoding: await Child.readToEnd(reader.stdout!), as: UTF8.self)
             let words = result.split(whereSeparator: \.isWhitespace)
             #expect(words.first == "closed", "the connection stayed open: \(result)")
             let got = words.last.flatMap { Int($0) } ?? 0

@@ -8,29 +8,15 @@ import RepriseConfig
 import RepriseCore
 import RepriseHTTP
 @testable import RepriseServer
+import TestSupport
 import Testing
 
 /// Runs a tool and fails the test if it does not exit 0.
 @discardableResult
 func sh(_ tool: String, _ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/\(tool)")
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = Pipe()
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(tool) \(args) exited \(p.terminationStatus)"]) }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// Runs a blocking call on a thread of its own, off Swift's cooperative pool that the server under test needs.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { c in
-        Thread.detachNewThread { c.resume(with: Result { try body() }) }
-    }
+    let r = try Child.runBlocking(tool.hasPrefix("/") ? tool : "/usr/bin/\(tool)", args)
+    guard r.status == 0 else { throw ChildError("\(tool) \(args) exited \(r.status): \(r.errors)") }
+    return r.output
 }
 
 /// A temporary library of real audio files and a server core built from a real config file.

@@ -1,0 +1,237 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process for tests: spawned with `posix_spawn`, reaped by a thread of its own.
+///
+/// Foundation's `Process` notices an exit through a socket the child inherits; a process spawned
+/// at the same moment on another thread inherits it too, and the first one's `waitUntilExit()`
+/// then waits for the second (an MPD, a server) to end: the suite hung. Here every child starts
+/// with only its three standard descriptors, and waiting never blocks Swift's cooperative pool.
+public final class Child: Sendable {
+    /// Where a standard stream of the child goes.
+    public enum IO: Sendable {
+        case null
+        case inherit
+        case pipe
+        /// A file, created or truncated (output) or read (input).
+        case file(String)
+    }
+
+    public let pid: pid_t
+    /// The write end of the child's standard input, with `.pipe`.
+    public let stdin: FileHandle?
+    /// The read end of the child's standard output, with `.pipe`.
+    public let stdout: FileHandle?
+    /// The read end of the child's standard error, with `.pipe`.
+    public let stderr: FileHandle?
+    public let command: String
+
+    private let state = Mutex<State>(State())
+    private let exited = DispatchSemaphore(value: 0)
+
+    private struct State {
+        var status: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
+
+    /// Starts `executable` with `arguments`; `environment` nil keeps this process's.
+    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil, directory: String? = nil, stdin: IO = .null, stdout: IO = .null, stderr: IO = .null) throws {
+        command = ([executable] + arguments).joined(separator: " ")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var parentEnds: [Int32?] = [nil, nil, nil]
+        var childEnds: [Int32] = []
+        defer { childEnds.forEach { close($0) } }
+        for (target, io) in [stdin, stdout, stderr].enumerated() {
+            switch io {
+            case .inherit:
+                break
+            case .null:
+                posix_spawn_file_actions_addopen(&actions, Int32(target), "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .file(let path):
+                posix_spawn_file_actions_addopen(&actions, Int32(target), path, target == 0 ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            case .pipe:
+                var fds: [Int32] = [0, 0]
+                guard pipe(&fds) == 0 else { throw ChildError("pipe failed for \(command)") }
+                fds.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
+                let (childEnd, parentEnd) = target == 0 ? (fds[0], fds[1]) : (fds[1], fds[0])
+                posix_spawn_file_actions_adddup2(&actions, childEnd, Int32(target))
+                childEnds.append(childEnd)
+                parentEnds[target] = parentEnd
+            }
+        }
+        _ = Self.closeFrom(&actions, 3)
+        if let directory { _ = Self.chdir(&actions, directory) }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, env)
+        guard rc == 0 else {
+            parentEnds.compactMap { $0 }.forEach { close($0) }
+            throw ChildError("cannot start \(command): \(String(cString: strerror(rc)))")
+        }
+        self.pid = pid
+        let childPid = pid
+        self.stdin = parentEnds[0].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
+        self.stdout = parentEnds[1].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
+        self.stderr = parentEnds[2].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
+        let reaper = Thread { [self] in
+            var raw: Int32 = 0
+            while waitpid(childPid, &raw, 0) == -1 && errno == EINTR {}
+            // Shell convention: the exit code, or 128 + the signal that ended it.
+            let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+            let waiters = self.state.withLock { s in
+                s.status = status
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            waiters.forEach { $0.resume(returning: status) }
+            self.exited.signal()
+        }
+        reaper.start()
+    }
+
+    /// The exit status (128 + signal when killed), nil while running.
+    public var status: Int32? { state.withLock { $0.status } }
+
+    public var isRunning: Bool { status == nil }
+
+    /// Waits for the exit without blocking a thread; returns the status.
+    public func wait() async -> Int32 {
+        await withCheckedContinuation { c in
+            let done = state.withLock { s -> Int32? in
+                if let status = s.status { return status }
+                s.waiters.append(c)
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+
+    /// Waits at most `seconds`; true when the child has exited.
+    public func wait(seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))  // polling a real process, bounded
+        }
+        return !isRunning
+    }
+
+    /// Blocks the calling thread until the exit (not for use on Swift's cooperative pool).
+    public func waitBlocking() -> Int32 {
+        if let status { return status }
+        exited.wait()
+        exited.signal()
+        return status!
+    }
+
+    /// Sends `signal` (SIGTERM by default) unless the child has been reaped.
+    public func kill(_ signal: Int32 = SIGTERM) {
+        state.withLock { s in
+            if s.status == nil { _ = Glibc.kill(pid, signal) }
+        }
+    }
+
+    /// Sends SIGTERM now and SIGKILL if the child is still running `grace` seconds later; does not wait.
+    public func terminate(grace: Double = 10) {
+        kill(SIGTERM)
+        Task { [self] in
+            if await !wait(seconds: grace) { kill(SIGKILL) }
+        }
+    }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private typealias ChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not show.
+    private static let closeFrom: CloseFrom = unsafeBitCast(glibc("posix_spawn_file_actions_addclosefrom_np"), to: CloseFrom.self)
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+).
+    private static let chdir: ChangeDirectory = unsafeBitCast(glibc("posix_spawn_file_actions_addchdir_np"), to: ChangeDirectory.self)
+
+    private static func glibc(_ name: String) -> UnsafeMutableRawPointer {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { fatalError("this glibc lacks \(name)") }
+        return symbol
+    }
+}
+
+/// What a finished child printed, and how it ended.
+public struct Finished: Sendable {
+    public let status: Int32
+    public let stdout: Data
+    public let stderr: Data
+    public var output: String { String(decoding: stdout, as: UTF8.self) }
+    public var errors: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// A child that could not start, or ran past its time limit.
+public struct ChildError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Child {
+    /// Runs a command to its end, feeding `input`, collecting both outputs; killed after `timeout` seconds.
+    ///
+    /// ```swift
+    /// let r = try await Child.run("/usr/bin/curl", ["-s", url])
+    /// #expect(r.status == 0)
+    /// ```
+    public static func run(_ executable: String, _ arguments: [String] = [], input: Data? = nil, environment: [String: String]? = nil, directory: String? = nil, timeout: Double = 120) async throws -> Finished {
+        let child = try Child(executable, arguments, environment: environment, directory: directory, stdin: input == nil ? .null : .pipe, stdout: .pipe, stderr: .pipe)
+        if let input, let handle = child.stdin {
+            Thread.detachNewThread {
+                try? handle.write(contentsOf: input)
+                try? handle.close()
+            }
+        }
+        async let out = readToEnd(child.stdout!)
+        async let err = readToEnd(child.stderr!)
+        if await !child.wait(seconds: timeout) {
+            child.kill(SIGKILL)
+            _ = await child.wait()
+            _ = await (out, err)
+            throw ChildError("\(child.command) ran longer than \(Int(timeout)) s and was killed")
+        }
+        return Finished(status: await child.wait(), stdout: await out, stderr: await err)
+    }
+
+    /// Runs a command to its end, blocking the calling thread: for synchronous helpers, with commands
+    /// that never wait on this process (sox, metaflac), since it may hold a thread of the cooperative pool.
+    public static func runBlocking(_ executable: String, _ arguments: [String] = []) throws -> Finished {
+        let child = try Child(executable, arguments, stdout: .pipe, stderr: .pipe)
+        final class Sink: @unchecked Sendable { var data = Data() }  // written before group.leave(), read after group.wait()
+        let out = Sink(), err = Sink()
+        let group = DispatchGroup()
+        for (handle, sink) in [(child.stdout!, out), (child.stderr!, err)] {
+            group.enter()
+            Thread.detachNewThread {
+                sink.data = (try? handle.readToEnd()) ?? Data()
+                group.leave()
+            }
+        }
+        let status = child.waitBlocking()
+        group.wait()
+        return Finished(status: status, stdout: out.data, stderr: err.data)
+    }
+
+    /// Reads a pipe to its end on a thread of its own.
+    public static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: (try? handle.readToEnd()) ?? Data()) }
+        }
+    }
+
+    /// Reads what is available now (at least one byte, or nothing at the end) on a thread of its own.
+    public static func readAvailable(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: handle.availableData) }
+        }
+    }
+}
