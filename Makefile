@@ -14,9 +14,10 @@ build: deps
 run: build
 	$(SWIFT) run reprise serve --config $(CONFIG)
 
+# The suite takes about a minute; a run past 15 minutes is a hang, and fails instead of eating CI's time.
 test: deps venv
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	timeout -k 30 900 $(SWIFT) test --skip-build --parallel --num-workers 2
 
 # The Python client the Ampache tests drive (tests/ampache), pinned; created once.
 venv: deps

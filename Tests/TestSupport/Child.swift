@@ -7,10 +7,12 @@ import Glibc
 
 /// A child process for tests: spawned with `posix_spawn`, reaped by a thread of its own.
 ///
-/// Foundation's `Process` notices an exit through a socket the child inherits; a process spawned
-/// at the same moment on another thread inherits it too, and the first one's `waitUntilExit()`
-/// then waits for the second (an MPD, a server) to end: the suite hung. Here every child starts
-/// with only its three standard descriptors, and waiting never blocks Swift's cooperative pool.
+/// Foundation's `Process` learns of an exit when the child's end of a socket pair closes, and
+/// neither that socket nor a `Pipe` is close-on-exec: a child spawned at the same moment on
+/// another thread inherits them (seen: 40 parallel spawns, a child holding two sockets not its
+/// own). A short command's `waitUntilExit()` or read to the end then waits for a long-lived
+/// sibling (an MPD, a server) to exit, and the suite hung in CI. Here every child starts with
+/// only its three standard descriptors, and waiting never blocks Swift's cooperative pool.
 public final class Child: Sendable {
     /// Where a standard stream of the child goes.
     public enum IO: Sendable {
