@@ -84,34 +84,44 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
             return
         }
-        let region = pending.region
-        let channel = context.channel
-        let watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+        Self.watchForTruncation(pending.region, channel: context.channel, until: pending.promise.futureResult)
+        if let promise { pending.promise.futureResult.cascade(to: promise) }
+        context.write(wrapOutboundOut(.body(.fileRegion(pending.region))), promise: pending.promise)
+    }
+
+    /// Closes the connection if the region's file becomes shorter than the region before `done`.
+    static func watchForTruncation(_ region: FileRegion, channel: any Channel, until done: EventLoopFuture<Void>) {
+        let watchdog = channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             let size = (try? region.fileHandle.withUnsafeFileDescriptor { fd in
                 var st = stat()
                 return fstat(fd, &st) == 0 ? Int(st.st_size) : -1
             }) ?? -1
             if size < region.endIndex { channel.close(promise: nil) }
         }
-        pending.promise.futureResult.whenComplete { _ in watchdog.cancel() }
-        if let promise { pending.promise.futureResult.cascade(to: promise) }
-        context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: pending.promise)
+        done.whenComplete { _ in watchdog.cancel() }
     }
 }
 
 @available(*, unavailable)
 extension FileRegionHandler: Sendable {}
 
-/// Hummingbird's HTTP/1 channel with a `FileRegionHandler` in front of NIO's response encoder.
+/// Hummingbird's HTTP/1 channel with a `FileRegionHandler` in front of NIO's response encoder,
+/// and, given a stream endpoint, a `StreamFastPath` right after the request decoder.
 public struct FileRegionHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
     let base: HTTP1Channel
+    let fastPath: StreamEndpoint?
+    let serverName: String?
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
             let encoder = try pipeline.handler(type: HTTPResponseEncoder.self)
             try pipeline.addHandler(FileRegionHandler(), position: .after(encoder))
+            if let fastPath {
+                let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                try pipeline.addHandler(StreamFastPath(endpoint: fastPath, serverName: serverName), position: .after(decoder))
+            }
             return value
         }
     }
@@ -133,6 +143,15 @@ extension HTTPServerBuilder {
     /// Application(router: router, server: .reprise, configuration: ...)
     /// ```
     public static var reprise: HTTPServerBuilder {
-        .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder)) }
+        .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: nil, serverName: nil) }
+    }
+
+    /// `reprise`, with short stream requests answered on the event loop (`StreamFastPath`).
+    ///
+    /// ```swift
+    /// Application(router: router, server: .reprise(fastPath: services, serverName: "reprise/1.0.0"), ...)
+    /// ```
+    public static func reprise(fastPath app: AppServices, serverName: String?) -> HTTPServerBuilder {
+        .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: StreamEndpoint(app: app), serverName: serverName) }
     }
 }

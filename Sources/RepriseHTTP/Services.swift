@@ -2,6 +2,7 @@ import GRDB
 import Logging
 import RepriseCore
 import RepriseStore
+import Synchronization
 
 /// Everything the HTTP routes need, built once by `reprise serve` (or a test).
 public struct AppServices: Sendable {
@@ -26,6 +27,8 @@ public struct AppServices: Sendable {
     /// Request bodies over this many bytes get 413.
     public var maxBodyBytes: Int
     public var logger: Logger
+    /// Stream requests answered on the event loop by `StreamFastPath`.
+    public var fastPathAnswers = Counter()
 
     public init(db: DatabasePool, clock: any WallClock, users: UserStore, sessions: SessionStore, tokens: StreamTokenStore, leases: LeaseStore, gc: GarbageCollector, catalog: CatalogStore, ledger: StreamLedger, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.db = db
@@ -45,4 +48,12 @@ public struct AppServices: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
     }
+}
+
+/// A count shared by the copies of `AppServices`.
+public final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    public func increment() { value.add(1, ordering: .relaxed) }
+    public var count: Int { value.load(ordering: .relaxed) }
 }

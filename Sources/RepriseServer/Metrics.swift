@@ -54,6 +54,7 @@ public final class RepriseMetrics: Sendable {
         counter("reprise_streams_total", [("outcome", "completed")], total: Int64(t.completed), help: "Finished streams, by outcome.")
         counter("reprise_streams_total", [("outcome", "aborted")], total: Int64(t.aborted), help: "Finished streams, by outcome.")
         counter("reprise_stream_refusals_total", total: Int64(t.refused), help: "Stream requests refused (401, 403).")
+        counter("reprise_stream_fast_path_total", total: Int64(core.fastPathAnswers.count), help: "Stream requests answered on the event loop from memory.")
         if let playback = core.playback {
             for (kind, n) in playback.counters.snapshot {
                 counter("reprise_player_events_total", [("kind", kind)], total: Int64(n), help: "Player recoveries, retries, skips and token rotations.")

@@ -26,7 +26,7 @@ public struct Server {
 
         let app = Application(
             router: buildRouter(core.services, extensions: core.routeExtensions),
-            server: settings.sendfile ? .reprise : .http1(),
+            server: settings.sendfile ? .reprise(fastPath: core.services, serverName: "reprise/\(Reprise.version)") : .http1(),
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "reprise/\(Reprise.version)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.httpPort

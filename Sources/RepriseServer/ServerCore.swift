@@ -36,9 +36,8 @@ public struct ServerCore: Sendable {
     public let playback: Playback?
     let metricsBox = MetricsBox()
 
-    public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming()) throws {
+    public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
-        let clock = SystemWallClock()
         self.clock = clock
         do {
             db = try RepriseDatabase.open(path: settings.databasePath)
@@ -69,11 +68,15 @@ public struct ServerCore: Sendable {
         }
     }
 
+    /// Stream requests answered on the event loop, shared by every `services` copy.
+    public let fastPathAnswers = Counter()
+
     public var services: AppServices {
         let scanner = self.scanner
         var services = AppServices(
             db: db, clock: clock, users: users, sessions: sessions, tokens: tokens, leases: leases, gc: gc, catalog: catalog, ledger: ledger,
             scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
+        services.fastPathAnswers = fastPathAnswers
         if settings.metricsEnabled {
             let metrics = self.metrics
             services.metrics = { try await metrics.scrape() }

@@ -67,11 +67,12 @@ public struct CatalogStore: Sendable {
     let db: DatabasePool
     let clock: any WallClock
     /// Songs by id for the stream path; shared by copies of this store, cleared by `apply`.
-    let cache = SongCache()
+    let cache: SongCache
 
     public init(db: DatabasePool, clock: any WallClock) {
         self.db = db
         self.clock = clock
+        cache = SongCache(clock: clock)
     }
 
     /// Every indexed file: path to (id, size, mtime).
@@ -149,6 +150,9 @@ public struct CatalogStore: Sendable {
     /// One song by id.
     ///
     /// Served from memory for up to ``SongCache/ttlNanoseconds`` (a scan in this process clears it);
+    /// The song if it is in memory; never reads the database.
+    public func cachedSong(id: Int64) -> Song? { cache.get(id) }
+
     /// `fresh` reads the database, for when a file no longer matches a cached song.
     public func song(id: Int64, fresh: Bool = false) async throws -> Song? {
         if !fresh, let hit = cache.get(id) { return hit }
@@ -275,21 +279,25 @@ extension Array {
 
 /// Songs by id kept briefly in memory, so a stream request costs no SQL for a song streamed recently.
 final class SongCache: Sendable {
-    private let songs = Mutex<[Int64: (song: Song, at: UInt64)]>([:])
-    /// Another process's scan becomes visible after this long.
-    static let ttlNanoseconds: UInt64 = 5_000_000_000
+    private let songs = Mutex<[Int64: (song: Song, at: Int64)]>([:])
+    private let clock: any WallClock
+    /// Another process's scan becomes visible after this long, ms.
+    static let ttlMs: Int64 = 5_000
     static let capacity = 10_000
 
+    init(clock: any WallClock) { self.clock = clock }
+
     func get(_ id: Int64) -> Song? {
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = clock.nowMs()
         return songs.withLock { c in
-            guard let hit = c[id], now &- hit.at < Self.ttlNanoseconds else { return nil }
+            // A clock that went back counts as stale.
+            guard let hit = c[id], now >= hit.at, now - hit.at < Self.ttlMs else { return nil }
             return hit.song
         }
     }
 
     func put(_ song: Song) {
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = clock.nowMs()
         songs.withLock { c in
             if c.count >= Self.capacity { c.removeAll(keepingCapacity: true) }
             c[song.id] = (song, now)

@@ -86,6 +86,34 @@ public final class StreamTokenStore: Sendable {
         return AuthenticatedToken(token: e.token, user: e.user)
     }
 
+    /// What memory alone says of a presented token, for callers that must not suspend.
+    public enum CachedAnswer: Sendable {
+        /// Usable, and nothing needs writing now.
+        case valid(AuthenticatedToken)
+        /// Looked up and not found a moment ago, malformed, revoked, expired, or of a disabled user.
+        case invalid
+        /// Memory cannot tell (or a write is due): ask `authenticate`.
+        case unknown
+    }
+
+    /// Validates a token from memory only, with `authenticate`'s answers and freshness rules.
+    public func authenticateCached(_ secret: Secret) -> CachedAnswer {
+        guard secret.kind == .streamToken else { return .invalid }
+        let hash = secret.hash
+        let now = clock.nowMs()
+        return cache.withLock { cache -> CachedAnswer in
+            guard var e = cache[hash] else {
+                if let missedAt = misses.withLock({ $0[hash] }), now - missedAt < revalidateMs { return .invalid }
+                return .unknown
+            }
+            guard now - e.checkedAt < revalidateMs, now - e.touchedAt < touchIntervalMs else { return .unknown }
+            guard e.token.isUsable(now: now), !e.user.disabled else { return .invalid }
+            e.token.lastUsedAt = now
+            cache[hash] = e
+            return .valid(AuthenticatedToken(token: e.token, user: e.user))
+        }
+    }
+
     private func reload(hash: SecretHash, cached: Entry?, now: Int64) async throws -> Entry? {
         let key = Data(hash.bytes)
         let found = try await db.read { db -> (StreamTokenInfo, User, Data)? in

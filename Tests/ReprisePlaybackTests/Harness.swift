@@ -81,7 +81,7 @@ final class Stage: @unchecked Sendable {
         timing.pollMs = 150
         core = try ServerCore(settings: settings, logger: logger, tokenPolicy: tokenPolicy, playbackTiming: timing)
         let app = Application(
-            router: buildRouter(core.services, extensions: core.routeExtensions), server: .reprise,
+            router: buildRouter(core.services, extensions: core.routeExtensions), server: .reprise(fastPath: core.services, serverName: "reprise/test"),
             configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
         let gc = GCService(collector: core.gc, settings: core.gcSettings, clock: ContinuousClock(), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StreamLedgerService(ledger: core.ledger, logger: logger)), .init(service: app), .init(service: gc)]

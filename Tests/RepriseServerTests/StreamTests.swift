@@ -13,8 +13,8 @@ import Testing
 
 @Suite struct StreamTests {
     /// A library with one FLAC file, scanned; returns the file's bytes and song id.
-    func setUp() async throws -> (Library, Data, Int64, String, String) {
-        let lib = try Library()
+    func setUp(clock: any WallClock = SystemWallClock()) async throws -> (Library, Data, Int64, String, String) {
+        let lib = try Library(clock: clock)
         let path = try lib.tone("A/song.flac", seconds: 1, tags: ["TITLE": "Song"])
         _ = try await lib.core.scanner.scan()
         let id = try #require(try await lib.core.catalog.index()[path]?.id)
@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test(arguments: Transport.allCases) func wholeFileAndHead(_ transport: Transport) async throws {
-        let (lib, bytes, id, _, token) = try await setUp()
+        let (lib, bytes, id, _, token) = try await setUp(clock: ManualWallClock())  // cached credentials stay fresh
         try await lib.test(transport) { client in
             let before = FileRegionHandoff.shared.regionsSent
             let r = try await client.get("/stream/\(id)?token=\(token)")
@@ -33,10 +33,71 @@ import Testing
             #expect(r.headers[.contentType] == "audio/flac")
             #expect(r.headers[.acceptRanges] == "bytes")
             #expect(r.headers[.eTag] != nil && r.headers[.lastModified] != nil)
+            let fast = lib.core.services.fastPathAnswers.count
             let h = try await client.get("/stream/\(id)?token=\(token)", method: .head)
             #expect(h.status == .ok)
             #expect(h.body.isEmpty)
             #expect(h.headers[.contentLength] == String(bytes.count))
+            let again = try await client.get("/stream/\(id)?token=\(token)")
+            #expect(again.body == bytes)
+            #expect(again.headers[.eTag] == r.headers[.eTag] && again.headers[.lastModified] == r.headers[.lastModified])
+            #expect(again.headers[.contentType] == "audio/flac" && again.headers[.contentLength] == String(bytes.count))
+            // The first request filled the caches; with the fast path, the next two never reached the router.
+            #expect(lib.core.services.fastPathAnswers.count - fast == (transport == .fastPath ? 2 : 0))
+        }
+    }
+
+    /// Sends `requests` at once on one connection; returns each response's status line code, length and body.
+    static func pipeline(port: Int, _ requests: [String]) async throws -> [(status: String, body: Data)] {
+        let raw = requests.map { $0.replacingOccurrences(of: "\n", with: "\\r\\n") + "\\r\\n\\r\\n" }.joined()
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", \(port)))
+            s.sendall("\(raw)".encode())
+            f = s.makefile("rb")
+            for _ in range(\(requests.count)):
+                status = f.readline().split()[1]
+                length = 0
+                while True:
+                    line = f.readline().strip()
+                    if not line: break
+                    k, v = line.split(b":", 1)
+                    if k.lower() == b"content-length": length = int(v)
+                sys.stdout.buffer.write(status + b" " + f.read(length).hex().encode() + b"\\n")
+            """
+        let r = try await Child.run("/usr/bin/python3", ["-c", script], timeout: 30)
+        return r.output.split(separator: "\n").map { line in
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            return (String(parts[0]), Data(hexString: parts.count > 1 ? String(parts[1]) : ""))
+        }
+    }
+
+    /// Pipelined requests get their responses in order when some are answered on the event loop and some by the router.
+    @Test func pipelinedResponsesKeepTheirOrder() async throws {
+        let (lib, bytes, id, session, token) = try await setUp(clock: ManualWallClock())  // cached credentials stay fresh
+        try await lib.live(.fastPath) { client in
+            let port = try #require(client.port)
+            _ = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=0-0"])  // fills the caches
+            let range = { (r: String) in "GET /stream/\(id)?token=\(token) HTTP/1.1\nHost: x\nRange: bytes=\(r)" }
+            let unknown = "GET /stream/\(id)?token=rt_unknown HTTP/1.1\nHost: x"
+            var fast = lib.core.services.fastPathAnswers.count
+            let mixed = try await Self.pipeline(port: port, [
+                range("0-99"), "GET /api/v1/songs/\(id) HTTP/1.1\nHost: x\nAuthorization: Bearer \(session)", range("100-199"), unknown,
+            ])
+            try #require(mixed.count == 4, "\(mixed)")
+            #expect(mixed[0].status == "206" && mixed[0].body == bytes.subdata(in: 0..<100))
+            #expect(mixed[1].status == "200" && String(decoding: mixed[1].body, as: UTF8.self).contains("\"id\":\(id)"))
+            #expect(mixed[2].status == "206" && mixed[2].body == bytes.subdata(in: 100..<200))
+            #expect(mixed[3].status == "401" && String(decoding: mixed[3].body, as: UTF8.self).contains("invalid_token"))
+            // The first range was answered on the event loop; what came behind the router's request waited for it there.
+            #expect(lib.core.services.fastPathAnswers.count - fast == 1)
+            fast = lib.core.services.fastPathAnswers.count
+            let quick = try await Self.pipeline(port: port, [range("-10"), unknown, range("5-5")])
+            try #require(quick.count == 3, "\(quick)")
+            #expect(quick[0].status == "206" && quick[0].body == bytes.suffix(10))
+            #expect(quick[1].status == "401")
+            #expect(quick[2].status == "206" && quick[2].body == bytes.subdata(in: 5..<6))
+            #expect(lib.core.services.fastPathAnswers.count - fast == 3)
         }
     }
 
@@ -111,9 +172,10 @@ import Testing
         }
     }
 
-    @Test func credentials() async throws {
+    @Test(arguments: Transport.allCases) func credentials(_ transport: Transport) async throws {
         let (lib, bytes, id, session, token) = try await setUp()
-        try await lib.test { client in
+        try await lib.test(transport) { client in
+            #expect(try await client.get("/stream/\(id)?token=\(token)").body == bytes)  // token and song now in memory
             let r4 = try await client.get("/stream/\(id)")
             #expect(r4.status == .unauthorized)
             let r5 = try await client.get("/stream/\(id)?token=rt_nonsense")
@@ -133,9 +195,11 @@ import Testing
             let r12 = try await client.get("/stream/999999")  // no catalog probing without credentials
             #expect(r12.status == .unauthorized)
         }
-        let tokens = try await lib.core.tokens.list(userId: nil)
-        try await lib.core.tokens.revoke(id: tokens[0].id)
-        try await lib.test { client in
+        try await lib.test(transport) { client in
+            #expect(try await client.get("/stream/\(id)?token=\(token)").status == .ok)
+            // Revocation takes effect at once, on either path.
+            let tokens = try await lib.core.tokens.list(userId: nil)
+            try await lib.core.tokens.revoke(id: tokens[0].id)
             let r13 = try await client.get("/stream/\(id)?token=\(token)")
             #expect(r13.status == .unauthorized)
         }
@@ -399,5 +463,15 @@ import Testing
         #expect(record.status == .aborted)
         #expect(record.reason?.contains("shrank") == true, "\(record.reason ?? "no reason")")
         #expect(lib.core.ledger.active().isEmpty)
+    }
+}
+
+extension Data {
+    /// Bytes from a string of hex digit pairs.
+    init(hexString: String) {
+        var out = Data()
+        var chars = hexString.makeIterator()
+        while let a = chars.next(), let b = chars.next(), let byte = UInt8(String([a, b]), radix: 16) { out.append(byte) }
+        self = out
     }
 }

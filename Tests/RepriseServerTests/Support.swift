@@ -25,7 +25,8 @@ struct Library {
     let music: URL
     let core: ServerCore
 
-    init(extraYAML: String = "") throws {
+    /// `clock` replaces the system's, e.g. a `ManualWallClock` so that caches never go stale during a test.
+    init(extraYAML: String = "", clock: any WallClock = SystemWallClock()) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-lib-\(UUID().uuidString)")
         music = dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
@@ -43,7 +44,7 @@ struct Library {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        core = try ServerCore(settings: try ConfigLoader.load(file: config, env: [:]), logger: logger)
+        core = try ServerCore(settings: try ConfigLoader.load(file: config, env: [:]), logger: logger, clock: clock)
     }
 
     /// Writes a tone with sox; tags FLAC with metaflac and Ogg with vorbiscomment.
@@ -70,7 +71,7 @@ struct Library {
     func test(_ transport: Transport, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         switch transport {
         case .copy: try await test(body)
-        case .sendfile: try await live(.sendfile, body)
+        case .sendfile, .fastPath: try await live(transport, body)
         }
     }
 
@@ -79,6 +80,7 @@ struct Library {
         switch transport {
         case .copy: try await Application(router: buildRouter(core.services)).test(.live, body)
         case .sendfile: try await Application(router: buildRouter(core.services), server: .reprise).test(.live, body)
+        case .fastPath: try await Application(router: buildRouter(core.services), server: .reprise(fastPath: core.services, serverName: "reprise/test")).test(.live, body)
         }
     }
 
@@ -114,6 +116,8 @@ enum Transport: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case copy
     /// A live server built with `.reprise`: file bodies go out as NIO file regions.
     case sendfile
+    /// `.reprise(fastPath:)`, as `reprise serve` runs: short stream requests are answered on the event loop.
+    case fastPath
 
     var testDescription: String { rawValue }
 }

@@ -1,0 +1,260 @@
+import Foundation
+import HTTPRanges
+import NIOCore
+import NIOHTTP1
+import RepriseCore
+import RepriseStore
+import Synchronization
+
+/// Answers `GET`/`HEAD /stream/{id}?token=` on the connection's event loop when memory holds all
+/// it needs; hands every other request to Hummingbird unchanged.
+///
+/// Hummingbird answers each request in a task on Swift's cooperative pool, two thread hops per
+/// request; for short stream requests (a player's probes and seeks, refusals) they cost more than
+/// the work. Here the token and the song come from the stores' caches, the token policy runs as
+/// on the slow path, and the body is one `sendfile(2)` region of at most `maxBytes`. Anything
+/// else (a cache miss, a session credential, a longer body, several ranges, a changed file, a
+/// request body, HTTP/1.0) takes the full path, which holds durable leases and paces long
+/// streams. A request is answered here only when no earlier request on the connection is still
+/// waiting for its response, so pipelined responses keep their order.
+final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// The longest body answered here; longer ones take the full path with its leases and pacing.
+    static let maxBytes: Int64 = 1 << 20
+
+    private let endpoint: StreamEndpoint
+    private let serverName: String?
+    private var state = State.idle
+    /// Requests handed to Hummingbird whose responses have not ended yet.
+    private var handedOn = 0
+
+    private enum State {
+        case idle
+        /// Passing the parts of the current request on.
+        case forwarding
+        /// Reading the rest of a request answered here.
+        case answering(Answer, version: HTTPVersion, keepAlive: Bool)
+    }
+
+    init(endpoint: StreamEndpoint, serverName: String?) {
+        self.endpoint = endpoint
+        self.serverName = serverName
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if handedOn == 0, let answer = plan(head, channel: context.channel) {
+                state = .answering(answer, version: head.version, keepAlive: head.isKeepAlive)
+            } else {
+                state = .forwarding
+                handedOn += 1
+                context.fireChannelRead(data)
+            }
+        case (.answering(let answer, let version, let keepAlive), .end):
+            state = .idle
+            respond(answer, version: version, keepAlive: keepAlive, context: context)
+        case (.answering, _):
+            break  // no body is expected: `plan` refuses requests that announce one
+        case (_, .end):
+            state = .idle
+            context.fireChannelRead(data)
+        default:
+            context.fireChannelRead(data)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { handedOn = max(0, handedOn - 1) }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: - Deciding
+
+    /// What to send for a request answered here.
+    enum Answer {
+        /// A status and the JSON error body.
+        case refusal(HTTPResponseStatus, body: String)
+        case notModified(HTTPHeaders)
+        case headers(HTTPResponseStatus, HTTPHeaders)
+        case file(HTTPResponseStatus, HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential)
+    }
+
+    /// The answer for `head`, or nil when the full path must take the request.
+    func plan(_ head: HTTPRequestHead, channel: any Channel) -> Answer? {
+        guard head.version == .http1_1, head.method == .GET || head.method == .HEAD,
+              !head.headers.contains(name: "transfer-encoding"),
+              head.headers["content-length"].allSatisfy({ $0 == "0" }),
+              let target = Self.parse(head.uri)
+        else { return nil }
+        let app = endpoint.app
+        guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
+            app.ledger.refused()
+            return .refusal(.unauthorized, body: Self.invalidToken)
+        }
+        let t: AuthenticatedToken
+        switch app.tokens.authenticateCached(secret) {
+        case .unknown: return nil
+        case .invalid:
+            app.ledger.refused()
+            return .refusal(.unauthorized, body: Self.invalidToken)
+        case .valid(let valid): t = valid
+        }
+        guard let song = app.catalog.cachedSong(id: target.songId), (try? StreamEndpoint.check(song)) != nil else { return nil }
+        let facts = StreamRequestFacts(
+            method: head.method.rawValue, path: target.path, ip: channel.remoteAddress?.ipAddress,
+            userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
+        if case .deny(let reason) = app.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: song.id, song: song) {
+            app.ledger.refused()
+            return .refusal(.forbidden, body: Self.errorJSON(code: "policy_denied", message: reason))
+        }
+        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
+        var headers = HTTPHeaders([
+            ("Accept-Ranges", "bytes"), ("ETag", etag.headerValue), ("Last-Modified", HTTPDate.format(epochMs: song.mtimeMs)),
+            ("Content-Type", song.mimeType), ("Cache-Control", "private, max-age=0"),
+        ])
+        let conditions = ConditionalHeaders { name in head.headers.first(name: name) }
+        let credential = StreamCredential(user: t.user, sessionId: nil, token: t.token)
+        let size = song.size
+        switch planResponse(method: head.method.rawValue, headers: conditions, size: size, etag: etag, lastModifiedMs: song.mtimeMs) {
+        case .notModified:
+            headers.remove(name: "Content-Type")
+            return .notModified(headers)
+        case .full where size <= Self.maxBytes:
+            headers.add(name: "Content-Length", value: String(size))
+            if head.method == .HEAD || size == 0 { return .headers(.ok, headers) }
+            return .file(.ok, headers, song: song, range: 0...(size - 1), credential: credential)
+        case .partial(let range) where range.upperBound - range.lowerBound < Self.maxBytes:
+            headers.add(name: "Content-Range", value: ContentRange.satisfied(range, size: size))
+            headers.add(name: "Content-Length", value: String(range.upperBound - range.lowerBound + 1))
+            if head.method == .HEAD { return .headers(.partialContent, headers) }
+            return .file(.partialContent, headers, song: song, range: range, credential: credential)
+        default:
+            return nil
+        }
+    }
+
+    /// The song id, token and path of `/stream/{id}?token=...`; nil for anything else (or anything unusual).
+    static func parse(_ uri: String) -> (songId: Int64, token: String, path: String)? {
+        let prefix = "/stream/"
+        guard uri.hasPrefix(prefix) else { return nil }
+        let rest = uri.dropFirst(prefix.count)
+        let question = rest.firstIndex(of: "?") ?? rest.endIndex
+        guard let songId = Int64(rest[..<question]), songId > 0, question < rest.endIndex else { return nil }
+        var token: Substring?
+        for pair in rest[rest.index(after: question)...].split(separator: "&") {
+            guard pair.hasPrefix("token=") else { continue }
+            guard token == nil else { return nil }  // two tokens: let the full path decide
+            token = pair.dropFirst("token=".count)
+        }
+        guard let token, !token.contains("%"), !token.contains("+") else { return nil }
+        return (songId, String(token), String(uri[..<question]))
+    }
+
+    // MARK: - Answering
+
+    private func respond(_ answer: Answer, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        endpoint.app.fastPathAnswers.increment()
+        let done: EventLoopFuture<Void>
+        switch answer {
+        case .refusal(let status, let text):
+            var body = context.channel.allocator.buffer(capacity: text.utf8.count)
+            body.writeString(text)
+            var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(body.readableBytes))])
+            if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
+            writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        case .notModified(let headers):
+            writeHead(.notModified, headers, version: version, keepAlive: keepAlive, context: context)
+            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        case .headers(let status, let headers):
+            writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
+            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        case .file(let status, let headers, let song, let range, let credential):
+            done = sendFile(status, headers, song: song, range: range, credential: credential, version: version, keepAlive: keepAlive, context: context)
+        }
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func writeHead(_ status: HTTPResponseStatus, _ fields: HTTPHeaders, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = fields
+        headers.add(name: "Date", value: Self.date())
+        if let serverName { headers.add(name: "Server", value: serverName) }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+    }
+
+    /// Sends one region of the file with `sendfile(2)`, accounted in the ledger like any stream.
+    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let fd = open(song.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            // Gone since the stat a moment ago: answer as the full path does.
+            writeHeadAndError(.gone, code: "file_missing", message: "cannot open the file of song \(song.id)", version: version, keepAlive: keepAlive, context: context)
+            return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        }
+        let ledger = endpoint.app.ledger
+        let length = range.upperBound - range.lowerBound + 1
+        let streamId = ledger.start(
+            songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,
+            player: credential.player, range: range, bytesExpected: length)
+        let file = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        let region = FileRegion(fileHandle: file, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult)
+        writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
+        context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: sent)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        sent.futureResult.whenComplete { result in
+            var reason: String?
+            switch result {
+            case .success:
+                ledger.progress(streamId, bytes: length)
+            case .failure:
+                var st = stat()
+                let shrank = fstat(fd, &st) == 0 && Int64(st.st_size) <= range.upperBound
+                reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
+            }
+            try? file.close()
+            ledger.finish(streamId, reason: reason)
+        }
+        return done
+    }
+
+    private func writeHeadAndError(_ status: HTTPResponseStatus, code: String, message: String, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var body = context.channel.allocator.buffer(capacity: 96 + message.utf8.count)
+        body.writeString(Self.errorJSON(code: code, message: message))
+        writeHead(status, ["Content-Type": "application/json; charset=utf-8", "Content-Length": String(body.readableBytes)], version: version, keepAlive: keepAlive, context: context)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    }
+
+    static let invalidToken = errorJSON(code: "invalid_token", message: "the stream token is unknown, revoked or expired")
+
+    /// The error shape of `APIError`.
+    static func errorJSON(code: String, message: String) -> String {
+        let data = (try? JSONEncoder().encode(ErrorBody(error: .init(code: code, message: message)))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static let dates = Mutex<(second: Int64, text: String)>((-1, ""))
+
+    /// The `Date` header value, formatted once per second.
+    static func date() -> String {
+        let ms = Int64(Date().timeIntervalSince1970 * 1000)
+        return dates.withLock { d in
+            if d.second != ms / 1000 { d = (ms / 1000, HTTPDate.format(epochMs: ms)) }
+            return d.text
+        }
+    }
+}
+
+@available(*, unavailable)
+extension StreamFastPath: Sendable {}
