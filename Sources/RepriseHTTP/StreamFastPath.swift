@@ -16,7 +16,9 @@ import Synchronization
 /// else (a cache miss, a session credential, a longer body, several ranges, a changed file, a
 /// request body, HTTP/1.0) takes the full path, which holds durable leases and paces long
 /// streams. A request is answered here only when no earlier request on the connection is still
-/// waiting for its response, so pipelined responses keep their order.
+/// waiting for its response, so pipelined responses keep their order, and only while the
+/// connection is writable, so a client that pipelines without reading cannot pile up regions.
+/// The token policy runs inline, as on the router: its hook is budgeted (`plugins.budget_instructions`).
 final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -49,7 +51,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.idle, .head(let head)):
-            if handedOn == 0, let answer = plan(head, channel: context.channel) {
+            // An unwritable channel has a client that reads slower than it asks: the router paces it.
+            if handedOn == 0, context.channel.isWritable, let answer = plan(head, channel: context.channel) {
                 state = .answering(answer, version: head.version, keepAlive: head.isKeepAlive)
             } else {
                 state = .forwarding
@@ -152,7 +155,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard token == nil else { return nil }  // two tokens: let the full path decide
             token = pair.dropFirst("token=".count)
         }
-        guard let token, !token.contains("%"), !token.contains("+") else { return nil }
+        // Byte checks: `Substring.contains(String)` goes through Foundation's string search.
+        guard let token, !token.utf8.contains(UInt8(ascii: "%")), !token.utf8.contains(UInt8(ascii: "+")) else { return nil }
         return (songId, String(token), String(uri[..<question]))
     }
 

@@ -110,13 +110,13 @@ public final class StreamLedger: Sendable {
         }
         guard !batch.isEmpty else { return }
         try await db.write { db in
+            // Parsed once per batch, not once per row: busy servers record thousands of streams a second.
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO streams (id, song_id, user_id, session_id, token_id, player, range_start, range_end, bytes_expected, bytes_sent, started_at, finished_at, status, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for r in batch {
-                try db.execute(
-                    sql: """
-                        INSERT OR REPLACE INTO streams (id, song_id, user_id, session_id, token_id, player, range_start, range_end, bytes_expected, bytes_sent, started_at, finished_at, status, reason)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [r.id, r.songId, r.userId, r.sessionId, r.tokenId, r.player, r.rangeStart, r.rangeEnd, r.bytesExpected, r.bytesSent, r.startedAt, r.finishedAt, r.status.rawValue, r.reason])
+                try insert.execute(arguments: [r.id, r.songId, r.userId, r.sessionId, r.tokenId, r.player, r.rangeStart, r.rangeEnd, r.bytesExpected, r.bytesSent, r.startedAt, r.finishedAt, r.status.rawValue, r.reason])
             }
             try db.execute(sql: "DELETE FROM streams WHERE id <= (SELECT max(id) FROM streams) - 30 * 86400000 * 1000")
         }
