@@ -126,7 +126,7 @@ public final class Child: Sendable {
         return !isRunning
     }
 
-    /// Blocks the calling thread until the exit (not for use on Swift's cooperative pool).
+    /// Blocks the calling thread until the exit; see `runBlocking` for when that is acceptable.
     public func waitBlocking() -> Int32 {
         if let status { return status }
         exited.wait()
