@@ -70,7 +70,7 @@ public struct GarbageCollector: Sendable {
         ]
         let checkpoints = dryRun ? nil : try await WALCheckpointer.start(db, logger: logger)
         do {
-            try await collect(now: now, args: args, dryRun: dryRun, into: &stats)
+            try await collect(now: now, args: args, dryRun: dryRun, checkpoints: checkpoints, into: &stats)
         } catch {
             await checkpoints?.finish()
             throw error
@@ -98,7 +98,7 @@ public struct GarbageCollector: Sendable {
     }
 
     /// Examines expired sessions page by page and deletes the doomed in time-sized batches.
-    private func collect(now: Int64, args: StatementArguments, dryRun: Bool, into stats: inout GCRunStats) async throws {
+    private func collect(now: Int64, args: StatementArguments, dryRun: Bool, checkpoints: WALCheckpointer?, into stats: inout GCRunStats) async throws {
         var lastId: Int64 = 0
         // Time-sized batches: start at `batch_size`, double while a delete holds the write lock
         // under 20 ms, halve above 50 ms (a doubled batch may take twice as long). Big batches
@@ -173,6 +173,7 @@ public struct GarbageCollector: Sendable {
                     stats.longestBatchMs = max(stats.longestBatchMs, heldMs)
                     if heldMs < 20 { batch = min(batch * 2, Self.maxBatch) } else if heldMs > 50 { batch = max(batch / 2, 1) }
                     stats.deleted += deleted.count
+                    await checkpoints?.step()
                     let gone = Set(deleted)
                     sessions?.evict(ids: gone)
                     for info in doomed where gone.contains(info.id) { events.sessionCollected(info) }
@@ -236,55 +237,79 @@ public final class GCTotals: Sendable {
     public var snapshot: (runs: Int, sums: GCRunStats) { (runs.withLock { $0 }, sums.withLock { $0 }) }
 }
 
-/// Copies the WAL into the database from a connection of its own while a GC pass deletes.
+/// Copies the WAL into the database from a connection of its own, between a GC pass's batches.
 ///
 /// SQLite's auto-checkpoint runs inside the commit that crosses 1,000 WAL pages, so now and then
 /// one delete batch paid for copying everything before it (339 ms in a 1,000,000-row pass). During
-/// a pass the writer's auto-checkpoint is off and this loop checkpoints beside the batches instead,
-/// without the write lock, copying each page once per turn rather than once per batch.
+/// a pass the writer's auto-checkpoint is off and the pass checkpoints between batches instead
+/// (at most every 200 ms: each checkpoint syncs the file), from this connection, without the
+/// write lock. Between batches nothing of the pass is writing,
+/// so the checkpoint usually catches up with the whole WAL and the next batch starts the WAL over:
+/// it stays the size of one batch. A checkpoint running beside the batches (the third session's
+/// loop) never caught up, and the WAL grew by every page every batch rewrote; appending past its
+/// end made the kernel zero each new block (WAL frames are 24 bytes longer than a page), a fifth
+/// of a pass's time in `perf`.
 final class WALCheckpointer: Sendable {
     private let pool: DatabasePool
     private let queue: DatabaseQueue
     private let previous: Int
-    private let loop: Task<Void, Never>
+    private let previousCache: Int
     private let logger: Logger
+    /// When the last checkpoint ran (uptime ns).
+    private let last = Mutex<UInt64>(0)
+    /// Checkpoints at most this often: each one syncs the database file.
+    static let intervalNs: UInt64 = 200_000_000
+    /// The writer's page cache during a pass (KiB): batches revisit the random-order `hash` index.
+    static let passCacheKiB = 32 * 1024
 
-    private init(pool: DatabasePool, queue: DatabaseQueue, previous: Int, logger: Logger) {
+    private init(pool: DatabasePool, queue: DatabaseQueue, previous: Int, previousCache: Int, logger: Logger) {
         self.pool = pool
         self.queue = queue
         self.previous = previous
+        self.previousCache = previousCache
         self.logger = logger
-        loop = Task {
-            while !Task.isCancelled {
-                _ = try? await queue.writeWithoutTransaction { try $0.checkpoint(.passive) }
-                try? await Task.sleep(for: .milliseconds(250))
-            }
-        }
+        last.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
     }
 
-    /// Turns the writer's auto-checkpoint off and starts checkpointing beside it.
+    /// Turns the writer's auto-checkpoint off; the pass calls `step()` after each batch.
     static func start(_ pool: DatabasePool, logger: Logger) async throws -> WALCheckpointer {
         let queue = try DatabaseQueue(path: pool.path)
-        let previous = try await pool.writeWithoutTransaction { db in
+        let (previous, cache) = try await pool.writeWithoutTransaction { db in
             let value = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 1000
+            let cache = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-            return value
+            try db.execute(sql: "PRAGMA cache_size = -\(passCacheKiB)")
+            return (value, cache)
         }
-        return WALCheckpointer(pool: pool, queue: queue, previous: previous, logger: logger)
+        return WALCheckpointer(pool: pool, queue: queue, previous: previous, previousCache: cache, logger: logger)
     }
 
-    /// Stops the loop, checkpoints what is left and gives the writer its auto-checkpoint back.
-    func finish() async {
-        loop.cancel()
-        await loop.value
+    /// Copies what the WAL holds into the database (passive: never waits for, nor blocks, anyone),
+    /// unless the last copy was under `intervalNs` ago.
+    func step(force: Bool = false) async {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let due = last.withLock { last in
+            guard force || now &- last >= Self.intervalNs else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         do {
             _ = try await queue.writeWithoutTransaction { try $0.checkpoint(.passive) }
         } catch {
             logger.warning("gc checkpoint failed", metadata: ["error": "\(error)"])
         }
-        let previous = self.previous
+    }
+
+    /// Checkpoints what is left and gives the writer its auto-checkpoint and page cache back.
+    func finish() async {
+        await step(force: true)
+        let (previous, cache) = (self.previous, previousCache)
         do {
-            try await pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = \(previous)") }
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(previous)")
+                try db.execute(sql: "PRAGMA cache_size = \(cache)")
+            }
         } catch {
             logger.error("could not restore the WAL auto-checkpoint", metadata: ["error": "\(error)"])
         }

@@ -43,7 +43,7 @@ final class CollectedLog: EventSink {
         return try DatabaseQueue(path: copy).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sessions") ?? -1 }
     }
 
-    @Test func checkpointsBesideTheBatchesAndRestoresAutoCheckpoint() async throws {
+    @Test func checkpointsBetweenBatchesAndRestoresTheWriter() async throws {
         let f = try Fixture()
         let u = try await f.users.add(name: "ann", password: "password1", role: .user)
         let now = f.clock.nowMs(), day: Int64 = 86_400_000
@@ -57,6 +57,7 @@ final class CollectedLog: EventSink {
         _ = try await f.db.writeWithoutTransaction { db in
             try db.checkpoint(.truncate)
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 777")
+            try db.execute(sql: "PRAGMA cache_size = -1234")
         }
         #expect(try Self.rowsInMainFile(f.path) == 3000)
         let stats = try await f.gc(batchSize: 100).runOnce()
@@ -65,6 +66,9 @@ final class CollectedLog: EventSink {
         #expect(try Self.rowsInMainFile(f.path) == 0)
         let restored = try await f.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }
         #expect(restored == 777)
+        // The pass's larger page cache is given back too.
+        let cache = try await f.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA cache_size") }
+        #expect(cache == -1234)
     }
 
     @Test func liveSessionsSurviveAndIdleOnesGo() async throws {
