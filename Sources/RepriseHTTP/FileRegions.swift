@@ -110,7 +110,7 @@ extension FileRegionHandler: Sendable {}
 public struct FileRegionHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
     let base: HTTP1Channel
-    let fastPath: StreamEndpoint?
+    let fastPath: StreamFastPath.Services?
     let serverName: String?
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -120,7 +120,7 @@ public struct FileRegionHTTP1Channel: ServerChildChannel {
             try pipeline.addHandler(FileRegionHandler(), position: .after(encoder))
             if let fastPath {
                 let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                try pipeline.addHandler(StreamFastPath(endpoint: fastPath, serverName: serverName), position: .after(decoder))
+                try pipeline.addHandler(StreamFastPath(services: fastPath, serverName: serverName), position: .after(decoder))
             }
             return value
         }
@@ -152,6 +152,7 @@ extension HTTPServerBuilder {
     /// Application(router: router, server: .reprise(fastPath: services, serverName: "reprise/1.0.0"), ...)
     /// ```
     public static func reprise(fastPath app: AppServices, serverName: String?) -> HTTPServerBuilder {
-        .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: StreamEndpoint(app: app), serverName: serverName) }
+        let services = StreamFastPath.Services(app)
+        return .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: services, serverName: serverName) }
     }
 }

@@ -28,7 +28,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The longest body answered here; longer ones take the full path with its leases and pacing.
     static let maxBytes: Int64 = 1 << 20
 
-    private let endpoint: StreamEndpoint
+    private let services: Services
     private let serverName: String?
     private var state = State.idle
     /// Requests handed to Hummingbird whose responses have not ended yet.
@@ -42,8 +42,22 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case answering(Answer, version: HTTPVersion, keepAlive: Bool)
     }
 
-    init(endpoint: StreamEndpoint, serverName: String?) {
-        self.endpoint = endpoint
+    /// What the fast path uses of `AppServices`, held once per server: copying the whole struct
+    /// per request retained and released every store it holds.
+    final class Services: Sendable {
+        let tokens: StreamTokenStore
+        let catalog: CatalogStore
+        let tokenPolicy: any TokenPolicy
+        let ledger: StreamLedger
+        let answers: Counter
+
+        init(_ app: AppServices) {
+            (tokens, catalog, tokenPolicy, ledger, answers) = (app.tokens, app.catalog, app.tokenPolicy, app.ledger, app.fastPathAnswers)
+        }
+    }
+
+    init(services: Services, serverName: String?) {
+        self.services = services
         self.serverName = serverName
     }
 
@@ -95,7 +109,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
               head.headers["content-length"].allSatisfy({ $0 == "0" }),
               let target = Self.parse(head.uri)
         else { return nil }
-        let app = endpoint.app
+        let app = services
         guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
             app.ledger.refused()
             return .refusal(.unauthorized, body: Self.invalidToken)
@@ -144,26 +158,42 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The song id, token and path of `/stream/{id}?token=...`; nil for anything else (or anything unusual).
     static func parse(_ uri: String) -> (songId: Int64, token: String, path: String)? {
-        let prefix = "/stream/"
-        guard uri.hasPrefix(prefix) else { return nil }
-        let rest = uri.dropFirst(prefix.count)
-        let question = rest.firstIndex(of: "?") ?? rest.endIndex
-        guard let songId = Int64(rest[..<question]), songId > 0, question < rest.endIndex else { return nil }
-        var token: Substring?
-        for pair in rest[rest.index(after: question)...].split(separator: "&") {
-            guard pair.hasPrefix("token=") else { continue }
-            guard token == nil else { return nil }  // two tokens: let the full path decide
-            token = pair.dropFirst("token=".count)
+        var uri = uri
+        return uri.withUTF8 { b -> (Int64, String, String)? in
+            // Bytes, not String indices: this runs on every stream request.
+            let stream: StaticString = "/stream/"
+            guard b.count > stream.utf8CodeUnitCount,
+                  memcmp(b.baseAddress!, stream.utf8Start, stream.utf8CodeUnitCount) == 0 else { return nil }
+            var i = stream.utf8CodeUnitCount
+            var songId: Int64 = 0
+            while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") {
+                guard songId < Int64.max / 10 - 10 else { return nil }
+                songId = songId * 10 + Int64(b[i] - UInt8(ascii: "0"))
+                i += 1
+            }
+            guard i > stream.utf8CodeUnitCount, songId > 0, i < b.count, b[i] == UInt8(ascii: "?") else { return nil }
+            let question = i
+            var token: Range<Int>?
+            var start = i + 1
+            while start <= b.count {
+                var end = start
+                while end < b.count, b[end] != UInt8(ascii: "&") { end += 1 }
+                if end - start >= 6, memcmp(b.baseAddress! + start, "token=", 6) == 0 {
+                    guard token == nil else { return nil }  // two tokens: let the full path decide
+                    token = (start + 6)..<end
+                }
+                start = end + 1
+            }
+            guard let token, !token.isEmpty,
+                  !b[token].contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return nil }
+            return (songId, String(decoding: b[token], as: UTF8.self), String(decoding: b[0..<question], as: UTF8.self))
         }
-        // Byte checks: `Substring.contains(String)` goes through Foundation's string search.
-        guard let token, !token.utf8.contains(UInt8(ascii: "%")), !token.utf8.contains(UInt8(ascii: "+")) else { return nil }
-        return (songId, String(token), String(uri[..<question]))
     }
 
     // MARK: - Answering
 
     private func respond(_ answer: Answer, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
-        endpoint.app.fastPathAnswers.increment()
+        services.answers.increment()
         let done: EventLoopFuture<Void>
         switch answer {
         case .refusal(let status, let text):
@@ -205,7 +235,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             writeHeadAndError(.gone, code: "file_missing", message: "cannot open the file of song \(song.id)", version: version, keepAlive: keepAlive, context: context)
             return context.writeAndFlush(wrapOutboundOut(.end(nil)))
         }
-        let ledger = endpoint.app.ledger
+        let ledger = services.ledger
         let length = range.upperBound - range.lowerBound + 1
         let streamId = ledger.start(
             songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,

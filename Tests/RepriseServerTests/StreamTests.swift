@@ -47,6 +47,21 @@ import Testing
         }
     }
 
+    /// The fast path takes only plain `/stream/{id}?token=` targets; anything odd goes to the router.
+    @Test func fastPathParsesOnlyPlainTargets() {
+        let ok = StreamFastPath.parse("/stream/12?token=rt_abc")
+        #expect(ok?.songId == 12 && ok?.token == "rt_abc" && ok?.path == "/stream/12")
+        let among = StreamFastPath.parse("/stream/7?x=1&token=rt_t&y=")
+        #expect(among?.songId == 7 && among?.token == "rt_t" && among?.path == "/stream/7")
+        for odd in [
+            "/stream/12", "/stream/12?", "/stream/12?token=", "/stream/12?token=a&token=b", "/stream/12?token=a%2Bb", "/stream/12?token=a+b",
+            "/stream/abc?token=a", "/stream/0?token=a", "/stream/-1?token=a", "/stream/99999999999999999999?token=a", "/streams/1?token=a",
+            "/stream/1/x?token=a", "/stream/?token=a", "/api/v1/songs?token=a", "",
+        ] {
+            #expect(StreamFastPath.parse(odd) == nil, "\(odd)")
+        }
+    }
+
     /// Sends `requests` at once on one connection; returns each response's status line code, length and body.
     static func pipeline(port: Int, _ requests: [String]) async throws -> [(status: String, body: Data)] {
         let raw = requests.map { $0.replacingOccurrences(of: "\n", with: "\\r\\n") + "\\r\\n\\r\\n" }.joined()
