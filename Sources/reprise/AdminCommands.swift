@@ -21,7 +21,7 @@ struct UserCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             let user = try await core.users.add(name: name, password: try readPasswordFromStdin(), role: admin ? .admin : .user)
             print("created \(user.role.rawValue) '\(user.name)' (id \(user.id))")
         }
@@ -33,7 +33,7 @@ struct UserCommand: AsyncParsableCommand {
         @Flag var json = false
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             let users = try await core.users.list()
             if json { return try printJSON(users) }
             for u in users { print("\(u.id)\t\(u.name)\t\(u.role.rawValue)\(u.disabled ? "\tdisabled" : "")") }
@@ -51,7 +51,7 @@ struct UserCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             try await core.users.setPassword(name: name, password: try readPasswordFromStdin())
             print("password changed for '\(name)'")
         }
@@ -77,7 +77,7 @@ struct TokenCommand: AsyncParsableCommand {
                 }
                 ttlSeconds = ms / 1000
             }
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             let owner = try await core.user(named: user)
             let (secret, _) = try await core.tokens.issue(user: owner, label: label, requestedTTLSeconds: ttlSeconds, policy: DefaultTokenPolicy())
             print(secret.plaintext)
@@ -91,7 +91,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag var json = false
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             var userId: Int64?
             if let user { userId = try await core.user(named: user).id }
             let tokens = try await core.tokens.list(userId: userId)
@@ -109,7 +109,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Argument var id: Int64
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             guard try await core.tokens.revoke(id: id) else { throw RepriseError(.notFound, "no active token \(id)") }
             print("revoked token \(id)")
         }
@@ -126,7 +126,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Flag var json = false
 
         func run() async throws {
-            let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+            let core = try AdminCore(settings: try global.settings())
             let sessions = try await core.sessions.list()
             if json { return try printJSON(sessions) }
             for s in sessions { print("\(s.id)\t\(s.userName)\t\(s.kind.rawValue)\tcreated \(iso(s.createdAt))\texpires \(iso(s.expiresAt))") }

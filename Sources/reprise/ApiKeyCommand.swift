@@ -11,7 +11,7 @@ struct UserApiKey: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async throws {
-        let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+        let core = try AdminCore(settings: try global.settings())
         let user = try await core.user(named: name)
         print(try await ApiKeyStore(db: core.db, clock: core.clock).rotate(userId: user.id))
     }
@@ -25,7 +25,7 @@ struct TokenRotate: AsyncParsableCommand {
     @Option var label = "ampache"
 
     func run() async throws {
-        let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
+        let core = try AdminCore(settings: try global.settings())
         let owner = try await core.user(named: user)
         let (secret, _, _) = try await core.tokens.rotate(user: owner, label: label, policy: DefaultTokenPolicy())
         print(secret.plaintext)

@@ -54,4 +54,21 @@ import Testing
         #expect(r.status == 2)
         #expect(r.err.contains("plugins/broken.lua:2: attempt to index a nil value"), "\(r.err)")
     }
+
+    /// A broken plugin stops what it decides (serve, gc), not user and token administration.
+    @Test func adminCommandsWorkDespiteABrokenPlugin() async throws {
+        let cli = try Self.cli(["broken": "local x = nil\nreturn { hooks = { x.y } }\n"], yaml: "plugins:\n  enabled: [broken]\n")
+        let c = ["--config", cli.config]
+        let added = try await cli.run(["user", "add", "ann", "--admin", "--password-stdin"] + c, stdin: "password1\n")
+        #expect(added.status == 0, "\(added.err)")
+        #expect(try await cli.run(["user", "list"] + c).out.contains("ann"))
+        let token = try await cli.run(["token", "create", "--user", "ann", "--label", "mpd"] + c)
+        #expect(token.status == 0 && token.out.hasPrefix("rt_"), "\(token.err)")
+        #expect(try await cli.run(["token", "list", "--user", "ann"] + c).out.contains("mpd"))
+        #expect(try await cli.run(["session", "list"] + c).status == 0)
+        // GC follows the plugin's expiry rules: it refuses to run without them, naming the problem.
+        let gc = try await cli.run(["gc", "run"] + c)
+        #expect(gc.status == 2)
+        #expect(gc.err.contains("plugins/broken.lua:2: attempt to index a nil value"), "\(gc.err)")
+    }
 }

@@ -1,0 +1,36 @@
+import Foundation
+import GRDB
+import RepriseConfig
+import RepriseCore
+import RepriseStore
+
+/// The stores the admin commands use, without plugins or players, so that a broken plugin never
+/// locks an admin out of `reprise user`, `token` or `session`.
+///
+/// Commands whose work a plugin decides (`gc run`: expiry rules; `scan`) build a `ServerCore`.
+public struct AdminCore: Sendable {
+    public let db: DatabasePool
+    public let clock: any WallClock
+    public let users: UserStore
+    public let sessions: SessionStore
+    public let tokens: StreamTokenStore
+
+    public init(settings: RepriseSettings) throws {
+        do {
+            db = try RepriseDatabase.open(path: settings.databasePath)
+        } catch {
+            throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
+        }
+        clock = SystemWallClock()
+        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost))
+        // Listing only: the expiry rules a plugin may define never run here.
+        sessions = SessionStore(db: db, clock: clock, policy: settings.policy)
+        tokens = StreamTokenStore(db: db, clock: clock)
+    }
+
+    /// The user called `name`, or a not-found error naming it.
+    public func user(named name: String) async throws -> User {
+        guard let u = try await users.find(name: name) else { throw RepriseError(.notFound, "no user named '\(name)'") }
+        return u
+    }
+}
