@@ -11,15 +11,14 @@ import Synchronization
 ///
 /// Hummingbird answers each request in a task on Swift's cooperative pool, two thread hops per
 /// request; for short stream requests (a player's probes and seeks, refusals) they cost more than
-/// the work. Here the token and the song come from the stores' caches, the token policy runs as
-/// on the slow path, and the body (at most `maxBytes`) is one `sendfile(2)` region, or, up to
-/// `copyBytes`, read and sent with the head. Anything
-/// else (a cache miss, a session credential, a longer body, several ranges, a changed file, a
-/// request body, HTTP/1.0) takes the full path, which holds durable leases and paces long
-/// streams. A request is answered here only when no earlier request on the connection is still
-/// waiting for its response, so pipelined responses keep their order, and only while the
+/// the work. Here the token and the song come from the stores' caches, the token policy runs
+/// inline as on the router (its hook is budgeted by `plugins.budget_instructions`), and the body,
+/// at most `maxBytes`, is one `sendfile(2)` region, or, up to `copyBytes`, read and sent with the
+/// head. Anything else (a cache miss, a session credential, a longer body, several ranges, a
+/// changed file, a request body, HTTP/1.0) takes the full path, which holds durable leases and
+/// paces long streams. A request is answered here only when no earlier request on the connection
+/// still waits for its response, so pipelined responses keep their order, and only while the
 /// connection is writable, so a client that pipelines without reading cannot pile up regions.
-/// The token policy runs inline, as on the router: its hook is budgeted (`plugins.budget_instructions`).
 final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
