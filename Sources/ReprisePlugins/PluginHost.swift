@@ -17,8 +17,11 @@ import Synchronization
 /// if case .deny(let why) = plugins.authorize(token: t, user: u, request: facts, songId: 7, song: song) { ... }
 /// ```
 public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
-    /// The settings the plugins were found and limited with.
-    public let settings: PluginSettings
+    /// The settings the running plugins were found and limited with.
+    public var settings: PluginSettings { current.withLock { $0 } }
+    private let current: Mutex<PluginSettings>
+    /// Reads the settings again on reload (the config file's `plugins:` section); nil keeps them.
+    private let settingsSource: (@Sendable () throws -> PluginSettings)?
     /// The pool of VMs, replaced as a whole on reload.
     public let host: LuaPlugins
 
@@ -33,9 +36,11 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     /// Finds and loads every enabled plugin; throws a ``PluginError`` naming file and line.
     public init(
         settings: PluginSettings, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = HostFunctionRegistry.wallClockMilliseconds
+        clock: @escaping @Sendable () -> Int64 = HostFunctionRegistry.wallClockMilliseconds,
+        reloadSettings: (@Sendable () throws -> PluginSettings)? = nil
     ) throws {
-        self.settings = settings
+        current = Mutex(settings)
+        settingsSource = reloadSettings
         self.logger = logger
         let found = PluginDiscovery.discover(settings)
         if let problem = found.problems.first { throw problem }
@@ -75,10 +80,13 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
 
     // MARK: Reload and reports
 
-    /// Finds the plugin files again, loads them in fresh VMs and swaps them in only if all load.
+    /// Reads the settings again (when built with `reloadSettings`), finds the plugin files again,
+    /// loads them in fresh VMs and swaps them in only if all load; the pool size stays.
     public func reload() throws {
         do {
-            try host.reload(plugins: try PluginDiscovery.sources(settings))
+            let fresh = try settingsSource?() ?? settings
+            try host.reload(plugins: try PluginDiscovery.sources(fresh), limits: fresh.limits)
+            current.withLock { $0 = fresh }
         } catch {
             let failure = (error as? LuaError).map(PluginError.init) ?? (error as? PluginError) ?? PluginError(.load, "\(error)")
             logger.error("plugin reload failed; the running plugins stay", metadata: ["plugin.error": "\(failure.message)"])

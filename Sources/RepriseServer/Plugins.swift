@@ -106,8 +106,17 @@ extension ConfigTree {
 /// Builds the plugin host of `reprise serve`; a plugin that fails to load is a configuration error.
 func makePluginHost(settings: RepriseSettings, db: DatabasePool, logger: Logger) throws -> PluginHost {
     let pluginSettings = try settings.pluginSettings()
+    // A reload reads the file's `plugins:` section again (paths, enabled, config, budgets).
+    let file = settings.file
+    let reread: @Sendable () throws -> PluginSettings = {
+        do {
+            return try ConfigLoader.load(file: file, env: ProcessInfo.processInfo.environment).pluginSettings()
+        } catch let error as RepriseError {
+            throw PluginError(.load, error.message)
+        }
+    }
     do {
-        return try PluginHost(settings: pluginSettings, logger: logger)
+        return try PluginHost(settings: pluginSettings, logger: logger, reloadSettings: reread)
     } catch let error as PluginError {
         throw RepriseError(.config, error.message)
     }

@@ -146,6 +146,43 @@ import Testing
         }
     }
 
+    /// A reload reads the config file's `plugins:` section again; a typo there keeps the running set.
+    @Test func reloadReadsTheConfigAgain() async throws {
+        let dir = try Self.folder()
+        try #"return { hooks = { token_authorize = function(ctx) if ctx.token.label == reprise.config.deny then return false, "no " .. ctx.token.label end return true end } }"#
+            .write(toFile: "\(dir)/by_label.lua", atomically: true, encoding: .utf8)
+        let lib = try Library(extraYAML: Self.yaml(dir, enabled: ["by_label"]) + "\n  config:\n    by_label:\n      deny: a\n")
+        let path = try lib.tone("song.flac")
+        _ = try await lib.core.scanner.scan()
+        let id = try #require(try await lib.core.catalog.index()[path]?.id)
+        let (admin, _) = try await lib.credentials()
+        let ann = try #require(try await lib.core.users.find(name: "ann"))
+        let (a, _) = try await lib.core.tokens.issue(user: ann, label: "a", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        let (b, _) = try await lib.core.tokens.issue(user: ann, label: "b", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        let config = lib.dir.appendingPathComponent("reprise.yaml").path
+        @Sendable func edit(_ from: String, _ to: String) throws {
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            try text.replacingOccurrences(of: from, with: to).write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+            #expect(try await client.get("/stream/\(id)?token=\(a.plaintext)").status == .forbidden)
+            #expect(try await client.get("/stream/\(id)?token=\(b.plaintext)").status == .ok)
+            try edit("deny: a", "deny: b")
+            #expect(try await client.get("/api/v1/admin/plugins/reload", method: .post, bearer: admin).status == .ok)
+            #expect(try await client.get("/stream/\(id)?token=\(a.plaintext)").status == .ok)
+            let denied = try await client.get("/stream/\(id)?token=\(b.plaintext)")
+            #expect(denied.status == .forbidden)
+            #expect((denied.json["error"] as? [String: Any])?["message"] as? String == "no b")
+            // A typo in the section: the reload fails naming file and key, and the running set stays.
+            try edit("  config:", "  budget_instructons: 5\n  config:")
+            let failed = try await client.get("/api/v1/admin/plugins/reload", method: .post, bearer: admin)
+            #expect(failed.status == .unprocessableContent)
+            let message = ((failed.json["error"] as? [String: Any])?["message"] as? String) ?? ""
+            #expect(message.contains(config) && message.contains("budget_instructons"), "\(message)")
+            #expect(try await client.get("/stream/\(id)?token=\(b.plaintext)").status == .forbidden)
+        }
+    }
+
     @Test func aBrokenPluginStopsTheCoreWithFileAndLine() throws {
         let dir = try Self.folder()
         try "return {\n  hooks = { token_authorize = function() return true end,\n".write(toFile: "\(dir)/broken.lua", atomically: true, encoding: .utf8)
