@@ -38,6 +38,9 @@ public struct GarbageCollector: Sendable {
     let logger: Logger
     /// Sums of every pass this collector ran, for metrics.
     public let totals = GCTotals()
+    /// One pass at a time in this process (the scheduler and `POST /api/v1/admin/gc` may overlap):
+    /// a pass changes settings of the shared writer connection and puts them back.
+    let gate = PassGate()
 
     public init(db: DatabasePool, clock: any WallClock, policy: SessionPolicy, settings: GCSettings, rules: any ExpiryRules = DefaultExpiryRules(), events: any EventSink = NoEvents(), sessions: SessionStore? = nil, tokens: StreamTokenStore? = nil, heldInMemory: ActiveLeases? = nil, logger: Logger = Logger(label: "reprise.gc")) {
         self.db = db
@@ -59,6 +62,8 @@ public struct GarbageCollector: Sendable {
 
     /// Runs one pass and records it (dry runs report what would go and delete nothing).
     public func runOnce(dryRun: Bool = false) async throws -> GCRunStats {
+        await gate.enter()
+        defer { gate.leave() }
         try await sessions?.flushPending()
         let now = clock.nowMs()
         let started = DispatchTime.now().uptimeNanoseconds
@@ -214,6 +219,36 @@ public struct GarbageCollector: Sendable {
     }
 }
 
+/// An async lock: `enter` waits until the pass before has called `leave`.
+final class PassGate: Sendable {
+    private let state = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func enter() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let free = state.withLock { s -> Bool in
+                if !s.busy {
+                    s.busy = true
+                    return true
+                }
+                s.waiters.append(c)
+                return false
+            }
+            if free { c.resume() }
+        }
+    }
+
+    func leave() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard !s.waiters.isEmpty else {
+                s.busy = false
+                return nil
+            }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
+
 /// Running sums of GC passes.
 public final class GCTotals: Sendable {
     private let sums = Mutex(GCRunStats(startedAt: 0))
@@ -241,14 +276,12 @@ public final class GCTotals: Sendable {
 ///
 /// SQLite's auto-checkpoint runs inside the commit that crosses 1,000 WAL pages, so now and then
 /// one delete batch paid for copying everything before it (339 ms in a 1,000,000-row pass). During
-/// a pass the writer's auto-checkpoint is off and the pass checkpoints between batches instead
-/// (at most every 200 ms: each checkpoint syncs the file), from this connection, without the
-/// write lock. Between batches nothing of the pass is writing,
-/// so the checkpoint usually catches up with the whole WAL and the next batch starts the WAL over:
-/// it stays the size of one batch. A checkpoint running beside the batches (the third session's
-/// loop) never caught up, and the WAL grew by every page every batch rewrote; appending past its
-/// end made the kernel zero each new block (WAL frames are 24 bytes longer than a page), a fifth
-/// of a pass's time in `perf`.
+/// a pass the writer's auto-checkpoint is off and the pass checkpoints between batches instead (at
+/// most every 200 ms, since each checkpoint syncs the file), without the write lock. Between
+/// batches nothing of the pass writes, so the checkpoint catches up and the next batch starts the
+/// WAL over. A checkpoint running beside the batches never caught up: the WAL grew by every page
+/// each batch rewrote, and the kernel zeroed each new block (WAL frames are 24 bytes longer than a
+/// page), a fifth of a pass's time in `perf`.
 final class WALCheckpointer: Sendable {
     private let pool: DatabasePool
     private let queue: DatabaseQueue

@@ -69,6 +69,22 @@ final class CollectedLog: EventSink {
         // The pass's larger page cache is given back too.
         let cache = try await f.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA cache_size") }
         #expect(cache == -1234)
+        // Passes that overlap (the scheduler and the admin endpoint) take turns and leave both settings as they were.
+        try await f.db.write { db in
+            try db.execute(sql: """
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                INSERT INTO sessions (hash, user_id, kind, created_at, last_seen_at, expires_at)
+                SELECT randomblob(32), ?, 'web', ?, ?, ? FROM n
+                """, arguments: [u.id, now - 2 * day, now - 2 * day, now - day])
+        }
+        let gc = f.gc(batchSize: 10)
+        async let first = gc.runOnce()
+        async let second = gc.runOnce()
+        _ = try await (first, second)
+        let after = try await f.db.writeWithoutTransaction { db in
+            (try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"), try Int.fetchOne(db, sql: "PRAGMA cache_size"))
+        }
+        #expect(after.0 == 777 && after.1 == -1234)
     }
 
     @Test func liveSessionsSurviveAndIdleOnesGo() async throws {
@@ -232,6 +248,28 @@ final class CollectedLog: EventSink {
             #expect(try f.sessionRow(info.id) == nil, "expired session \(info.id) survived a pass")
         }
         #expect(final.examined >= 0)
+    }
+}
+
+@Suite struct PassGateTests {
+    /// A pass that arrives while another runs enters only after it leaves.
+    @Test func passesTakeTurns() async throws {
+        let gate = PassGate()
+        await gate.enter()
+        final class Flag: Sendable { let set = Mutex(false) }
+        let entered = Flag()
+        let second = Task {
+            await gate.enter()
+            entered.set.withLock { $0 = true }
+            gate.leave()
+        }
+        for _ in 0..<100 { await Task.yield() }  // lets the second pass run up to the gate
+        #expect(entered.set.withLock { !$0 })
+        gate.leave()
+        await second.value
+        #expect(entered.set.withLock { $0 })
+        await gate.enter()  // free again
+        gate.leave()
     }
 }
 
