@@ -129,7 +129,8 @@ struct CLI {
         let login = try await http("POST", "\(base)/api/v1/sessions", body: #"{"username":"admin","password":"first-admin-pw"}"#)
         #expect(login.0 == 201)
         p.kill(SIGTERM)
-        #expect(await p.wait() == 0)
+        #expect(await p.wait(seconds: 30), "reprise serve did not stop on SIGTERM")
+        #expect(p.status == 0)
         let log = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(log.contains("created the first admin"))
         #expect(!log.contains("first-admin-pw"))
@@ -146,7 +147,7 @@ struct CLI {
             try await Task.sleep(for: .milliseconds(100))
         }
         p.kill(SIGTERM)
-        _ = await p.wait()
+        #expect(await p.wait(seconds: 30), "reprise serve did not stop on SIGTERM")
         let log = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(log.contains("reprise user add admin --admin --password-stdin"))
     }
