@@ -96,7 +96,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// What to send for a request answered here.
     enum Answer {
         /// A status and the JSON error body.
-        case refusal(HTTPResponseStatus, body: String)
+        case refusal(HTTPResponseStatus, json: String)
         case notModified(HTTPHeaders)
         case headers(HTTPResponseStatus, HTTPHeaders)
         case file(HTTPResponseStatus, HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential)
@@ -109,26 +109,25 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
               head.headers["content-length"].allSatisfy({ $0 == "0" }),
               let target = Self.parse(head.uri)
         else { return nil }
-        let app = services
         guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
-            app.ledger.refused()
-            return .refusal(.unauthorized, body: Self.invalidToken)
+            services.ledger.refused()
+            return .refusal(.unauthorized, json: Self.invalidToken)
         }
         let t: AuthenticatedToken
-        switch app.tokens.authenticateCached(secret) {
+        switch services.tokens.authenticateCached(secret) {
         case .unknown: return nil
         case .invalid:
-            app.ledger.refused()
-            return .refusal(.unauthorized, body: Self.invalidToken)
+            services.ledger.refused()
+            return .refusal(.unauthorized, json: Self.invalidToken)
         case .valid(let valid): t = valid
         }
-        guard let song = app.catalog.cachedSong(id: target.songId), (try? StreamEndpoint.check(song)) != nil else { return nil }
+        guard let song = services.catalog.cachedSong(id: target.songId), (try? StreamEndpoint.check(song)) != nil else { return nil }
         let facts = StreamRequestFacts(
             method: head.method.rawValue, path: target.path, ip: channel.remoteAddress?.ipAddress,
             userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
-        if case .deny(let reason) = app.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: song.id, song: song) {
-            app.ledger.refused()
-            return .refusal(.forbidden, body: Self.errorJSON(code: "policy_denied", message: reason))
+        if case .deny(let reason) = services.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: song.id, song: song) {
+            services.ledger.refused()
+            return .refusal(.forbidden, json: Self.errorJSON(code: "policy_denied", message: reason))
         }
         let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
         var headers = HTTPHeaders([
@@ -196,14 +195,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         services.answers.increment()
         let done: EventLoopFuture<Void>
         switch answer {
-        case .refusal(let status, let text):
-            var body = context.channel.allocator.buffer(capacity: text.utf8.count)
-            body.writeString(text)
-            var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(body.readableBytes))])
-            if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
-            writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        case .refusal(let status, let json):
+            done = writeError(status, json: json, version: version, keepAlive: keepAlive, context: context)
         case .notModified(let headers):
             writeHead(.notModified, headers, version: version, keepAlive: keepAlive, context: context)
             done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
@@ -227,28 +220,54 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
     }
 
-    /// Sends one region of the file with `sendfile(2)`, accounted in the ledger like any stream.
+    /// Writes a whole JSON error response, as `APIError` renders it.
+    private func writeError(_ status: HTTPResponseStatus, json: String, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        var body = context.channel.allocator.buffer(capacity: json.utf8.count)
+        body.writeString(json)
+        var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(body.readableBytes))])
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
+        writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+    }
+
+    /// Bodies up to this size are read and sent with the head in one `writev`: one system call and
+    /// one TCP segment where a region takes a `write` for the head and a `sendfile` for the body.
+    static let copyBytes: Int64 = 64 * 1024
+
+    /// Sends a slice of the song's file, accounted in the ledger like any stream: up to `copyBytes`
+    /// read (`pread`, from the page cache as `sendfile` would) and sent with the head, longer as one
+    /// `sendfile(2)` region.
     private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let fd = open(song.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             // Gone since the stat a moment ago: answer as the full path does.
-            writeHeadAndError(.gone, code: "file_missing", message: "cannot open the file of song \(song.id)", version: version, keepAlive: keepAlive, context: context)
-            return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
+        }
+        let length = range.upperBound - range.lowerBound + 1
+        let body: IOData
+        let file: NIOFileHandle?
+        if length <= Self.copyBytes {
+            let buffer = Self.read(fd: fd, range: range, allocator: context.channel.allocator)
+            Glibc.close(fd)
+            guard let buffer else {
+                // Shorter than the scan saw: answer as the full path does for a changed file.
+                let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
+                return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), version: version, keepAlive: keepAlive, context: context)
+            }
+            (body, file) = (.byteBuffer(buffer), nil)
+        } else {
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+            (body, file) = (.fileRegion(FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)), handle)
         }
         let ledger = services.ledger
-        let length = range.upperBound - range.lowerBound + 1
-        if length <= Self.copyBytes {
-            return sendCopy(status, headers, fd: fd, song: song, range: range, credential: credential, version: version, keepAlive: keepAlive, context: context)
-        }
         let streamId = ledger.start(
             songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,
             player: credential.player, range: range, bytesExpected: length)
-        let file = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
-        let region = FileRegion(fileHandle: file, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)
         let sent = context.eventLoop.makePromise(of: Void.self)
-        FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult)
+        if case .fileRegion(let region) = body { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
         writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-        context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: sent)
+        context.write(wrapOutboundOut(.body(body)), promise: sent)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         sent.futureResult.whenComplete { result in
             var reason: String?
@@ -257,24 +276,20 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 ledger.progress(streamId, bytes: length)
             case .failure:
                 var st = stat()
-                let shrank = fstat(fd, &st) == 0 && Int64(st.st_size) <= range.upperBound
+                let shrank = file != nil && fstat(fd, &st) == 0 && Int64(st.st_size) <= range.upperBound
                 reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
             }
-            try? file.close()
+            try? file?.close()
             ledger.finish(streamId, reason: reason)
         }
         return done
     }
 
-    /// Bodies up to this size are read and sent with the head in one `writev`: one system call and
-    /// one TCP segment where a region takes a `write` for the head and a `sendfile` for the body.
-    static let copyBytes: Int64 = 64 * 1024
-
-    /// Reads a short body (`pread`, from the page cache as `sendfile` would) and sends it with the head.
-    private func sendCopy(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, fd: Int32, song: Song, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    /// The bytes of `range`, or nil when the file is shorter.
+    static func read(fd: Int32, range: ClosedRange<Int64>, allocator: ByteBufferAllocator) -> ByteBuffer? {
         let length = Int(range.upperBound - range.lowerBound + 1)
-        var body = context.channel.allocator.buffer(capacity: length)
-        let read = body.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
+        var buffer = allocator.buffer(capacity: length)
+        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
             var total = 0
             while total < length {
                 let n = pread(fd, ptr.baseAddress! + total, length - total, off_t(range.lowerBound) + off_t(total))
@@ -282,32 +297,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return total
         }
-        Glibc.close(fd)
-        guard read == length else {
-            // Shorter than the scan saw: answer as the full path does for a changed file.
-            writeHeadAndError(.conflict, code: "file_changed", message: "the file of song \(song.id) changed since the last scan; rescan the catalog", version: version, keepAlive: keepAlive, context: context)
-            return context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        }
-        let ledger = services.ledger
-        let streamId = ledger.start(
-            songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,
-            player: credential.player, range: range, bytesExpected: Int64(length))
-        let sent = context.eventLoop.makePromise(of: Void.self)
-        writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: sent)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        sent.futureResult.whenComplete { result in
-            if case .success = result { ledger.progress(streamId, bytes: Int64(length)) }
-            ledger.finish(streamId, reason: nil)
-        }
-        return done
-    }
-
-    private func writeHeadAndError(_ status: HTTPResponseStatus, code: String, message: String, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
-        var body = context.channel.allocator.buffer(capacity: 96 + message.utf8.count)
-        body.writeString(Self.errorJSON(code: code, message: message))
-        writeHead(status, ["Content-Type": "application/json; charset=utf-8", "Content-Length": String(body.readableBytes)], version: version, keepAlive: keepAlive, context: context)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        return read == length ? buffer : nil
     }
 
     static let invalidToken = errorJSON(code: "invalid_token", message: "the stream token is unknown, revoked or expired")

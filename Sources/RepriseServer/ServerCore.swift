@@ -94,11 +94,6 @@ public struct ServerCore: Sendable {
 
     /// The Prometheus metrics of this core.
     public var metrics: RepriseMetrics { metricsBox.value(self) }
-
-    public func user(named name: String) async throws -> User {
-        guard let u = try await users.find(name: name) else { throw RepriseError(.notFound, "no user named '\(name)'") }
-        return u
-    }
 }
 
 /// Sets up logging to standard error at the configured level.

@@ -289,7 +289,7 @@ final class WALCheckpointer: Sendable {
     private let previousCache: Int
     private let logger: Logger
     /// When the last checkpoint ran (uptime ns).
-    private let last = Mutex<UInt64>(0)
+    private let last: Mutex<UInt64>
     /// Checkpoints at most this often: each one syncs the database file.
     static let intervalNs: UInt64 = 200_000_000
     /// The writer's page cache during a pass (KiB): batches revisit the random-order `hash` index.
@@ -301,7 +301,7 @@ final class WALCheckpointer: Sendable {
         self.previous = previous
         self.previousCache = previousCache
         self.logger = logger
-        last.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
+        last = Mutex(DispatchTime.now().uptimeNanoseconds)
     }
 
     /// Turns the writer's auto-checkpoint off; the pass calls `step()` after each batch.

@@ -64,11 +64,14 @@ public final class StreamTokenStore: Sendable {
 
     /// Validates a presented token; nil when unknown, revoked, expired or the user is disabled.
     public func authenticate(_ secret: Secret) async throws -> AuthenticatedToken? {
-        guard secret.kind == .streamToken else { return nil }
+        switch authenticateCached(secret) {
+        case .valid(let token): return token
+        case .invalid: return nil
+        case .unknown: break
+        }
         let hash = secret.hash
         let now = clock.nowMs()
         var entry = cache.withLock { $0[hash] }
-        if entry == nil, let missedAt = misses.withLock({ $0[hash] }), now - missedAt < revalidateMs { return nil }
         if entry == nil || now - entry!.checkedAt >= revalidateMs {
             entry = try await reload(hash: hash, cached: entry, now: now)
         }
@@ -96,7 +99,8 @@ public final class StreamTokenStore: Sendable {
         case unknown
     }
 
-    /// Validates a token from memory only, with `authenticate`'s answers and freshness rules.
+    /// Validates a token from memory only; `authenticate` asks it first and reads the row when it
+    /// answers `.unknown`.
     public func authenticateCached(_ secret: Secret) -> CachedAnswer {
         guard secret.kind == .streamToken else { return .invalid }
         let hash = secret.hash

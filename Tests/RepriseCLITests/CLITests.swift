@@ -169,9 +169,7 @@ func freePort() throws -> Int {
 
 /// One HTTP request through curl; returns status and body.
 func http(_ method: String, _ url: String, body: String? = nil) async throws -> (Int, Data) {
-    var args = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]
-    if let body { args += ["-H", "Content-Type: application/json", "-d", body] }
-    let text = try await Child.run("/usr/bin/curl", args, timeout: 30).output
-    guard let nl = text.lastIndex(of: "\n"), let code = Int(text[text.index(after: nl)...]) else { throw CocoaError(.fileReadCorruptFile) }
-    return (code, Data(text[..<nl].utf8))
+    let r = try await Child.http(method, url, json: body)
+    guard r.status != 0 else { throw CocoaError(.fileReadCorruptFile) }
+    return (r.status, r.body)
 }

@@ -108,14 +108,8 @@ final class Stage: @unchecked Sendable {
 
     /// Sends a request with curl; returns the status and the JSON object of the body.
     func call(_ method: String, _ path: String, bearer: String? = nil, json: String? = nil) async throws -> (Int, [String: Any]) {
-        var args = ["-s", "-w", "\n%{http_code}", "-X", method, base + path]
-        if let bearer { args += ["-H", "Authorization: Bearer \(bearer)"] }
-        if let json { args += ["-H", "Content-Type: application/json", "-d", json] }
-        let text = try await Child.run("/usr/bin/curl", args, timeout: 30).output
-        let nl = text.lastIndex(of: "\n") ?? text.startIndex
-        let code = Int(text[text.index(after: nl)...]) ?? 0
-        let obj = (try? JSONSerialization.jsonObject(with: Data(text[..<nl].utf8))) as? [String: Any] ?? [:]
-        return (code, obj)
+        let (status, body) = try await Child.http(method, base + path, bearer: bearer, json: json)
+        return (status, (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:])
     }
 
     /// Creates user `ann` and logs in; returns the web session.

@@ -17,7 +17,6 @@ public final class Child: Sendable {
     /// Where a standard stream of the child goes.
     public enum IO: Sendable {
         case null
-        case inherit
         case pipe
         /// A file, created or truncated (output) or read (input).
         case file(String)
@@ -37,7 +36,8 @@ public final class Child: Sendable {
 
     private struct State {
         var status: Int32?
-        var waiters: [CheckedContinuation<Int32, Never>] = []
+        var waiters: [Int: CheckedContinuation<Int32?, Never>] = [:]
+        var nextWaiter = 0
     }
 
     /// Starts `executable` with `arguments`; `environment` nil keeps this process's.
@@ -51,8 +51,6 @@ public final class Child: Sendable {
         defer { childEnds.forEach { close($0) } }
         for (target, io) in [stdin, stdout, stderr].enumerated() {
             switch io {
-            case .inherit:
-                break
             case .null:
                 posix_spawn_file_actions_addopen(&actions, Int32(target), "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
             case .file(let path):
@@ -91,8 +89,8 @@ public final class Child: Sendable {
             let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
             let waiters = self.state.withLock { s in
                 s.status = status
-                defer { s.waiters = [] }
-                return s.waiters
+                defer { s.waiters = [:] }
+                return s.waiters.values
             }
             waiters.forEach { $0.resume(returning: status) }
             self.exited.signal()
@@ -107,23 +105,44 @@ public final class Child: Sendable {
 
     /// Waits for the exit without blocking a thread; returns the status.
     public func wait() async -> Int32 {
-        await withCheckedContinuation { c in
-            let done = state.withLock { s -> Int32? in
-                if let status = s.status { return status }
-                s.waiters.append(c)
-                return nil
-            }
-            if let done { c.resume(returning: done) }
-        }
+        await exit(cancellable: false)!
     }
 
     /// Waits at most `seconds`; true when the child has exited.
     public func wait(seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while isRunning && Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(10))  // polling a real process, bounded
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.exit(cancellable: true) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds))  // the deadline, not a poll
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first || !isRunning
         }
-        return !isRunning
+    }
+
+    /// The exit status once the child exits; nil when `cancellable` and the calling task is cancelled first.
+    private func exit(cancellable: Bool) async -> Int32? {
+        let id = state.withLock { s in
+            defer { s.nextWaiter += 1 }
+            return s.nextWaiter
+        }
+        let wait = {
+            await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
+                let done = self.state.withLock { s -> Int32?? in
+                    if let status = s.status { return .some(status) }
+                    if cancellable && Task.isCancelled { return .some(nil) }
+                    s.waiters[id] = c
+                    return nil
+                }
+                if let done { c.resume(returning: done) }
+            }
+        }
+        guard cancellable else { return await wait() }
+        return await withTaskCancellationHandler(operation: wait) {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
+        }
     }
 
     /// Blocks the calling thread until the exit; see `runBlocking` for when that is acceptable.
@@ -235,5 +254,22 @@ extension Child {
         await withCheckedContinuation { c in
             Thread.detachNewThread { c.resume(returning: handle.availableData) }
         }
+    }
+}
+
+extension Child {
+    /// One HTTP request through curl; returns the status and the body (status 0 when curl got no answer).
+    ///
+    /// ```swift
+    /// let (status, body) = try await Child.http("POST", url, bearer: session, json: #"{"label":"mpd"}"#)
+    /// ```
+    public static func http(_ method: String, _ url: String, bearer: String? = nil, json: String? = nil) async throws -> (status: Int, body: Data) {
+        var args = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]
+        if let bearer { args += ["-H", "Authorization: Bearer \(bearer)"] }
+        if let json { args += ["-H", "Content-Type: application/json", "-d", json] }
+        let out = try await run("/usr/bin/curl", args, timeout: 30).stdout
+        // The body is bytes; only the status line after the last newline is text.
+        guard let nl = out.lastIndex(of: UInt8(ascii: "\n")) else { return (0, Data()) }
+        return (Int(String(decoding: out[out.index(after: nl)...], as: UTF8.self)) ?? 0, Data(out[..<nl]))
     }
 }
