@@ -94,6 +94,9 @@ public struct GCRunStats: Sendable, Equatable, Codable {
     public var tokensPurged: Int
     public var longestBatchMs: Int64
     public var dryRun: Bool
+    /// How the pass found its sessions: "sweep" (row-id ranges deleted in SQL) or "rows" (each
+    /// session read for the rules or hooks); nil for passes read back from `gc_runs`.
+    public var method: String?
 
     public init(startedAt: Int64, durationMs: Int64 = 0, examined: Int = 0, deleted: Int = 0, sparedByGrace: Int = 0, sparedByLease: Int = 0, sparedByRule: Int = 0, tokensPurged: Int = 0, longestBatchMs: Int64 = 0, dryRun: Bool = false) {
         self.startedAt = startedAt

@@ -9,6 +9,12 @@ public protocol ExpiryRules: Sendable {
     func extend(_ session: SessionInfo, now: Int64) -> Int64?
     /// Whether to keep a session that is already past expiry; errors must answer true.
     func spareExpired(_ session: SessionInfo, now: Int64) -> Bool
+    /// Whether `spareExpired` may spare anything; when false, GC deletes without reading rows.
+    var judgesExpired: Bool { get }
+}
+
+extension ExpiryRules {
+    public var judgesExpired: Bool { true }
 }
 
 /// The built-in expiry rules: no opinions.
@@ -17,6 +23,7 @@ public struct DefaultExpiryRules: ExpiryRules {
     public func ttl(for session: SessionInfo) -> Int64? { nil }
     public func extend(_ session: SessionInfo, now: Int64) -> Int64? { nil }
     public func spareExpired(_ session: SessionInfo, now: Int64) -> Bool { false }
+    public var judgesExpired: Bool { false }
 }
 
 /// What a token policy sees when a token is issued.
@@ -79,6 +86,12 @@ public struct DefaultTokenPolicy: TokenPolicy {
 public protocol EventSink: Sendable {
     func sessionCreated(_ session: SessionInfo)
     func sessionCollected(_ session: SessionInfo)
+    /// Whether `sessionCollected` does anything; when false, GC deletes without reading rows.
+    var observesCollections: Bool { get }
+}
+
+extension EventSink {
+    public var observesCollections: Bool { true }
 }
 
 /// Drops every event.
@@ -86,4 +99,5 @@ public struct NoEvents: EventSink {
     public init() {}
     public func sessionCreated(_ session: SessionInfo) {}
     public func sessionCollected(_ session: SessionInfo) {}
+    public var observesCollections: Bool { false }
 }

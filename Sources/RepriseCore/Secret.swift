@@ -52,6 +52,17 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
         return diff == 0
     }
 
+    /// The row id a session with this hash is stored under: the hash's first 53 bits, never 0.
+    ///
+    /// Looking a session up by row id needs no index on the random hash, which every GC batch
+    /// would rewrite; 53 bits stay exact as a JSON number.
+    public var rowId: Int64 {
+        var n: UInt64 = 0
+        for b in bytes.prefix(8) { n = n << 8 | UInt64(b) }
+        let id = Int64(n >> 11)
+        return id == 0 ? 1 : id
+    }
+
     public var description: String { "<hash>" }
 }
 

@@ -252,7 +252,13 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
         return spare
     }
 
+    /// True while a loaded plugin defines `session_collect`.
+    public var judgesExpired: Bool { !route("session_collect").names.isEmpty }
+
     // MARK: EventSink
+
+    /// True while a loaded plugin defines `on_session_collected`.
+    public var observesCollections: Bool { !route("on_session_collected").names.isEmpty }
 
     /// Queues `on_session_created`.
     public func sessionCreated(_ session: SessionInfo) { emit("on_session_created") { HookContext.session(session) } }

@@ -49,22 +49,25 @@ public final class SessionStore: Sendable {
 
     /// Creates a session and returns its secret (the only time it is visible) and row.
     public func create(user: User, kind: SessionKind, client: String? = nil, agent: String? = nil, ip: String? = nil) async throws -> (Secret, SessionInfo) {
-        let secret = Secret.generate(.session)
         let now = clock.nowMs()
         var info = SessionInfo(id: 0, userId: user.id, userName: user.name, kind: kind, client: client, agent: agent, ip: ip, createdAt: now, lastSeenAt: now, expiresAt: now)
         let ttl = rules.ttl(for: info) ?? policy.ttl(for: kind)
         info.expiresAt = now + max(0, ttl)
-        let hash = Data(secret.hash.bytes)
         let row = info
-        let id = try await db.write { db in
+        var secret = Secret.generate(.session)
+        // The row id comes from the hash; two sessions share one about once in 2^53 / sessions.
+        while try await !db.write({ [secret] db in
             try db.execute(
                 sql: """
-                    INSERT INTO sessions (hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [hash, row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
-            return db.lastInsertedRowID
+                arguments: [secret.hash.rowId, Data(secret.hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
+            return db.changesCount == 1
+        }) {
+            secret = Secret.generate(.session)
         }
+        let id = secret.hash.rowId
         info.id = id
         cache.withLock {
             $0[secret.hash] = Entry(info: info, user: user, ttl: ttl, writtenExpiresAt: info.expiresAt, lastWrittenAt: now, checkedAt: now)
@@ -120,15 +123,14 @@ public final class SessionStore: Sendable {
     }
 
     private func reload(hash: SecretHash, cached: Entry?, now: Int64) async throws -> Entry? {
-        let key = Data(hash.bytes)
         let found = try await db.read { db -> (SessionInfo, User, Data)? in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
                     SELECT s.*, u.name AS user_name, u.role, u.disabled, u.created_at AS user_created_at
-                    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?
+                    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
                     """,
-                arguments: [key])
+                arguments: [hash.rowId])
             else { return nil }
             return (Self.info(row), UserStore.user(row, prefix: "user_"), row["hash"])
         }
@@ -158,7 +160,7 @@ public final class SessionStore: Sendable {
         cache.withLock { _ = $0.removeValue(forKey: hash) }
         let key = Data(hash.bytes)
         return try await db.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE hash = ?", arguments: [key])
+            try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND hash = ?", arguments: [hash.rowId, key])
             return db.changesCount > 0
         }
     }
@@ -177,7 +179,7 @@ public final class SessionStore: Sendable {
     public func list(limit: Int = 1000) async throws -> [SessionInfo] {
         let rows = try await db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT s.*, u.name AS user_name FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.id DESC LIMIT ?",
+                db, sql: "SELECT s.*, u.name AS user_name FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC, s.id DESC LIMIT ?",
                 arguments: [limit]
             ).map(Self.info)
         }
@@ -230,6 +232,14 @@ public final class SessionStore: Sendable {
     func evict(ids: Set<Int64>) {
         guard !ids.isEmpty else { return }
         cache.withLock { cache in cache = cache.filter { !ids.contains($0.value.info.id) } }
+    }
+
+    /// Drops cached sessions with ids in `range` whose expiry is before `cutoff` (after a GC sweep).
+    func evict(idsIn range: ClosedRange<Int64>, expiringBefore cutoff: Int64) {
+        cache.withLock { cache in
+            guard cache.values.contains(where: { range.contains($0.info.id) && $0.info.expiresAt < cutoff }) else { return }
+            cache = cache.filter { !(range.contains($0.value.info.id) && $0.value.info.expiresAt < cutoff) }
+        }
     }
 
     /// Drops every cached session of a user (after a password change or disable).

@@ -153,6 +153,11 @@ public final class ActiveLeases: Sendable {
     /// Whether anything holds `target`.
     public func contains(_ target: LeaseTarget) -> Bool { held.withLock { $0[target] != nil } }
 
+    /// The ids of the sessions held now.
+    public var sessionIds: [Int64] {
+        held.withLock { h in h.keys.compactMap { if case .session(let id) = $0 { id } else { nil } } }
+    }
+
     /// The number of distinct credentials held.
     public var count: Int { held.withLock { $0.count } }
 }
