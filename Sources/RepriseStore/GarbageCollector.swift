@@ -134,12 +134,12 @@ public struct GarbageCollector: Sendable {
         while !needsRows {
             let after = lastId
             let upper = after + min(width.size, maxId - after)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let deleted = try await db.writeWithoutTransaction { [heldInMemory] db in
-                try Self.deleteRange(db, after: after, upper: upper, args: args, held: heldInMemory)
+            let (deleted, timing) = try await db.writeWithoutTransaction { [heldInMemory] db in
+                try BatchTiming.measure { try Self.deleteRange(db, after: after, upper: upper, args: args, held: heldInMemory) }
             }
-            width.record(heldNs: DispatchTime.now().uptimeNanoseconds - t0, into: &stats)
+            width.record(heldNs: timing.wallNs, into: &stats)
             await checkpoints?.step()
+            try await timing.yieldToOthers()
             // A cached session past the cutoff is gone, or spared and read again when next presented.
             sessions?.evict(idsIn: (after + 1)...upper, expiringBefore: policy.collectableExpiryCutoff(now: now))
             stats.deleted += deleted
@@ -258,24 +258,30 @@ public struct GarbageCollector: Sendable {
                     stats.deleted += doomed.count
                 } else {
                     let ids = doomed.map(\.id)
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    let deleted: [Int64] = try await db.write { db in
-                        let delArgs = args + ["ids": ids.map(String.init).joined(separator: ",")]
-                        // Re-check everything inside the transaction: a concurrent extension or lease wins.
-                        return try Int64.fetchAll(
-                            db,
-                            sql: """
-                                DELETE FROM sessions AS s
-                                WHERE s.id IN (SELECT value FROM json_each('[' || :ids || ']'))
-                                  AND s.expires_at < :expiry_cutoff AND s.created_at <= :creation_cutoff
-                                  AND NOT \(Self.leased)
-                                RETURNING id
-                                """,
-                            arguments: delArgs)
+                    let (deleted, timing) = try await db.writeWithoutTransaction { db in
+                        try BatchTiming.measure {
+                            var deleted: [Int64] = []
+                            try db.inTransaction(.immediate) {
+                                // Re-check everything inside the transaction: a concurrent extension or lease wins.
+                                deleted = try Int64.fetchAll(
+                                    db,
+                                    sql: """
+                                        DELETE FROM sessions AS s
+                                        WHERE s.id IN (SELECT value FROM json_each('[' || :ids || ']'))
+                                          AND s.expires_at < :expiry_cutoff AND s.created_at <= :creation_cutoff
+                                          AND NOT \(Self.leased)
+                                        RETURNING id
+                                        """,
+                                    arguments: args + ["ids": ids.map(String.init).joined(separator: ",")])
+                                return .commit
+                            }
+                            return deleted
+                        }
                     }
-                    sizer.record(heldNs: DispatchTime.now().uptimeNanoseconds - t0, into: &stats)
+                    sizer.record(heldNs: timing.wallNs, into: &stats)
                     stats.deleted += deleted.count
                     await checkpoints?.step()
+                    try await timing.yieldToOthers()
                     let gone = Set(deleted)
                     sessions?.evict(ids: gone)
                     for info in doomed where gone.contains(info.id) { events.sessionCollected(info) }
@@ -332,6 +338,37 @@ struct BatchSizer {
         let ms = Int64(heldNs / 1_000_000)
         stats.longestBatchMs = Swift.max(stats.longestBatchMs, ms)
         if ms < 20 { size = Swift.min(size * 2, max) } else if ms > 50 { size = Swift.max(size / 2, 1) }
+    }
+}
+
+/// How long a GC batch held the write lock, and how much of that it ran on a processor.
+struct BatchTiming {
+    var wallNs: UInt64
+    var cpuNs: UInt64
+
+    /// Runs `body` and times it, wall and this thread's CPU.
+    static func measure<T>(_ body: () throws -> T) rethrows -> (T, BatchTiming) {
+        let (wall0, cpu0) = (DispatchTime.now().uptimeNanoseconds, threadCPUNs())
+        let value = try body()
+        return (value, BatchTiming(wallNs: DispatchTime.now().uptimeNanoseconds - wall0, cpuNs: threadCPUNs() &- cpu0))
+    }
+
+    /// Waits as long as the batch waited for a processor, so that a server sharing the core gets
+    /// it back: on a busy core GC takes at most about a third of it; on an idle one it never waits.
+    func yieldToOthers() async throws {
+        if pauseNs > 0 { try await Task.sleep(nanoseconds: pauseNs) }
+    }
+
+    /// The time not spent on a processor, when over 2 ms, at most a second.
+    var pauseNs: UInt64 {
+        let waited = wallNs > cpuNs ? wallNs - cpuNs : 0
+        return waited > 2_000_000 ? min(waited, 1_000_000_000) : 0
+    }
+
+    static func threadCPUNs() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 }
 

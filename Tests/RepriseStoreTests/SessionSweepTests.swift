@@ -121,6 +121,16 @@ final class LateRules: ExpiryRules {
         #expect(referencing == ["leases"])
     }
 
+    @Test func batchesPauseForAsLongAsTheyWaitedForTheProcessor() {
+        #expect(BatchTiming(wallNs: 30_000_000, cpuNs: 10_000_000).pauseNs == 20_000_000)
+        #expect(BatchTiming(wallNs: 30_000_000, cpuNs: 29_000_000).pauseNs == 0)  // an idle core: no pause
+        #expect(BatchTiming(wallNs: 9_000_000_000, cpuNs: 1_000_000).pauseNs == 1_000_000_000)
+        #expect(BatchTiming(wallNs: 1_000_000, cpuNs: 2_000_000).pauseNs == 0)  // clocks of different grain
+        let (value, timing) = BatchTiming.measure { (0..<200_000).reduce(0, &+) }
+        #expect(value == 19_999_900_000)
+        #expect(timing.cpuNs > 0 && timing.wallNs > 0)
+    }
+
     @Test func sessionsAreStoredUnderTheirHashRowId() async throws {
         let f = try Fixture()
         let u = try await f.users.add(name: "ann", password: "password1", role: .user)
