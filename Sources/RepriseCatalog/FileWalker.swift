@@ -85,13 +85,18 @@ public struct FileWalker: Sendable {
     /// Root directories, as given.
     public var roots: [String]
     /// Lowercase extensions to keep; matching is case-insensitive.
-    public var extensions: Set<String>
+    public let extensions: Set<String>
 
     /// Creates a walker over `roots`.
     public init(roots: [String], extensions: Set<String> = FileWalker.audioExtensions) {
         self.roots = roots
         self.extensions = extensions
+        let packed = extensions.map { Self.pack($0.utf8) }
+        packedExtensions = packed.contains(nil) ? nil : Set(packed.compactMap { $0 })
     }
+
+    /// `extensions` packed by `pack` for the per-file check; nil when one of them does not fit.
+    private let packedExtensions: Set<UInt64>?
 
     /// Everything one walk found.
     public struct Result: Sendable, Equatable {
@@ -115,6 +120,7 @@ public struct FileWalker: Sendable {
 
     /// Walks all roots, calling `visit` for each audio file and each skipped entry.
     public func walk(_ visit: (WalkEvent) -> Void) {
+        let access = ReadAccess.current()
         var visited = Set<DirectoryID>()
         for root in roots {
             let path = standardizePath(root)
@@ -128,12 +134,12 @@ public struct FileWalker: Sendable {
                 continue
             }
             var ancestors = Set<DirectoryID>()
-            walkDirectory(path, id: DirectoryID(info), ancestors: &ancestors, visited: &visited, visit: visit)
+            walkDirectory(path, id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited, visit: visit)
         }
     }
 
     private func walkDirectory(
-        _ path: String, id: DirectoryID, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
+        _ path: String, id: DirectoryID, access: ReadAccess, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
         visit: (WalkEvent) -> Void
     ) {
         if ancestors.contains(id) {
@@ -175,10 +181,12 @@ public struct FileWalker: Sendable {
             }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                walkDirectory(child, id: DirectoryID(info), ancestors: &ancestors, visited: &visited, visit: visit)
+                walkDirectory(child, id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited, visit: visit)
             case S_IFREG:
                 guard hasAudioExtension(name) else { continue }
-                guard faccessat(fd, name, R_OK, 0) == 0 else {
+                // The mode bits answer for nearly every file without a system call; `faccessat`
+                // decides the rest (ACLs, groups the bits do not grant).
+                guard access.permits(info) || faccessat(fd, name, R_OK, 0) == 0 else {
                     visit(.skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(errno))))))
                     continue
                 }
@@ -193,9 +201,18 @@ public struct FileWalker: Sendable {
     private func hasAudioExtension(_ name: String) -> Bool {
         let utf8 = name.utf8
         guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), dot != utf8.startIndex else { return false }
-        // ASCII lowercasing: every known extension is ASCII.
-        let ext = utf8[utf8.index(after: dot)...].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
-        return extensions.contains(String(decoding: ext, as: UTF8.self))
+        let ext = utf8[utf8.index(after: dot)...]
+        // Every known extension is short ASCII: compare lowercased bytes packed in an integer.
+        if let packed = Self.pack(ext), let known = packedExtensions { return known.contains(packed) }
+        return extensions.contains(String(decoding: ext.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self))
+    }
+
+    /// Up to 8 bytes, ASCII-lowercased, in one integer (with the length, so "a" and "a\0" differ).
+    static func pack<C: Collection>(_ bytes: C) -> UInt64? where C.Element == UInt8 {
+        guard !bytes.isEmpty, bytes.count <= 7 else { return nil }
+        var n = UInt64(bytes.count)
+        for b in bytes { n = n << 8 | UInt64(b >= 65 && b <= 90 ? b | 0x20 : b) }
+        return n
     }
 
     /// The entries of an open directory sorted by their bytes, without `.` and `..`.
@@ -209,6 +226,27 @@ public struct FileWalker: Sendable {
             entries.append((name, entry.pointee.d_type))
         }
         return entries.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+}
+
+/// Who this process reads files as: whether a file's mode bits alone let it read the file.
+struct ReadAccess {
+    let uid: uid_t
+    let gids: Set<gid_t>
+
+    static func current() -> ReadAccess {
+        var groups = [gid_t](repeating: 0, count: Int(max(0, getgroups(0, nil))))
+        let n = getgroups(Int32(groups.count), &groups)
+        return ReadAccess(uid: geteuid(), gids: Set(groups.prefix(max(0, Int(n)))).union([getegid()]))
+    }
+
+    /// True when the read bit for owner, group or others grants it; false means "ask the kernel"
+    /// (root, ACLs), never "unreadable". A named-user ACL entry that denies what the bits grant is
+    /// missed: reading the tags, or the stream, then fails with its own error.
+    func permits(_ info: stat) -> Bool {
+        if info.st_uid == uid { return info.st_mode & S_IRUSR != 0 }
+        if gids.contains(info.st_gid) { return info.st_mode & S_IRGRP != 0 }
+        return info.st_mode & S_IROTH != 0
     }
 }
 

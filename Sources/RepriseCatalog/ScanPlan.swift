@@ -59,8 +59,10 @@ public func planScan(existing: [String: IndexedFile], found: [FoundFile]) -> Sca
     var plan = ScanPlan()
     var seen = Set<String>()
     seen.reserveCapacity(found.count)
+    var matched = 0
     for file in found where seen.insert(file.path).inserted {
         if let indexed = existing[file.path] {
+            matched += 1
             if indexed.size == file.size && indexed.mtimeMs == file.mtimeMs {
                 plan.unchangedCount += 1
             } else {
@@ -70,6 +72,9 @@ public func planScan(existing: [String: IndexedFile], found: [FoundFile]) -> Sca
             plan.added.append(file)
         }
     }
-    plan.removed = existing.compactMap { seen.contains($0.key) ? nil : $0.value.id }.sorted()
+    // Every indexed path was found: nothing to look up again.
+    if matched < existing.count {
+        plan.removed = existing.compactMap { seen.contains($0.key) ? nil : $0.value.id }.sorted()
+    }
     return plan
 }

@@ -77,13 +77,14 @@ public struct CatalogStore: Sendable {
 
     /// Every indexed file: path to (id, size, mtime).
     public func index() async throws -> [String: (id: Int64, size: Int64, mtimeMs: Int64)] {
-        let rows = try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, path, size, mtime_ms FROM songs").map { r -> (String, Int64, Int64, Int64) in (r["path"], r["id"], r["size"], r["mtime_ms"]) }
+        try await db.read { db in
+            var out: [String: (id: Int64, size: Int64, mtimeMs: Int64)] = [:]
+            out.reserveCapacity(try Int.fetchOne(db, sql: "SELECT count(*) FROM songs") ?? 0)
+            // By position, straight into the dictionary: a rescan is mostly this and the walk.
+            let rows = try Row.fetchCursor(db, sql: "SELECT path, id, size, mtime_ms FROM songs")
+            while let r = try rows.next() { out[r[0]] = (r[1], r[2], r[3]) }
+            return out
         }
-        var out: [String: (id: Int64, size: Int64, mtimeMs: Int64)] = [:]
-        out.reserveCapacity(rows.count)
-        for (path, id, size, mtime) in rows { out[path] = (id, size, mtime) }
-        return out
     }
 
     /// Writes a scan's result in batches of short transactions; song ids of kept paths never change.
@@ -97,25 +98,28 @@ public struct CatalogStore: Sendable {
         }
         for chunk in removed.chunked(batchSize) {
             try await db.write { db in
-                for id in chunk { try db.execute(sql: "DELETE FROM songs WHERE id = ?", arguments: [id]) }
+                for id in chunk { try db.cachedStatement(sql: "DELETE FROM songs WHERE id = ?").execute(arguments: [id]) }
             }
         }
+        // Albums and artists lose songs only through updates and removals.
+        guard !updates.isEmpty || !removed.isEmpty else { return }
         try await db.write { db in
             try db.execute(sql: "DELETE FROM albums WHERE id NOT IN (SELECT DISTINCT album_id FROM songs)")
             try db.execute(sql: "DELETE FROM artists WHERE id NOT IN (SELECT DISTINCT artist_id FROM songs) AND id NOT IN (SELECT DISTINCT artist_id FROM albums)")
         }
     }
 
+    /// Inserts or updates one song, its artist and its album, with statements prepared once per connection.
     static func upsert(_ db: Database, _ s: SongFile, now: Int64) throws {
         let artistId = try id(db, artist: s.artist)
         let albumArtistId = try s.albumArtist.map { try id(db, artist: $0) } ?? artistId
-        try db.execute(sql: "INSERT INTO albums (name, artist_id) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [s.album, albumArtistId])
-        let albumId = try Int64.fetchOne(db, sql: "SELECT id FROM albums WHERE name = ? AND artist_id = ?", arguments: [s.album, albumArtistId])!
+        try db.cachedStatement(sql: "INSERT INTO albums (name, artist_id) VALUES (?, ?) ON CONFLICT DO NOTHING").execute(arguments: [s.album, albumArtistId])
+        let albumId = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM albums WHERE name = ? AND artist_id = ?"), arguments: [s.album, albumArtistId])!
         let args: StatementArguments = [
             s.path, s.size, s.mtimeMs, s.title, artistId, albumId, s.albumArtist, s.track, s.disc, s.year, s.genre,
             s.durationMs, s.bitrate, s.sampleRate, s.channels, s.format, now, now,
         ]
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO songs (path, size, mtime_ms, title, artist_id, album_id, album_artist, track, disc, year, genre,
                                    duration_ms, bitrate, sample_rate, channels, format, added_at, updated_at)
@@ -125,13 +129,13 @@ public struct CatalogStore: Sendable {
                   album_id = excluded.album_id, album_artist = excluded.album_artist, track = excluded.track, disc = excluded.disc,
                   year = excluded.year, genre = excluded.genre, duration_ms = excluded.duration_ms, bitrate = excluded.bitrate,
                   sample_rate = excluded.sample_rate, channels = excluded.channels, format = excluded.format, updated_at = excluded.updated_at
-                """,
-            arguments: args)
+                """
+        ).execute(arguments: args)
     }
 
     static func id(_ db: Database, artist: String) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO artists (name) VALUES (?) ON CONFLICT DO NOTHING", arguments: [artist])
-        return try Int64.fetchOne(db, sql: "SELECT id FROM artists WHERE name = ?", arguments: [artist])!
+        try db.cachedStatement(sql: "INSERT INTO artists (name) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [artist])
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM artists WHERE name = ?"), arguments: [artist])!
     }
 
     static let songColumns = """

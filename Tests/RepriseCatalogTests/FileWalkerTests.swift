@@ -90,6 +90,34 @@ import Testing
         }
     }
 
+    @Test func modeBitsAnswerWithoutTheKernelOnlyWhenTheyGrant() {
+        let me = ReadAccess(uid: 1000, gids: [100, 200])
+        func file(uid: uid_t, gid: gid_t, mode: mode_t) -> stat {
+            var s = stat()
+            (s.st_uid, s.st_gid, s.st_mode) = (uid, gid, S_IFREG | mode)
+            return s
+        }
+        #expect(me.permits(file(uid: 1000, gid: 1, mode: 0o400)))
+        #expect(!me.permits(file(uid: 1000, gid: 1, mode: 0o044)))  // the owner's bits decide for the owner
+        #expect(me.permits(file(uid: 1, gid: 200, mode: 0o040)))
+        #expect(!me.permits(file(uid: 1, gid: 200, mode: 0o404)))  // and the group's for a member
+        #expect(me.permits(file(uid: 1, gid: 1, mode: 0o004)))
+        #expect(!me.permits(file(uid: 1, gid: 1, mode: 0o440)))
+    }
+
+    @Test func extensionsMatchWhateverTheirCaseOrLength() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        for name in ["a.MP3", "b.Mp3", "c.mp", "d.mp33", "e.Longextension", "f.longextensio", ".mp3"] { try dir.write(name) }
+        #expect(FileWalker.pack("MP3".utf8) == FileWalker.pack("mp3".utf8))
+        #expect(FileWalker.pack("longext".utf8) != nil && FileWalker.pack("longextension".utf8) == nil)
+        let short = FileWalker(roots: [dir.path], extensions: ["mp3"]).collect()
+        #expect(short.files.map(\.path) == ["a.MP3", "b.Mp3"].map(dir.sub))
+        // An extension too long to pack takes the slower comparison, with the same answers.
+        let long = FileWalker(roots: [dir.path], extensions: ["mp3", "longextension"]).collect()
+        #expect(long.files.map(\.path) == ["a.MP3", "b.Mp3", "e.Longextension"].map(dir.sub))
+    }
+
     @Test func invalidRootsDoNotStopTheWalk() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
