@@ -24,4 +24,17 @@ import Testing
         #expect(ledger.totals().completed == 2_000)
         #expect(!ledger.leases.contains(.token(7)))
     }
+
+    /// `recent` holds the latest `keepRecent` finished streams, oldest first, at every count.
+    @Test func recentKeepsTheLatestInOrder() throws {
+        let f = try Fixture()
+        let ledger = StreamLedger(db: f.db, clock: f.clock, keepRecent: 5)
+        var finished: [Int64] = []
+        for n in 1...23 {
+            let id = ledger.start(songId: Int64(n), userId: 1, sessionId: nil, tokenId: nil, player: nil, range: 0...0, bytesExpected: 1)
+            ledger.finish(id)
+            finished.append(Int64(n))
+            #expect(ledger.recent().map(\.songId) == Array(finished.suffix(5)), "after \(n) streams")
+        }
+    }
 }
