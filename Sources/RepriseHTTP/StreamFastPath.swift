@@ -33,6 +33,25 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests handed to Hummingbird whose responses have not ended yet.
     private var handedOn = 0
+    /// Files this connection read lately, still open: a player's probes and seeks, and a client
+    /// that asks for one song again and again, then cost a `stat` of the path instead of `open`,
+    /// `stat` and `close`. Used only while the path still names the same file (device and inode);
+    /// closed with the connection.
+    private var openFiles: [OpenFile] = []
+    static let openFilesPerConnection = 4
+
+    struct OpenFile {
+        let songId: Int64
+        let fd: Int32
+        let file: FileIdentity
+    }
+
+    /// A file on disk, by device and inode.
+    struct FileIdentity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+        init(_ st: stat) { (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino)) }
+    }
 
     private enum State {
         case idle
@@ -86,6 +105,11 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        for f in openFiles { Glibc.close(f.fd) }
+        openFiles.removeAll()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { handedOn = max(0, handedOn - 1) }
         context.write(data, promise: promise)
@@ -99,7 +123,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case refusal(HTTPResponseStatus, json: String)
         case notModified(HTTPHeaders)
         case headers(HTTPResponseStatus, HTTPHeaders)
-        case file(HTTPResponseStatus, HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential)
+        case file(HTTPResponseStatus, HTTPHeaders, song: Song, file: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential)
     }
 
     /// The answer for `head`, or nil when the full path must take the request.
@@ -121,7 +145,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return .refusal(.unauthorized, json: Self.invalidToken)
         case .valid(let valid): t = valid
         }
-        guard let song = services.catalog.cachedSong(id: target.songId), (try? StreamEndpoint.check(song)) != nil else { return nil }
+        guard let song = services.catalog.cachedSong(id: target.songId), let file = Self.unchanged(song) else { return nil }
         let facts = StreamRequestFacts(
             method: head.method.rawValue, path: target.path, ip: channel.remoteAddress?.ipAddress,
             userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
@@ -144,15 +168,25 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .full where size <= Self.maxBytes:
             headers.add(name: "Content-Length", value: String(size))
             if head.method == .HEAD || size == 0 { return .headers(.ok, headers) }
-            return .file(.ok, headers, song: song, range: 0...(size - 1), credential: credential)
+            return .file(.ok, headers, song: song, file: file, range: 0...(size - 1), credential: credential)
         case .partial(let range) where range.upperBound - range.lowerBound < Self.maxBytes:
             headers.add(name: "Content-Range", value: ContentRange.satisfied(range, size: size))
             headers.add(name: "Content-Length", value: String(range.upperBound - range.lowerBound + 1))
             if head.method == .HEAD { return .headers(.partialContent, headers) }
-            return .file(.partialContent, headers, song: song, range: range, credential: credential)
+            return .file(.partialContent, headers, song: song, file: file, range: range, credential: credential)
         default:
             return nil
         }
+    }
+
+    /// The file at the song's path when its size and mtime are still the scanned ones; nil sends
+    /// the request to the full path, which says what is wrong.
+    static func unchanged(_ song: Song) -> FileIdentity? {
+        var st = stat()
+        guard stat(song.path, &st) == 0, Int64(st.st_size) == song.size,
+              Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000 == song.mtimeMs
+        else { return nil }
+        return FileIdentity(st)
     }
 
     /// The song id, token and path of `/stream/{id}?token=...`; nil for anything else (or anything unusual).
@@ -203,8 +237,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .headers(let status, let headers):
             writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
             done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        case .file(let status, let headers, let song, let range, let credential):
-            done = sendFile(status, headers, song: song, range: range, credential: credential, version: version, keepAlive: keepAlive, context: context)
+        case .file(let status, let headers, let song, let file, let range, let credential):
+            done = sendFile(status, headers, song: song, file: file, range: range, credential: credential, version: version, keepAlive: keepAlive, context: context)
         }
         if !keepAlive {
             let channel = context.channel
@@ -238,25 +272,28 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends a slice of the song's file, accounted in the ledger like any stream: up to `copyBytes`
     /// read (`pread`, from the page cache as `sendfile` would) and sent with the head, longer as one
     /// `sendfile(2)` region.
-    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let fd = open(song.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            // Gone since the stat a moment ago: answer as the full path does.
-            return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
-        }
+    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let length = range.upperBound - range.lowerBound + 1
         let body: IOData
         let file: NIOFileHandle?
         if length <= Self.copyBytes {
-            let buffer = Self.read(fd: fd, range: range, allocator: context.channel.allocator)
-            Glibc.close(fd)
-            guard let buffer else {
+            guard let fd = openFile(song, identity) else {
+                // Gone or replaced since the stat a moment ago: answer as the full path does.
+                return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
+            }
+            guard let buffer = Self.read(fd: fd, range: range, allocator: context.channel.allocator) else {
                 // Shorter than the scan saw: answer as the full path does for a changed file.
+                forget(fd)
                 let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
                 return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), version: version, keepAlive: keepAlive, context: context)
             }
             (body, file) = (.byteBuffer(buffer), nil)
         } else {
+            // A region owns its descriptor until the kernel took the last byte.
+            let fd = open(song.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
+            }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             (body, file) = (.fileRegion(FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)), handle)
         }
@@ -276,13 +313,38 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 ledger.progress(streamId, bytes: length)
             case .failure:
                 var st = stat()
-                let shrank = file != nil && fstat(fd, &st) == 0 && Int64(st.st_size) <= range.upperBound
+                let shrank = (try? file?.withUnsafeFileDescriptor { fstat($0, &st) == 0 && Int64(st.st_size) <= range.upperBound }) ?? false
                 reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
             }
             try? file?.close()
             ledger.finish(streamId, reason: reason)
         }
         return done
+    }
+
+    /// A descriptor of the file at the song's path, which must be `identity`: kept open from an
+    /// earlier request on this connection, or opened now (and kept, closing the oldest).
+    private func openFile(_ song: Song, _ identity: FileIdentity) -> Int32? {
+        if let kept = openFiles.firstIndex(where: { $0.songId == song.id }) {
+            if openFiles[kept].file == identity { return openFiles[kept].fd }
+            forget(openFiles[kept].fd)  // replaced under the same path
+        }
+        let fd = open(song.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, FileIdentity(st) == identity else {
+            Glibc.close(fd)
+            return nil
+        }
+        if openFiles.count >= Self.openFilesPerConnection { forget(openFiles[0].fd) }
+        openFiles.append(OpenFile(songId: song.id, fd: fd, file: identity))
+        return fd
+    }
+
+    /// Closes a kept descriptor.
+    private func forget(_ fd: Int32) {
+        openFiles.removeAll { $0.fd == fd }
+        Glibc.close(fd)
     }
 
     /// The bytes of `range`, or nil when the file is shorter.

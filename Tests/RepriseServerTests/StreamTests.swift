@@ -116,6 +116,58 @@ import Testing
         }
     }
 
+    /// A file the fast path keeps open for a connection serves only while its path still names it,
+    /// and closes with the connection.
+    @Test func keptFilesFollowTheirPathAndCloseWithTheConnection() async throws {
+        let (lib, bytes, id, _, token) = try await setUp(clock: ManualWallClock())  // cached credentials stay fresh
+        let path = try #require(try await lib.core.catalog.index().first { $0.value.id == id }?.key)
+        let replacement = Data(bytes.reversed())
+        try replacement.write(to: URL(fileURLWithPath: path + ".new"))
+        try await lib.live(.fastPath) { client in
+            let port = try #require(client.port)
+            _ = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=0-0"])  // fills the caches
+            let fast = lib.core.services.fastPathAnswers.count
+            let script = """
+                import os, socket, sys, time
+                path, pid = \(String(reflecting: path)), \(getpid())
+                def held():
+                    n = 0
+                    for fd in os.listdir(f"/proc/{pid}/fd"):
+                        try: target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        except OSError: continue
+                        if target in (path, path + " (deleted)"): n += 1
+                    return n
+                def get(f):
+                    s.sendall(b"GET /stream/\(id)?token=\(token) HTTP/1.1\\r\\nHost: x\\r\\nRange: bytes=0-99\\r\\n\\r\\n")
+                    status, length = f.readline().split()[1], 0
+                    while True:
+                        line = f.readline().strip()
+                        if not line: break
+                        k, v = line.split(b":", 1)
+                        if k.lower() == b"content-length": length = int(v)
+                    return status.decode() + " " + f.read(length).hex()
+                s = socket.create_connection(("127.0.0.1", \(port)))
+                f = s.makefile("rb")
+                print(get(f), held())
+                st = os.stat(path)
+                os.utime(path + ".new", ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime, another file
+                os.replace(path + ".new", path)
+                print(get(f), held())
+                f.close(); s.close()
+                deadline = time.time() + 5
+                while held() and time.time() < deadline: time.sleep(0.02)
+                print("closed", held())
+                """
+            let lines = try await Child.run("/usr/bin/python3", ["-c", script], timeout: 30).output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            try #require(lines.count == 3, "\(lines)")
+            #expect(lines[0] == ["206", bytes.prefix(100).hexString, "1"])
+            // The kept descriptor still reads the old file; the path names the new one, which is served.
+            #expect(lines[1] == ["206", replacement.prefix(100).hexString, "1"])
+            #expect(lines[2] == ["closed", "0"])
+            #expect(lib.core.services.fastPathAnswers.count - fast == 2)
+        }
+    }
+
     @Test(arguments: Transport.allCases) func singleRangesReturnExactBytes(_ transport: Transport) async throws {
         let (lib, bytes, id, _, token) = try await setUp()
         let n = bytes.count
@@ -489,4 +541,7 @@ extension Data {
         while let a = chars.next(), let b = chars.next(), let byte = UInt8(String([a, b]), radix: 16) { out.append(byte) }
         self = out
     }
+
+    /// The bytes as lowercase hex digit pairs, as Python's `bytes.hex()` writes them.
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
