@@ -174,7 +174,7 @@ public struct StreamEndpoint: Sendable {
     /// Streams the pieces with back-pressure, accounting bytes and holding a lease until done.
     ///
     /// On connections set up by `FileRegionHTTP1Channel` file slices go out with `sendfile(2)` in
-    /// regions of 256 KiB (64 KiB once a region took over half a second), each awaited until the
+    /// regions of 1 MiB (64 KiB once a region took over half a second), each awaited until the
     /// kernel took it: nothing is copied and nothing waits in the server.
     ///
     /// Elsewhere slices are read on NIO's thread pool and copied. Hummingbird's writer returns once a
@@ -261,7 +261,7 @@ public struct StreamEndpoint: Sendable {
     }
 
     /// Region size for `sendfile`.
-    static let regionSize = 256 * 1024
+    static let regionSize = 1024 * 1024
     /// Region size once a client has shown it reads slowly, so that accounting and leases keep up.
     static let slowRegionSize = 64 * 1024
 
