@@ -207,7 +207,7 @@ public struct FileWalker: Sendable {
         return extensions.contains(String(decoding: ext.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self))
     }
 
-    /// Up to 8 bytes, ASCII-lowercased, in one integer (with the length, so "a" and "a\0" differ).
+    /// Up to 7 bytes, ASCII-lowercased, in one integer with their count (so "a" and "\0a" differ).
     static func pack<C: Collection>(_ bytes: C) -> UInt64? where C.Element == UInt8 {
         guard !bytes.isEmpty, bytes.count <= 7 else { return nil }
         var n = UInt64(bytes.count)

@@ -55,17 +55,21 @@ public final class SessionStore: Sendable {
         info.expiresAt = now + max(0, ttl)
         let row = info
         var secret = Secret.generate(.session)
-        // The row id comes from the hash; two sessions share one about once in 2^53 / sessions.
-        while try await !db.write({ [secret] db in
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [secret.hash.rowId, Data(secret.hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
-            return db.changesCount == 1
-        }) {
-            secret = Secret.generate(.session)
+        while true {
+            do {
+                try await db.write { [secret] db in
+                    try db.execute(
+                        sql: """
+                            INSERT INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [secret.hash.rowId, Data(secret.hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
+                }
+                break
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                // Another session has this row id (a chance of sessions in 2^53): draw another secret.
+                secret = Secret.generate(.session)
+            }
         }
         let id = secret.hash.rowId
         info.id = id
