@@ -58,7 +58,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Passing the parts of the current request on.
         case forwarding
         /// Reading the rest of a request answered here.
-        case answering(Answer, version: HTTPVersion, keepAlive: Bool)
+        case answering(Answer, keepAlive: Bool)
     }
 
     /// What the fast path uses of `AppServices`, held once per server: copying the whole struct
@@ -86,15 +86,15 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case (.idle, .head(let head)):
             // An unwritable channel has a client that reads slower than it asks: the router paces it.
             if handedOn == 0, context.channel.isWritable, let answer = plan(head, channel: context.channel) {
-                state = .answering(answer, version: head.version, keepAlive: head.isKeepAlive)
+                state = .answering(answer, keepAlive: head.isKeepAlive)
             } else {
                 state = .forwarding
                 handedOn += 1
                 context.fireChannelRead(data)
             }
-        case (.answering(let answer, let version, let keepAlive), .end):
+        case (.answering(let answer, let keepAlive), .end):
             state = .idle
-            respond(answer, version: version, keepAlive: keepAlive, context: context)
+            respond(answer, keepAlive: keepAlive, context: context)
         case (.answering, _):
             break  // no body is expected: `plan` refuses requests that announce one
         case (_, .end):
@@ -105,7 +105,16 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The response encoder's context: answers written through it skip the encoder (and
+    /// `FileRegionHandler`), their heads already encoded here.
+    private var wire: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
+        wire = nil
         for f in openFiles { Glibc.close(f.fd) }
         openFiles.removeAll()
     }
@@ -128,7 +137,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer for `head`, or nil when the full path must take the request.
     func plan(_ head: HTTPRequestHead, channel: any Channel) -> Answer? {
-        guard head.version == .http1_1, head.method == .GET || head.method == .HEAD,
+        guard wire != nil, head.version == .http1_1, head.method == .GET || head.method == .HEAD,
               !head.headers.contains(name: "transfer-encoding"),
               head.headers["content-length"].allSatisfy({ $0 == "0" }),
               let target = Self.parse(head.uri)
@@ -225,20 +234,18 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - Answering
 
-    private func respond(_ answer: Answer, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func respond(_ answer: Answer, keepAlive: Bool, context: ChannelHandlerContext) {
         services.answers.increment()
         let done: EventLoopFuture<Void>
         switch answer {
         case .refusal(let status, let json):
-            done = writeError(status, json: json, version: version, keepAlive: keepAlive, context: context)
+            done = writeError(status, json: json, keepAlive: keepAlive, context: context)
         case .notModified(let headers):
-            writeHead(.notModified, headers, version: version, keepAlive: keepAlive, context: context)
-            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            done = send(head(.notModified, headers, keepAlive: keepAlive, context: context), context: context)
         case .headers(let status, let headers):
-            writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-            done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            done = send(head(status, headers, keepAlive: keepAlive, context: context), context: context)
         case .file(let status, let headers, let song, let file, let range, let credential):
-            done = sendFile(status, headers, song: song, file: file, range: range, credential: credential, version: version, keepAlive: keepAlive, context: context)
+            done = sendFile(status, headers, song: song, file: file, range: range, credential: credential, keepAlive: keepAlive, context: context)
         }
         if !keepAlive {
             let channel = context.channel
@@ -246,66 +253,94 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func writeHead(_ status: HTTPResponseStatus, _ fields: HTTPHeaders, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = fields
-        headers.add(name: "Date", value: Self.date())
-        if let serverName { headers.add(name: "Server", value: serverName) }
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+    /// The encoded response head (HTTP/1.1, the only version answered here), with room for `body` more bytes.
+    private func head(_ status: HTTPResponseStatus, _ fields: HTTPHeaders, keepAlive: Bool, body: Int = 0, context: ChannelHandlerContext) -> ByteBuffer {
+        var out = context.channel.allocator.buffer(capacity: 320 + body)
+        out.writeStaticString("HTTP/1.1 ")
+        out.writeString(String(status.code))
+        out.writeStaticString(" ")
+        out.writeString(status.reasonPhrase)
+        out.writeStaticString("\r\n")
+        for (name, value) in fields { Self.field(name, value, into: &out) }
+        Self.field("Date", Self.date(), into: &out)
+        if let serverName { Self.field("Server", serverName, into: &out) }
+        if !keepAlive { Self.field("Connection", "close", into: &out) }
+        out.writeStaticString("\r\n")
+        return out
+    }
+
+    private static func field(_ name: String, _ value: String, into out: inout ByteBuffer) {
+        out.writeString(name)
+        out.writeStaticString(": ")
+        out.writeString(value)
+        out.writeStaticString("\r\n")
+    }
+
+    /// Writes `bytes`, then `region` if any, past the response encoder and flushes; the future
+    /// completes when the kernel took the last byte.
+    @discardableResult
+    private func send(_ bytes: ByteBuffer, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
+        guard let wire else {
+            sent.fail(ChannelError.ioOnClosedChannel)
+            return sent.futureResult
+        }
+        wire.write(NIOAny(IOData.byteBuffer(bytes)), promise: region == nil ? sent : nil)
+        if let region { wire.write(NIOAny(IOData.fileRegion(region)), promise: sent) }
+        wire.flush()
+        return sent.futureResult
     }
 
     /// Writes a whole JSON error response, as `APIError` renders it.
-    private func writeError(_ status: HTTPResponseStatus, json: String, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        var body = context.channel.allocator.buffer(capacity: json.utf8.count)
-        body.writeString(json)
-        var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(body.readableBytes))])
+    private func writeError(_ status: HTTPResponseStatus, json: String, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(json.utf8.count))])
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
-        writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        var out = head(status, headers, keepAlive: keepAlive, body: json.utf8.count, context: context)
+        out.writeString(json)
+        return send(out, context: context)
     }
 
-    /// Bodies up to this size are read and sent with the head in one `writev`: one system call and
-    /// one TCP segment where a region takes a `write` for the head and a `sendfile` for the body.
+    /// Bodies up to this size are read into the buffer that holds the head and sent with one
+    /// `write`: one system call and one TCP segment where a region takes a `write` for the head and
+    /// a `sendfile` for the body.
     static let copyBytes: Int64 = 64 * 1024
 
     /// Sends a slice of the song's file, accounted in the ledger like any stream: up to `copyBytes`
-    /// read (`pread`, from the page cache as `sendfile` would) and sent with the head, longer as one
+    /// read (`pread`, from the page cache as `sendfile` would) behind the head, longer as one
     /// `sendfile(2)` region.
-    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let length = range.upperBound - range.lowerBound + 1
-        let body: IOData
-        let file: NIOFileHandle?
+        let missing = { Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)") }
+        var out: ByteBuffer
+        let region: FileRegion?
         if length <= Self.copyBytes {
             guard let fd = openFile(song, identity) else {
                 // Gone or replaced since the stat a moment ago: answer as the full path does.
-                return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
+                return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context)
             }
-            guard let buffer = Self.read(fd: fd, range: range, allocator: context.channel.allocator) else {
+            out = head(status, headers, keepAlive: keepAlive, body: Int(length), context: context)
+            guard Self.read(fd: fd, range: range, into: &out) else {
                 // Shorter than the scan saw: answer as the full path does for a changed file.
                 forget(fd)
                 let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
-                return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), version: version, keepAlive: keepAlive, context: context)
+                return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), keepAlive: keepAlive, context: context)
             }
-            (body, file) = (.byteBuffer(buffer), nil)
+            region = nil
         } else {
             // A region owns its descriptor until the kernel took the last byte.
             let fd = open(song.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                return writeError(.gone, json: Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)"), version: version, keepAlive: keepAlive, context: context)
-            }
+            guard fd >= 0 else { return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context) }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
-            (body, file) = (.fileRegion(FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)), handle)
+            out = head(status, headers, keepAlive: keepAlive, context: context)
+            region = FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)
         }
         let ledger = services.ledger
         let streamId = ledger.start(
             songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,
             player: credential.player, range: range, bytesExpected: length)
         let sent = context.eventLoop.makePromise(of: Void.self)
-        if case .fileRegion(let region) = body { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
-        writeHead(status, headers, version: version, keepAlive: keepAlive, context: context)
-        context.write(wrapOutboundOut(.body(body)), promise: sent)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if let region { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
+        send(out, region: region, promise: sent, context: context)
         sent.futureResult.whenComplete { result in
             var reason: String?
             switch result {
@@ -313,13 +348,13 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 ledger.progress(streamId, bytes: length)
             case .failure:
                 var st = stat()
-                let shrank = (try? file?.withUnsafeFileDescriptor { fstat($0, &st) == 0 && Int64(st.st_size) <= range.upperBound }) ?? false
+                let shrank = (try? region?.fileHandle.withUnsafeFileDescriptor { fstat($0, &st) == 0 && Int64(st.st_size) <= range.upperBound }) ?? false
                 reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
             }
-            try? file?.close()
+            try? region?.fileHandle.close()
             ledger.finish(streamId, reason: reason)
         }
-        return done
+        return sent.futureResult
     }
 
     /// A descriptor of the file at the song's path, which must be `identity`: kept open from an
@@ -347,11 +382,10 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         Glibc.close(fd)
     }
 
-    /// The bytes of `range`, or nil when the file is shorter.
-    static func read(fd: Int32, range: ClosedRange<Int64>, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    /// Appends the bytes of `range` to `out`; false when the file is shorter.
+    static func read(fd: Int32, range: ClosedRange<Int64>, into out: inout ByteBuffer) -> Bool {
         let length = Int(range.upperBound - range.lowerBound + 1)
-        var buffer = allocator.buffer(capacity: length)
-        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
+        let read = out.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
             var total = 0
             while total < length {
                 let n = pread(fd, ptr.baseAddress! + total, length - total, off_t(range.lowerBound) + off_t(total))
@@ -359,7 +393,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return total
         }
-        return read == length ? buffer : nil
+        return read == length
     }
 
     static let invalidToken = errorJSON(code: "invalid_token", message: "the stream token is unknown, revoked or expired")
