@@ -162,9 +162,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             services.ledger.refused()
             return .refusal(.forbidden, json: Self.errorJSON(code: "policy_denied", message: reason))
         }
-        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
+        let (etag, etagText, lastModified) = validators(song)
         var headers = HTTPHeaders([
-            ("Accept-Ranges", "bytes"), ("ETag", etag.headerValue), ("Last-Modified", HTTPDate.format(epochMs: song.mtimeMs)),
+            ("Accept-Ranges", "bytes"), ("ETag", etagText), ("Last-Modified", lastModified),
             ("Content-Type", song.mimeType), ("Cache-Control", "private, max-age=0"),
         ])
         let conditions = ConditionalHeaders { name in head.headers.first(name: name) }
@@ -186,6 +186,18 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             return nil
         }
+    }
+
+    /// The last song answered on this connection and its validators, formatted once.
+    private var lastValidators: (song: Int64, size: Int64, mtimeMs: Int64, etag: EntityTag, etagText: String, lastModified: String)?
+
+    /// The song's `ETag` and `Last-Modified`, from `lastValidators` when it is the same file.
+    private func validators(_ song: Song) -> (EntityTag, String, String) {
+        if let v = lastValidators, v.song == song.id, v.size == song.size, v.mtimeMs == song.mtimeMs { return (v.etag, v.etagText, v.lastModified) }
+        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
+        let made = (song.id, song.size, song.mtimeMs, etag, etag.headerValue, HTTPDate.format(epochMs: song.mtimeMs))
+        lastValidators = made
+        return (made.3, made.4, made.5)
     }
 
     /// The file at the song's path when its size and mtime are still the scanned ones; nil sends
