@@ -73,39 +73,64 @@ enum RangeSpec: Equatable {
 }
 
 /// Parses `bytes=...` into range-specs; nil when the header is invalid or uses another unit.
+///
+/// Works on the UTF-8 bytes: it runs on every ranged stream request.
 func parseRangeSpecs(_ header: String) -> [RangeSpec]? {
-    let value = trimOWS(Substring(header))
-    guard let eq = value.firstIndex(of: "=") else { return nil }
-    guard value[..<eq].lowercased() == "bytes" else { return nil }
-    var specs: [RangeSpec] = []
-    for element in value[value.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false) {
-        let item = trimOWS(element)
-        if item.isEmpty { continue }  // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
-        guard let spec = parseRangeSpec(item) else { return nil }
-        specs.append(spec)
+    var header = header
+    return header.withUTF8 { b -> [RangeSpec]? in
+        var (start, end) = trimmedOWS(b, 0, b.count)
+        let unit: StaticString = "bytes="
+        guard end - start > unit.utf8CodeUnitCount else { return nil }
+        for k in 0..<unit.utf8CodeUnitCount {
+            let c = b[start + k], want = unit.utf8Start[k]
+            // ASCII case-insensitive for the letters of "bytes"; "=" exactly.
+            guard c == want || (want != UInt8(ascii: "=") && c | 0x20 == want) else { return nil }
+        }
+        start += unit.utf8CodeUnitCount
+        var specs: [RangeSpec] = []
+        while start <= end {
+            var comma = start
+            while comma < end, b[comma] != UInt8(ascii: ",") { comma += 1 }
+            let (i, j) = trimmedOWS(b, start, comma)
+            // Empty list elements are allowed and ignored (RFC 9110 §5.6.1).
+            if i < j {
+                guard let spec = parseRangeSpec(b, i, j) else { return nil }
+                specs.append(spec)
+            }
+            start = comma + 1
+        }
+        return specs.isEmpty ? nil : specs
     }
-    return specs.isEmpty ? nil : specs
 }
 
-private func parseRangeSpec(_ item: Substring) -> RangeSpec? {
-    guard let dash = item.firstIndex(of: "-") else { return nil }
-    let firstText = item[..<dash]
-    let lastText = item[item.index(after: dash)...]
-    if firstText.isEmpty {
-        guard let length = parseDigits(lastText) else { return nil }
+/// `b[from..<to]` without leading and trailing spaces and tabs, as bounds.
+private func trimmedOWS(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> (Int, Int) {
+    var (i, j) = (from, to)
+    while i < j, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+    while j > i, b[j - 1] == 0x20 || b[j - 1] == 0x09 { j -= 1 }
+    return (i, j)
+}
+
+private func parseRangeSpec(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> RangeSpec? {
+    var dash = from
+    while dash < to, b[dash] != UInt8(ascii: "-") { dash += 1 }
+    guard dash < to else { return nil }
+    if dash == from {
+        guard let length = parseDigits(b, dash + 1, to) else { return nil }
         return .suffix(length: length)
     }
-    guard let first = parseDigits(firstText) else { return nil }
-    if lastText.isEmpty { return .from(first: first, last: nil) }
-    guard let last = parseDigits(lastText), last >= first else { return nil }
+    guard let first = parseDigits(b, from, dash) else { return nil }
+    if dash + 1 == to { return .from(first: first, last: nil) }
+    guard let last = parseDigits(b, dash + 1, to), last >= first else { return nil }
     return .from(first: first, last: last)
 }
 
 /// Parses 1*DIGIT, saturating at Int64.max (such positions are past any real file).
-private func parseDigits(_ text: Substring) -> Int64? {
-    guard !text.isEmpty else { return nil }
+private func parseDigits(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Int64? {
+    guard from < to else { return nil }
     var value: Int64 = 0
-    for byte in text.utf8 {
+    for k in from..<to {
+        let byte = b[k]
         guard byte >= 0x30, byte <= 0x39 else { return nil }
         let (times, o1) = value.multipliedReportingOverflow(by: 10)
         let (sum, o2) = times.addingReportingOverflow(Int64(byte - 0x30))
@@ -114,7 +139,6 @@ private func parseDigits(_ text: Substring) -> Int64? {
     return value
 }
 
-/// Strips optional whitespace (SP / HTAB) from both ends.
 func trimOWS(_ text: Substring) -> Substring {
     var result = text
     while let c = result.first, c == " " || c == "\t" { result.removeFirst() }
