@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RepriseCore
 import Synchronization
 import Testing
@@ -36,5 +37,30 @@ import Testing
             finished.append(Int64(n))
             #expect(ledger.recent().map(\.songId) == Array(finished.suffix(5)), "after \(n) streams")
         }
+    }
+
+    /// Flushed rows hold every field of the record, nulls included.
+    @Test func flushWritesEveryField() async throws {
+        let f = try Fixture()
+        let ledger = StreamLedger(db: f.db, clock: f.clock)
+        f.clock.set(ms: 1_700_000_000_000)
+        let a = ledger.start(songId: 4, userId: 2, sessionId: nil, tokenId: 9, player: "mpd:living room", range: 10...19, bytesExpected: 10)
+        ledger.progress(a, bytes: 4)
+        f.clock.advance(ms: 250)
+        ledger.finish(a, reason: "client went away")
+        let b = ledger.start(songId: 5, userId: nil, sessionId: 77, tokenId: nil, player: nil, range: 0...0, bytesExpected: 1)
+        ledger.progress(b, bytes: 1)
+        ledger.finish(b)
+        try await ledger.flush()
+        let rows = try await f.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM streams ORDER BY song_id").map { r -> [String] in
+                ["id", "song_id", "user_id", "session_id", "token_id", "player", "range_start", "range_end", "bytes_expected", "bytes_sent", "started_at", "finished_at", "status", "reason"]
+                    .map { (r[$0] as DatabaseValue).description }
+            }
+        }
+        #expect(rows == [
+            ["\(a)", "4", "2", "NULL", "9", "\"mpd:living room\"", "10", "19", "10", "4", "1700000000000", "1700000000250", "\"aborted\"", "\"client went away\""],
+            ["\(b)", "5", "NULL", "77", "NULL", "NULL", "0", "0", "1", "1", "1700000000250", "1700000000250", "\"completed\"", "NULL"],
+        ])
     }
 }
