@@ -147,7 +147,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return .refusal(.unauthorized, json: Self.invalidToken)
         }
         let t: AuthenticatedToken
-        switch services.tokens.authenticateCached(secret) {
+        switch services.tokens.authenticateCached(secret, hash: hash(of: secret)) {
         case .unknown: return nil
         case .invalid:
             services.ledger.refused()
@@ -155,8 +155,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .valid(let valid): t = valid
         }
         guard let song = services.catalog.cachedSong(id: target.songId), let file = Self.unchanged(song) else { return nil }
+        if remoteIP == nil { remoteIP = .some(channel.remoteAddress?.ipAddress) }
         let facts = StreamRequestFacts(
-            method: head.method.rawValue, path: target.path, ip: channel.remoteAddress?.ipAddress,
+            method: head.method.rawValue, path: target.path, ip: remoteIP ?? nil,
             userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
         if case .deny(let reason) = services.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: song.id, song: song) {
             services.ledger.refused()
@@ -186,6 +187,20 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             return nil
         }
+    }
+
+    /// The client's address, formatted once per connection.
+    private var remoteIP: String??
+    /// The last token presented on this connection and its SHA-256: players present one token
+    /// again and again.
+    private var lastToken: (text: String, hash: SecretHash)?
+
+    /// `secret.hash`, computed once per token per connection.
+    private func hash(of secret: Secret) -> SecretHash {
+        if let last = lastToken, last.text == secret.plaintext { return last.hash }
+        let hash = secret.hash
+        lastToken = (secret.plaintext, hash)
+        return hash
     }
 
     /// The last song answered on this connection and its validators, formatted once.

@@ -102,8 +102,12 @@ public final class StreamTokenStore: Sendable {
     /// Validates a token from memory only; `authenticate` asks it first and reads the row when it
     /// answers `.unknown`.
     public func authenticateCached(_ secret: Secret) -> CachedAnswer {
+        authenticateCached(secret, hash: secret.hash)
+    }
+
+    /// `authenticateCached(_:)` with the secret's hash already computed (`hash` must be `secret.hash`).
+    public func authenticateCached(_ secret: Secret, hash: SecretHash) -> CachedAnswer {
         guard secret.kind == .streamToken else { return .invalid }
-        let hash = secret.hash
         let now = clock.nowMs()
         return cache.withLock { cache -> CachedAnswer in
             guard var e = cache[hash] else {
