@@ -12,6 +12,8 @@ public struct RepriseSettings: Sendable {
     public var maxBodyBytes: Int
     /// Whether stream bodies go out with `sendfile(2)` (else read and copied on a thread pool).
     public var sendfile: Bool
+    /// Event-loop threads; 0 means one per CPU the process may run on.
+    public var eventLoops: Int
     public var databasePath: String
     public var policy: SessionPolicy
     public var gcInterval: Int64
@@ -83,6 +85,7 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("http.public_url", .url, nil),
     ("http.max_body_bytes", .int(1024...(64 << 20)), "1048576"),
     ("http.sendfile", .bool, "true"),
+    ("http.event_loops", .int(0...256), "0"),
     ("database.path", .string, "data/reprise.sqlite"),
     ("sessions.web_ttl", .duration, "1h"),
     ("sessions.api_ttl", .duration, "24h"),
@@ -172,7 +175,7 @@ public enum ConfigLoader {
         if ms("gc.interval") <= 0 { throw ConfigError(message: "\(file): 'gc.interval' must be greater than zero") }
         return RepriseSettings(
             httpHost: host, httpPort: port, publicURL: publicURL, maxBodyBytes: int("http.max_body_bytes"),
-            sendfile: values["http.sendfile"] == "true", databasePath: values["database.path"]!, policy: policy,
+            sendfile: values["http.sendfile"] == "true", eventLoops: int("http.event_loops"), databasePath: values["database.path"]!, policy: policy,
             gcInterval: ms("gc.interval"), gcJitter: ms("gc.jitter"), gcBatchSize: int("gc.batch_size"),
             tokenRetention: ms("tokens.retention"), bcryptCost: int("auth.bcrypt_cost"), logLevel: values["log.level"]!,
             catalogPaths: values["catalog.paths"]!.split(separator: values["catalog.paths"]!.contains(listSeparator) ? listSeparator : ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },

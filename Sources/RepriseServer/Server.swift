@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import RepriseConfig
 import RepriseCore
 import RepriseHTTP
@@ -24,6 +26,8 @@ public struct Server {
         let core = try ServerCore(settings: settings, logger: logger)
         try await firstStart(core, logger: logger)
 
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoops > 0 ? settings.eventLoops : usableCPUs())
+        defer { loops.shutdownGracefully { _ in } }
         let app = Application(
             router: buildRouter(core.services, extensions: core.routeExtensions),
             server: settings.sendfile ? .reprise(fastPath: core.services, serverName: "reprise/\(Reprise.version)") : .http1(),
@@ -32,6 +36,7 @@ public struct Server {
                 let port = channel.localAddress?.port ?? settings.httpPort
                 logger.notice("reprise listening", metadata: ["http.address": "\(settings.httpHost):\(port)", "http.public_url": "\(settings.publicURL)", "database.path": "\(settings.databasePath)"])
             },
+            eventLoopGroupProvider: .shared(loops),
             logger: logger
         )
         let gc = GCService(collector: core.gc, settings: core.gcSettings, clock: ContinuousClock(), logger: logger)
@@ -60,4 +65,27 @@ public struct Server {
                 """)
         }
     }
+}
+
+/// The CPUs this process may run on (its affinity mask, as `taskset` sets it), at least one.
+func usableCPUs() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let list = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }?.dropFirst("Cpus_allowed_list:".count)
+    return list.flatMap { cpuCount(list: String($0)) } ?? max(1, System.coreCount)
+}
+
+/// The number of CPUs in a kernel CPU list such as `0-3,6`; nil when it does not parse.
+func cpuCount(list: String) -> Int? {
+    var count = 0
+    for part in list.trimmingCharacters(in: .whitespaces).split(separator: ",", omittingEmptySubsequences: false) {
+        let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        switch bounds.count {
+        case 1: guard bounds[0] != nil else { return nil }; count += 1
+        case 2:
+            guard let a = bounds[0], let b = bounds[1], a <= b else { return nil }
+            count += b - a + 1
+        default: return nil
+        }
+    }
+    return count > 0 ? count : nil
 }

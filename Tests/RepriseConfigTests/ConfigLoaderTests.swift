@@ -31,6 +31,16 @@ import Testing
         #expect(error?.message.contains(bad) == true)
     }
 
+    @Test func eventLoopsDefaultToAutomaticAndAreValidated() throws {
+        let plain = try write("http:\n  port: 9000\n")
+        #expect(try ConfigLoader.load(file: plain, env: [:]).eventLoops == 0)
+        #expect(try ConfigLoader.load(file: plain, env: ["REPRISE_HTTP_EVENT_LOOPS": "3"]).eventLoops == 3)
+        let bad = try write("http:\n  event_loops: -1\n")
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.load(file: bad, env: [:]) }
+        #expect(error?.message.contains("http.event_loops") == true)
+        #expect(error?.message.contains(bad) == true)
+    }
+
     @Test func shippedFileLoadsAndDocumentsEveryKey() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = root.appendingPathComponent("config/reprise.yaml").path
