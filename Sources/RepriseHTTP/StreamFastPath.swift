@@ -354,8 +354,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             region = nil
         } else {
-            // A region owns its descriptor until the kernel took the last byte.
-            let fd = open(song.path, O_RDONLY | O_CLOEXEC)
+            // A region owns its descriptor until the kernel took the last byte: a duplicate of the kept one.
+            guard let kept = openFile(song, identity) else { return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context) }
+            let fd = fcntl(kept, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context) }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             out = head(status, headers, keepAlive: keepAlive, context: context)
