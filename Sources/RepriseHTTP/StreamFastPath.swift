@@ -33,6 +33,18 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests handed to Hummingbird whose responses have not ended yet.
     private var handedOn = 0
+    /// The response encoder's context: answers written through it skip the encoder (and
+    /// `FileRegionHandler`), their heads already encoded here.
+    private var wire: ChannelHandlerContext?
+
+    // What a connection remembers between its requests: players ask for one song with one token,
+    // again and again.
+    /// The client's address, formatted once.
+    private var remoteIP: String??
+    /// The last token presented and its SHA-256.
+    private var lastToken: (text: String, hash: SecretHash)?
+    /// The last song answered and its validators, formatted once.
+    private var lastValidators: Validators?
     /// Files this connection read lately, still open: a player's probes and seeks, and a client
     /// that asks for one song again and again, then cost a `stat` of the path instead of `open`,
     /// `stat` and `close`. Used only while the path still names the same file (device and inode);
@@ -44,6 +56,16 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let songId: Int64
         let fd: Int32
         let file: FileIdentity
+    }
+
+    /// A song's `ETag` and `Last-Modified`, for the file it was scanned as.
+    struct Validators {
+        let songId: Int64
+        let size: Int64
+        let mtimeMs: Int64
+        let etag: EntityTag
+        let etagText: String
+        let lastModified: String
     }
 
     /// A file on disk, by device and inode.
@@ -105,10 +127,6 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The response encoder's context: answers written through it skip the encoder (and
-    /// `FileRegionHandler`), their heads already encoded here.
-    private var wire: ChannelHandlerContext?
-
     func handlerAdded(context: ChannelHandlerContext) {
         wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
@@ -154,7 +172,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return .refusal(.unauthorized, json: Self.invalidToken)
         case .valid(let valid): t = valid
         }
-        guard let song = services.catalog.cachedSong(id: target.songId), let file = Self.unchanged(song) else { return nil }
+        // A missing or changed file goes to the full path, which says what is wrong.
+        guard let song = services.catalog.cachedSong(id: target.songId), let st = try? StreamEndpoint.check(song) else { return nil }
+        let file = FileIdentity(st)
         if remoteIP == nil { remoteIP = .some(channel.remoteAddress?.ipAddress) }
         let facts = StreamRequestFacts(
             method: head.method.rawValue, path: target.path, ip: remoteIP ?? nil,
@@ -163,15 +183,15 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             services.ledger.refused()
             return .refusal(.forbidden, json: Self.errorJSON(code: "policy_denied", message: reason))
         }
-        let (etag, etagText, lastModified) = validators(song)
+        let v = validators(song)
         var headers = HTTPHeaders([
-            ("Accept-Ranges", "bytes"), ("ETag", etagText), ("Last-Modified", lastModified),
+            ("Accept-Ranges", "bytes"), ("ETag", v.etagText), ("Last-Modified", v.lastModified),
             ("Content-Type", song.mimeType), ("Cache-Control", "private, max-age=0"),
         ])
         let conditions = ConditionalHeaders { name in head.headers.first(name: name) }
         let credential = StreamCredential(user: t.user, sessionId: nil, token: t.token)
         let size = song.size
-        switch planResponse(method: head.method.rawValue, headers: conditions, size: size, etag: etag, lastModifiedMs: song.mtimeMs) {
+        switch planResponse(method: head.method.rawValue, headers: conditions, size: size, etag: v.etag, lastModifiedMs: song.mtimeMs) {
         case .notModified:
             headers.remove(name: "Content-Type")
             return .notModified(headers)
@@ -189,12 +209,6 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The client's address, formatted once per connection.
-    private var remoteIP: String??
-    /// The last token presented on this connection and its SHA-256: players present one token
-    /// again and again.
-    private var lastToken: (text: String, hash: SecretHash)?
-
     /// `secret.hash`, computed once per token per connection.
     private func hash(of secret: Secret) -> SecretHash {
         if let last = lastToken, last.text == secret.plaintext { return last.hash }
@@ -203,26 +217,13 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return hash
     }
 
-    /// The last song answered on this connection and its validators, formatted once.
-    private var lastValidators: (song: Int64, size: Int64, mtimeMs: Int64, etag: EntityTag, etagText: String, lastModified: String)?
-
-    /// The song's `ETag` and `Last-Modified`, from `lastValidators` when it is the same file.
-    private func validators(_ song: Song) -> (EntityTag, String, String) {
-        if let v = lastValidators, v.song == song.id, v.size == song.size, v.mtimeMs == song.mtimeMs { return (v.etag, v.etagText, v.lastModified) }
+    /// The song's validators, from `lastValidators` when it is the same file.
+    private func validators(_ song: Song) -> Validators {
+        if let v = lastValidators, v.songId == song.id, v.size == song.size, v.mtimeMs == song.mtimeMs { return v }
         let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
-        let made = (song.id, song.size, song.mtimeMs, etag, etag.headerValue, HTTPDate.format(epochMs: song.mtimeMs))
+        let made = Validators(songId: song.id, size: song.size, mtimeMs: song.mtimeMs, etag: etag, etagText: etag.headerValue, lastModified: HTTPDate.format(epochMs: song.mtimeMs))
         lastValidators = made
-        return (made.3, made.4, made.5)
-    }
-
-    /// The file at the song's path when its size and mtime are still the scanned ones; nil sends
-    /// the request to the full path, which says what is wrong.
-    static func unchanged(_ song: Song) -> FileIdentity? {
-        var st = stat()
-        guard stat(song.path, &st) == 0, Int64(st.st_size) == song.size,
-              Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000 == song.mtimeMs
-        else { return nil }
-        return FileIdentity(st)
+        return made
     }
 
     /// The song id, token and path of `/stream/{id}?token=...`; nil for anything else (or anything unusual).

@@ -106,7 +106,8 @@ public struct StreamEndpoint: Sendable {
 
     /// Answers for a song as the scan saw it; `channel` (the connection) bounds the bytes in flight.
     func answer(_ song: Song, request: Request, credential: StreamCredential, channel: (any Channel)?) async throws -> Response {
-        let file = try Self.check(song)
+        try Self.check(song)
+        let file = song.path
         let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
         var headers: HTTPFields = [
             .acceptRanges: "bytes",
@@ -158,8 +159,9 @@ public struct StreamEndpoint: Sendable {
         case file(ClosedRange<Int64>)
     }
 
-    /// Confirms the file is still what the scan saw; a clean error otherwise.
-    static func check(_ song: Song) throws -> String {
+    /// Confirms the file is still what the scan saw and returns its `stat`; a clean error otherwise.
+    @discardableResult
+    static func check(_ song: Song) throws -> stat {
         var st = stat()
         guard stat(song.path, &st) == 0 else {
             throw APIError(.gone, code: "file_missing", "the file of song \(song.id) is gone since the last scan")
@@ -168,7 +170,7 @@ public struct StreamEndpoint: Sendable {
         guard Int64(st.st_size) == song.size, mtimeMs == song.mtimeMs else {
             throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) changed since the last scan; rescan the catalog")
         }
-        return song.path
+        return st
     }
 
     /// Streams the pieces with back-pressure, accounting bytes and holding a lease until done.
