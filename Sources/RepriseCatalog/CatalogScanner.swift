@@ -75,7 +75,7 @@ public struct ScanResult: Sendable, Equatable {
 /// Synchronous and blocking (file I/O, TagLib): run it off the cooperative pool.
 ///
 ///     let scanner = CatalogScanner(roots: ["/srv/music"], clock: { monotonicMs() })
-///     let result = scanner.scan(existing: store.indexedFiles())
+///     let result = scanner.scan(existing: ["/srv/music/a.flac": IndexedFile(id: 1, size: 10, mtimeMs: 5)])
 public struct CatalogScanner: Sendable {
     /// The walker used.
     public var walker: FileWalker
@@ -97,11 +97,16 @@ public struct CatalogScanner: Sendable {
 
     /// Scans against `existing` (path to indexed row) and returns what to write.
     public func scan(existing: [String: IndexedFile]) -> ScanResult {
+        scan(index: PathIndex(existing))
+    }
+
+    /// Scans against `index` and returns what to write.
+    public func scan(index: PathIndex) -> ScanResult {
         let start = clock()
         var result = ScanResult()
-        let walk = walker.collect()
+        let walk = walker.plan(against: index)
         result.skipped = walk.skipped
-        let plan = planScan(existing: existing, found: walk.files)
+        let plan = walk.plan
 
         for file in plan.added {
             switch read(file, id: nil) {
@@ -123,7 +128,7 @@ public struct CatalogScanner: Sendable {
         result.stats.unchanged = plan.unchangedCount
         result.stats.skipped = walk.skipped.count
         result.stats.errors = result.failures.count
-        result.stats.filesFound = walk.files.count
+        result.stats.filesFound = walk.filesFound
         result.stats.elapsedMs = clock() - start
         return result
     }

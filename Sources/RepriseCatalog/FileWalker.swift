@@ -120,88 +120,129 @@ public struct FileWalker: Sendable {
 
     /// Walks all roots, calling `visit` for each audio file and each skipped entry.
     public func walk(_ visit: (WalkEvent) -> Void) {
+        walkFiles(
+            file: { dir, name, info in
+                visit(.file(FoundFile(path: dir.child(name), size: Int64(info.st_size), mtimeMs: Self.mtimeMs(info))))
+            },
+            skipped: { visit(.skipped($0)) })
+    }
+
+    /// Walks all roots and compares what it finds with `index`; an unchanged file costs no string.
+    ///
+    ///     let walk = FileWalker(roots: ["/srv/music"]).plan(against: PathIndex(existing))
+    ///     walk.plan.added  // files to read
+    public func plan(against index: PathIndex) -> (plan: ScanPlan, skipped: [SkippedEntry], filesFound: Int) {
+        var planner = ScanPlanner(index: index)
+        var skipped: [SkippedEntry] = []
+        var found = 0
+        walkFiles(
+            file: { dir, name, info in
+                found += 1
+                dir.prefix.withUnsafeBufferPointer { prefix in
+                    planner.found(
+                        prefix, name, size: Int64(info.st_size), mtimeMs: Self.mtimeMs(info), hash: { PathHash.join(dir.hash, name) },
+                        path: { dir.child(name) })
+                }
+            },
+            skipped: { skipped.append($0) })
+        return (planner.finish(), skipped, found)
+    }
+
+    private static func mtimeMs(_ info: stat) -> Int64 {
+        Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
+    /// The walk itself: `file` gets each readable audio file as its directory, name and `stat`.
+    private func walkFiles(file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void, skipped: (SkippedEntry) -> Void) {
         let access = ReadAccess.current()
         var visited = Set<DirectoryID>()
         for root in roots {
             let path = standardizePath(root)
             var info = stat()
             guard stat(path, &info) == 0 else {
-                visit(.skipped(SkippedEntry(path: path, reason: .invalidRoot(String(cString: strerror(errno))))))
+                skipped(SkippedEntry(path: path, reason: .invalidRoot(String(cString: strerror(errno)))))
                 continue
             }
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                visit(.skipped(SkippedEntry(path: path, reason: .invalidRoot("not a directory"))))
+                skipped(SkippedEntry(path: path, reason: .invalidRoot("not a directory")))
                 continue
             }
             var ancestors = Set<DirectoryID>()
-            walkDirectory(path, id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited, visit: visit)
+            walkDirectory(
+                WalkedDirectory(path: path), id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited,
+                file: file, skipped: skipped)
         }
     }
 
     private func walkDirectory(
-        _ path: String, id: DirectoryID, access: ReadAccess, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
-        visit: (WalkEvent) -> Void
+        _ dir: WalkedDirectory, id: DirectoryID, access: ReadAccess, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
+        file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void, skipped: (SkippedEntry) -> Void
     ) {
         if ancestors.contains(id) {
-            visit(.skipped(SkippedEntry(path: path, reason: .symlinkLoop)))
+            skipped(SkippedEntry(path: dir.path, reason: .symlinkLoop))
             return
         }
         if visited.contains(id) {
-            visit(.skipped(SkippedEntry(path: path, reason: .alreadyVisited)))
+            skipped(SkippedEntry(path: dir.path, reason: .alreadyVisited))
             return
         }
         visited.insert(id)
-        guard let dir = opendir(path) else {
-            visit(.skipped(SkippedEntry(path: path, reason: .unreadable(String(cString: strerror(errno))))))
+        guard let stream = opendir(dir.path) else {
+            skipped(SkippedEntry(path: dir.path, reason: .unreadable(String(cString: strerror(errno)))))
             return
         }
-        defer { closedir(dir) }
+        defer { closedir(stream) }
         // Children are looked up relative to the open directory: no full path walk per file.
-        let fd = dirfd(dir)
-        let names = listDirectory(dir)
+        let fd = dirfd(stream)
+        let listing = DirectoryListing(stream)
         ancestors.insert(id)
         defer { ancestors.remove(id) }
-        let prefix = path == "/" ? "/" : path + "/"
-        for (name, type) in names {
-            // Regular files with another extension need no stat.
-            if type == DT_REG, !hasAudioExtension(name) { continue }
-            let child = prefix + name
-            var info = stat()
-            if fstatat(fd, name, &info, 0) != 0 {
-                let error = errno
-                var linkInfo = stat()
-                if fstatat(fd, name, &linkInfo, AT_SYMLINK_NOFOLLOW) == 0, (linkInfo.st_mode & S_IFMT) == S_IFLNK, error == ENOENT || error == ENOTDIR {
-                    visit(.skipped(SkippedEntry(path: child, reason: .brokenSymlink)))
-                } else if error == ELOOP {
-                    visit(.skipped(SkippedEntry(path: child, reason: .symlinkLoop)))
-                } else {
-                    visit(.skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(error))))))
-                }
-                continue
-            }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
-                walkDirectory(child, id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited, visit: visit)
-            case S_IFREG:
-                guard hasAudioExtension(name) else { continue }
-                // The mode bits answer for nearly every file without a system call; `faccessat`
-                // decides the rest (ACLs, groups the bits do not grant).
-                guard access.permits(info) || faccessat(fd, name, R_OK, 0) == 0 else {
-                    visit(.skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(errno))))))
+        listing.bytes.withUnsafeBufferPointer { bytes in
+            for entry in listing.entries {
+                let name = UnsafeBufferPointer(rebasing: bytes[Int(entry.offset)..<Int(entry.offset + entry.length)])
+                let cName = UnsafeRawPointer(name.baseAddress!).assumingMemoryBound(to: CChar.self)
+                // Regular files with another extension need no stat.
+                if entry.type == DT_REG, !hasAudioExtension(name) { continue }
+                var info = stat()
+                if fstatat(fd, cName, &info, 0) != 0 {
+                    let error = errno
+                    var linkInfo = stat()
+                    let child = dir.child(name)
+                    if fstatat(fd, cName, &linkInfo, AT_SYMLINK_NOFOLLOW) == 0, (linkInfo.st_mode & S_IFMT) == S_IFLNK,
+                        error == ENOENT || error == ENOTDIR
+                    {
+                        skipped(SkippedEntry(path: child, reason: .brokenSymlink))
+                    } else if error == ELOOP {
+                        skipped(SkippedEntry(path: child, reason: .symlinkLoop))
+                    } else {
+                        skipped(SkippedEntry(path: child, reason: .unreadable(String(cString: strerror(error)))))
+                    }
                     continue
                 }
-                let mtimeMs = Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
-                visit(.file(FoundFile(path: child, size: Int64(info.st_size), mtimeMs: mtimeMs)))
-            default:
-                continue  // sockets, FIFOs, devices
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR:
+                    walkDirectory(
+                        WalkedDirectory(path: dir.child(name)), id: DirectoryID(info), access: access, ancestors: &ancestors,
+                        visited: &visited, file: file, skipped: skipped)
+                case S_IFREG:
+                    guard hasAudioExtension(name) else { continue }
+                    // The mode bits answer for nearly every file without a system call; `faccessat`
+                    // decides the rest (ACLs, groups the bits do not grant).
+                    guard access.permits(info) || faccessat(fd, cName, R_OK, 0) == 0 else {
+                        skipped(SkippedEntry(path: dir.child(name), reason: .unreadable(String(cString: strerror(errno)))))
+                        continue
+                    }
+                    file(dir, name, info)
+                default:
+                    continue  // sockets, FIFOs, devices
+                }
             }
         }
     }
 
-    private func hasAudioExtension(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), dot != utf8.startIndex else { return false }
-        let ext = utf8[utf8.index(after: dot)...]
+    private func hasAudioExtension(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let dot = name.lastIndex(of: UInt8(ascii: ".")), dot != name.startIndex else { return false }
+        let ext = name[(dot + 1)...]
         // Every known extension is short ASCII: compare lowercased bytes packed in an integer.
         if let packed = Self.pack(ext), let known = packedExtensions { return known.contains(packed) }
         return extensions.contains(String(decoding: ext.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self))
@@ -214,18 +255,61 @@ public struct FileWalker: Sendable {
         for b in bytes { n = n << 8 | UInt64(b >= 65 && b <= 90 ? b | 0x20 : b) }
         return n
     }
+}
 
-    /// The entries of an open directory sorted by their bytes, without `.` and `..`.
-    private func listDirectory(_ dir: OpaquePointer) -> [(String, UInt8)] {
-        var entries: [(String, UInt8)] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
-            if name == "." || name == ".." { continue }
-            entries.append((name, entry.pointee.d_type))
+/// A directory in a walk: its path, and the bytes and hash every child's path starts with.
+struct WalkedDirectory {
+    let path: String
+    /// The path with its trailing slash.
+    let prefix: [UInt8]
+    /// `PathHash.bytes` of `prefix`.
+    let hash: UInt64
+
+    init(path: String) {
+        self.path = path
+        prefix = Array((path == "/" ? "/" : path + "/").utf8)
+        hash = prefix.withUnsafeBufferPointer { PathHash.bytes($0) }
+    }
+
+    /// The path of the entry `name` in this directory.
+    func child(_ name: UnsafeBufferPointer<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: prefix.count + name.count) { out in
+            _ = out.initialize(fromContentsOf: prefix)
+            _ = out[prefix.count...].initialize(fromContentsOf: name)
+            return prefix.count + name.count
         }
-        return entries.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+}
+
+/// A directory's entries without `.` and `..`, in byte order: names in one buffer, each followed by a NUL.
+struct DirectoryListing {
+    struct Entry {
+        var offset: Int32
+        var length: Int32
+        var type: UInt8
+    }
+
+    var bytes: [UInt8] = []
+    var entries: [Entry] = []
+
+    init(_ stream: OpaquePointer) {
+        while let entry = readdir(stream) {
+            let type = entry.pointee.d_type
+            withUnsafePointer(to: &entry.pointee.d_name) {
+                let name = UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)
+                let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
+                if name[0] == UInt8(ascii: "."), length == 1 || (length == 2 && name[1] == UInt8(ascii: ".")) { return }
+                entries.append(Entry(offset: Int32(bytes.count), length: Int32(length), type: type))
+                bytes.append(contentsOf: UnsafeBufferPointer(start: name, count: length + 1))
+            }
+        }
+        bytes.withUnsafeBufferPointer { b in
+            let base = b.baseAddress
+            entries.sort { x, y in
+                let c = memcmp(base! + Int(x.offset), base! + Int(y.offset), Int(min(x.length, y.length)))
+                return c != 0 ? c < 0 : x.length < y.length
+            }
+        }
     }
 }
 

@@ -56,25 +56,13 @@ public struct ScanPlan: Sendable, Equatable {
 ///              found: [FoundFile(path: "/m/b.mp3", size: 10, mtimeMs: 5)])
 ///     // added: [/m/b.mp3], removed: [1]
 public func planScan(existing: [String: IndexedFile], found: [FoundFile]) -> ScanPlan {
-    var plan = ScanPlan()
-    var seen = Set<String>()
-    seen.reserveCapacity(found.count)
-    var matched = 0
-    for file in found where seen.insert(file.path).inserted {
-        if let indexed = existing[file.path] {
-            matched += 1
-            if indexed.size == file.size && indexed.mtimeMs == file.mtimeMs {
-                plan.unchangedCount += 1
-            } else {
-                plan.changed.append(ChangedFile(id: indexed.id, file: file))
-            }
-        } else {
-            plan.added.append(file)
+    var planner = ScanPlanner(index: PathIndex(existing))
+    for file in found {
+        var path = file.path
+        path.withUTF8 { bytes in
+            let none = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+            planner.found(bytes, none, size: file.size, mtimeMs: file.mtimeMs, hash: { PathHash.of(bytes) }, path: { file.path })
         }
     }
-    // Every indexed path was found: nothing to look up again.
-    if matched < existing.count {
-        plan.removed = existing.compactMap { seen.contains($0.key) ? nil : $0.value.id }.sorted()
-    }
-    return plan
+    return planner.finish()
 }

@@ -31,13 +31,13 @@ public final class LibraryScanner: Sendable {
         }
         defer { running.withLock { $0 = false } }
         let started = DispatchTime.now().uptimeNanoseconds
-        let existing = try await catalog.index().mapValues { IndexedFile(id: $0.id, size: $0.size, mtimeMs: $0.mtimeMs) }
+        let existing = try await catalog.index(PathIndex.init(capacity:)) { $0.add(path: $1, IndexedFile(id: $2, size: $3, mtimeMs: $4)) }
         let roots = self.roots
         // Walking and TagLib are blocking file I/O: run them on a Dispatch thread, off the cooperative pool.
         let result = await withCheckedContinuation { (c: CheckedContinuation<ScanResult, Never>) in
             DispatchQueue.global().async {
                 let scanner = CatalogScanner(roots: roots, clock: { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) })
-                c.resume(returning: scanner.scan(existing: existing))
+                c.resume(returning: scanner.scan(index: existing))
             }
         }
         for s in result.skipped { logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"]) }

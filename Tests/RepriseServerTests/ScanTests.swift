@@ -54,6 +54,20 @@ import Testing
         #expect(after.count == 3)
     }
 
+    @Test func theRawIndexReadsEverySongInIdOrder() async throws {
+        let lib = try Library()
+        for name in ["b.flac", "a.flac", "Ünï/c.flac"] { try lib.tone(name) }
+        _ = try await lib.core.scanner.scan()
+        let rows = try await lib.core.catalog.index({ _ in [(path: String, id: Int64, size: Int64, mtimeMs: Int64)]() }) {
+            $0.append((String(decoding: $1, as: UTF8.self), $2, $3, $4))
+        }
+        let dict = try await lib.core.catalog.index()
+        #expect(rows.count == 3)
+        #expect(rows.map(\.id) == rows.map(\.id).sorted())
+        for r in rows { #expect(dict[r.path]?.id == r.id && dict[r.path]?.size == r.size && dict[r.path]?.mtimeMs == r.mtimeMs) }
+        #expect(Set(rows.map(\.path)) == Set(dict.keys))
+    }
+
     @Test func badFilesAreSkippedNotFatal() async throws {
         let lib = try Library()
         try lib.tone("ok.flac")
