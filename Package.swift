@@ -149,6 +149,7 @@ let package = Package(
             dependencies: [
                 "RepriseHTTP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),

@@ -36,6 +36,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response encoder's context: answers written through it skip the encoder (and
     /// `FileRegionHandler`), their heads already encoded here.
     private var wire: ChannelHandlerContext?
+    /// The event loop's flushes, done together after its turn.
+    private var flushes: FlushBatch?
 
     // What a connection remembers between its requests: players ask for one song with one token,
     // again and again.
@@ -129,6 +131,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        flushes = FlushBatch.current
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -304,8 +307,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         out.writeStaticString("\r\n")
     }
 
-    /// Writes `bytes`, then `region` if any, past the response encoder and flushes; the future
-    /// completes when the kernel took the last byte.
+    /// Writes `bytes`, then `region` if any, past the response encoder, flushed with the rest of
+    /// the event loop's turn; the future completes when the kernel took the last byte.
     @discardableResult
     private func send(_ bytes: ByteBuffer, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
@@ -315,7 +318,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         wire.write(NIOAny(IOData.byteBuffer(bytes)), promise: region == nil ? sent : nil)
         if let region { wire.write(NIOAny(IOData.fileRegion(region)), promise: sent) }
-        wire.flush()
+        flushes?.add(wire)
         return sent.futureResult
     }
 
