@@ -174,11 +174,20 @@ struct ScanPlanner {
         _ head: UnsafeBufferPointer<UInt8>, _ tail: UnsafeBufferPointer<UInt8>, size: Int64, mtimeMs: Int64,
         hash: () -> UInt64, path: () -> String
     ) {
-        let position: Int?
+        var position: Int?
         if cursor < index.count, index.holds(cursor, head, tail) {
             position = cursor
         } else {
             position = index.find(hash: hash(), head, tail)
+        }
+        var made: String?
+        if position == nil {
+            // A name that is not UTF-8 is repaired in its string, and stored so: look that up.
+            var p = path()
+            made = p
+            position = p.withUTF8 { b in
+                Self.same(b, head, tail) ? nil : index.find(hash: PathHash.of(b), b, UnsafeBufferPointer(start: nil, count: 0))
+            }
         }
         if let position {
             cursor = position + 1
@@ -189,13 +198,17 @@ struct ScanPlanner {
             if indexed.size == size && indexed.mtimeMs == mtimeMs {
                 plan.unchangedCount += 1
             } else {
-                plan.changed.append(ChangedFile(id: indexed.id, file: FoundFile(path: path(), size: size, mtimeMs: mtimeMs)))
+                plan.changed.append(ChangedFile(id: indexed.id, file: FoundFile(path: made ?? path(), size: size, mtimeMs: mtimeMs)))
             }
         } else {
-            let p = path()
+            let p = made ?? path()
             guard addedPaths.insert(p).inserted else { return }
             plan.added.append(FoundFile(path: p, size: size, mtimeMs: mtimeMs))
         }
+    }
+
+    private static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ head: UnsafeBufferPointer<UInt8>, _ tail: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.count == head.count + tail.count && bytes.prefix(head.count).elementsEqual(head) && bytes.dropFirst(head.count).elementsEqual(tail)
     }
 
     /// The plan, with the indexed files never found as removals.

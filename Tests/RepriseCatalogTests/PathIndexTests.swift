@@ -101,6 +101,24 @@ import Testing
         }
     }
 
+    @Test func aNameThatIsNotUTF8MatchesItsRepairedPath() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // "café.mp3" in Latin-1, as old collections hold them: its string repairs the byte.
+        let raw = Array(dir.path.utf8) + Array("/caf".utf8) + [0xE9] + Array(".mp3".utf8) + [0]
+        let fd = raw.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        let walker = FileWalker(roots: [dir.path])
+        let found = walker.collect().files
+        #expect(found.map(\.path) == [dir.sub("caf\u{FFFD}.mp3")])
+        let existing = [found[0].path: IndexedFile(id: 7, size: found[0].size, mtimeMs: found[0].mtimeMs)]
+        let walk = walker.plan(against: PathIndex(existing))
+        #expect(walk.plan.unchangedCount == 1 && walk.plan.added.isEmpty && walk.plan.removed.isEmpty)
+        let first = walker.plan(against: PathIndex())
+        #expect(first.plan.added.map(\.path) == [dir.sub("caf\u{FFFD}.mp3")])
+    }
+
     @Test func unreadableEntriesAreSkippedAsInACollectingWalk() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
