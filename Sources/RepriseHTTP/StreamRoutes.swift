@@ -176,8 +176,9 @@ public struct StreamEndpoint: Sendable {
     /// Streams the pieces with back-pressure, accounting bytes and holding a lease until done.
     ///
     /// On connections set up by `FileRegionHTTP1Channel` file slices go out with `sendfile(2)` in
-    /// regions of 1 MiB (64 KiB once a region took over half a second), each awaited until the
-    /// kernel took it: nothing is copied and nothing waits in the server.
+    /// regions of 1 MiB, doubling up to 8 MiB while the client takes each within 100 ms (64 KiB
+    /// once one took over half a second), each awaited until the kernel took it: nothing is copied
+    /// and nothing waits in the server.
     ///
     /// Elsewhere slices are read on NIO's thread pool and copied. Hummingbird's writer returns once a
     /// buffer is queued for the event loop, not once the loop took it, so after each chunk the body
@@ -235,7 +236,7 @@ public struct StreamEndpoint: Sendable {
                                 let region = FileRegion(fileHandle: regions, readerIndex: Int(offset), endIndex: Int(offset) + want)
                                 let began = app.clock.nowMs()
                                 try await Self.send(region, through: &writer, channel: channel, fd: fd, song: song)
-                                if app.clock.nowMs() - began > 500 { step = Self.slowRegionSize }
+                                step = Self.nextRegionSize(after: step, tookMs: app.clock.nowMs() - began)
                                 offset += Int64(want)
                             } else {
                                 let buffer = try await Self.read(fd: fd, offset: offset, count: want)
@@ -262,10 +263,24 @@ public struct StreamEndpoint: Sendable {
         }
     }
 
-    /// Region size for `sendfile`.
+    /// First region size for `sendfile`.
     static let regionSize = 1024 * 1024
+    /// The largest region, reached by a client that takes each region within `fastRegionMs`.
+    static let maxRegionSize = 8 * 1024 * 1024
+    static let fastRegionMs: Int64 = 100
     /// Region size once a client has shown it reads slowly, so that accounting and leases keep up.
     static let slowRegionSize = 64 * 1024
+
+    /// The size of the region after one of `size` bytes that the client took in `tookMs`: slow
+    /// clients (over half a second) get small regions from then on, fast ones larger ones, each
+    /// region costing the body two thread hops.
+    ///
+    ///     nextRegionSize(after: 1 << 20, tookMs: 3)    // 2 MiB
+    ///     nextRegionSize(after: 1 << 20, tookMs: 700)  // 64 KiB
+    static func nextRegionSize(after size: Int, tookMs: Int64) -> Int {
+        if size <= slowRegionSize || tookMs > 500 { return slowRegionSize }
+        return tookMs <= fastRegionMs ? min(size * 2, maxRegionSize) : size
+    }
 
     /// Sends one file region and waits until the kernel took all of it.
     static func send(_ region: FileRegion, through writer: inout any ResponseBodyWriter, channel: any Channel, fd: Int32, song: Song) async throws {
