@@ -37,26 +37,40 @@ public struct LuaHookStats: Sendable, Hashable {
 
 /// Thread-safe per-hook call statistics shared by every VM of a pool (and across reloads).
 public final class LuaStats: Sendable {
-    private let table = Mutex<[LuaCallKey: LuaHookStats]>([:])
+    /// One hook's counters; a VM keeps the ones it calls, so a call does not look its key up.
+    final class Counter: Sendable {
+        private let value = Mutex(LuaHookStats())
+
+        func add(nanoseconds: UInt64, failed: Bool) {
+            value.withLock { $0.add(nanoseconds: nanoseconds, failed: failed) }
+        }
+
+        var current: LuaHookStats { value.withLock { $0 } }
+    }
+
+    private let table = Mutex<[LuaCallKey: Counter]>([:])
 
     /// Creates empty statistics.
     public init() {}
 
-    /// Adds one call.
-    func record(plugin: String, hook: String, nanoseconds: UInt64, failed: Bool) {
+    /// The counters of one hook, created at first use.
+    func counter(plugin: String, hook: String) -> Counter {
         let key = LuaCallKey(plugin: plugin, hook: hook)
-        table.withLock { table in
-            table[key, default: LuaHookStats()].add(nanoseconds: nanoseconds, failed: failed)
+        return table.withLock { table in
+            if let counter = table[key] { return counter }
+            let counter = Counter()
+            table[key] = counter
+            return counter
         }
     }
 
     /// The counters of one hook (zero if it was never called).
     public subscript(plugin plugin: String, hook hook: String) -> LuaHookStats {
-        table.withLock { $0[LuaCallKey(plugin: plugin, hook: hook)] ?? LuaHookStats() }
+        table.withLock { $0[LuaCallKey(plugin: plugin, hook: hook)] }?.current ?? LuaHookStats()
     }
 
     /// A copy of all counters.
     public func snapshot() -> [LuaCallKey: LuaHookStats] {
-        table.withLock { $0 }
+        table.withLock { $0 }.mapValues(\.current)
     }
 }

@@ -3,49 +3,47 @@ import CLuaShim
 
 /// Writes a table's fields straight onto a VM's stack; for hook contexts built on every request.
 ///
+/// Keys are literals: Lua's string cache finds them by address, without hashing them again.
+///
 /// ```swift
-/// let ctx = LuaTableArgument(fields: 2) { t in
+/// try vm.call(plugin: "p", hook: "token_authorize", fields: 2) { t in
 ///     t.set("path", "/stream/1")
 ///     t.set("user", fields: 1) { u in u.set("id", 7) }
 /// }
-/// try vm.call(plugin: "p", hook: "token_authorize", table: ctx)
 /// ```
 public struct LuaTableWriter {
     let L: OpaquePointer
 
     /// Sets `key` to an integer; nil leaves the field out.
-    public func set(_ key: String, _ value: Int64?) {
+    public func set(_ key: StaticString, _ value: Int64?) {
         guard let value else { return }
-        LuaStack.push(L, string: key)
+        push(key)
         lua_pushinteger(L, value)
         lua_rawset(L, -3)
     }
 
     /// Sets `key` to a string; nil leaves the field out.
-    public func set(_ key: String, _ value: String?) {
+    public func set(_ key: StaticString, _ value: String?) {
         guard let value else { return }
-        LuaStack.push(L, string: key)
+        push(key)
         LuaStack.push(L, string: value)
         lua_rawset(L, -3)
     }
 
     /// Sets `key` to a nested table of about `fields` fields written by `body`.
-    public func set(_ key: String, fields: Int32, _ body: (LuaTableWriter) -> Void) {
+    public func set(_ key: StaticString, fields: Int32, _ body: (LuaTableWriter) -> Void) {
         guard lua_checkstack(L, 4) != 0 else { return }
-        LuaStack.push(L, string: key)
+        push(key)
         lua_createtable(L, 0, fields)
         body(self)
         lua_rawset(L, -3)
     }
-}
 
-/// One table argument written by a closure rather than converted from a ``LuaValue``.
-public struct LuaTableArgument {
-    public let fields: Int32
-    public let write: (LuaTableWriter) -> Void
-
-    public init(fields: Int32, _ write: @escaping (LuaTableWriter) -> Void) {
-        self.fields = fields
-        self.write = write
+    private func push(_ key: StaticString) {
+        if key.hasPointerRepresentation {
+            _ = lua_pushstring(L, UnsafeRawPointer(key.utf8Start).assumingMemoryBound(to: CChar.self))
+        } else {
+            key.withUTF8Buffer { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+        }
     }
 }

@@ -26,7 +26,15 @@ public final class LuaVM {
     private var loadPluginRef: Int32 = 0
     private var callBackendRef: Int32 = 0
     private var listBackendsRef: Int32 = 0
-    private var hookRefs: [String: [String: Int32]] = [:]
+    private var hookRefs: [String: [String: HookRef]] = [:]
+
+    /// A loaded hook: its function's registry slot and the counters its calls go to.
+    final class HookRef {
+        let ref: Int32
+        var counter: (stats: LuaStats, counter: LuaStats.Counter)?
+
+        init(ref: Int32) { self.ref = ref }
+    }
     /// The loaded plugins, in load order.
     public private(set) var plugins: [PluginInfo] = []
     /// Where call counts and timings go, if anywhere.
@@ -87,7 +95,7 @@ public final class LuaVM {
             }
             return (refs, LuaStack.value(L, at: base + 2).stringValue)
         }
-        hookRefs[source.name] = hooks
+        hookRefs[source.name] = hooks.mapValues(HookRef.init(ref:))
         plugins.append(PluginInfo(name: source.name, version: version, hooks: hooks.keys.sorted()))
     }
 
@@ -118,22 +126,22 @@ public final class LuaVM {
             throw LuaError(.notFound, "no plugin named '\(plugin)'", plugin: plugin)
         }
         guard let ref = hooks[hook] else { return [] }
-        return try measured(plugin: plugin, hook: hook) {
-            try invoke(ref: ref, args: args, budget: limits.instructionBudget, plugin: plugin)
+        return try measured(ref, plugin: plugin, hook: hook) {
+            try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, plugin: plugin)
         }
     }
 
     /// Calls a plugin's hook with one table written straight onto the stack (see ``LuaTableWriter``).
-    public func call(plugin: String, hook: String, table: LuaTableArgument) throws -> [LuaValue] {
+    public func call(plugin: String, hook: String, fields: Int32, write: (LuaTableWriter) -> Void) throws -> [LuaValue] {
         guard let hooks = hookRefs[plugin] else {
             throw LuaError(.notFound, "no plugin named '\(plugin)'", plugin: plugin)
         }
         guard let ref = hooks[hook] else { return [] }
         let L = self.L
-        return try measured(plugin: plugin, hook: hook) {
-            try invoke(ref: ref, count: 1, push: {
-                lua_createtable(L, 0, table.fields)
-                table.write(LuaTableWriter(L: L))
+        return try measured(ref, plugin: plugin, hook: hook) {
+            try invoke(ref: ref.ref, count: 1, push: {
+                lua_createtable(L, 0, fields)
+                write(LuaTableWriter(L: L))
             }, results: reprise_multret(), budget: limits.instructionBudget, plugin: plugin, read: allResults)
         }
     }
@@ -167,13 +175,30 @@ public final class LuaVM {
 
     private func measured(plugin: String, hook: String, _ body: () throws -> [LuaValue]) throws -> [LuaValue] {
         guard let stats else { return try body() }
+        return try measured(stats.counter(plugin: plugin, hook: hook), body)
+    }
+
+    /// Like `measured(plugin:hook:_:)`, with the counter kept in `ref` after its first call.
+    private func measured(_ ref: HookRef, plugin: String, hook: String, _ body: () throws -> [LuaValue]) throws -> [LuaValue] {
+        guard let stats else { return try body() }
+        let counter: LuaStats.Counter
+        if let kept = ref.counter, kept.stats === stats {
+            counter = kept.counter
+        } else {
+            counter = stats.counter(plugin: plugin, hook: hook)
+            ref.counter = (stats, counter)
+        }
+        return try measured(counter, body)
+    }
+
+    private func measured(_ counter: LuaStats.Counter, _ body: () throws -> [LuaValue]) throws -> [LuaValue] {
         let start = monotonicNanoseconds()
         do {
             let results = try body()
-            stats.record(plugin: plugin, hook: hook, nanoseconds: monotonicNanoseconds() &- start, failed: false)
+            counter.add(nanoseconds: monotonicNanoseconds() &- start, failed: false)
             return results
         } catch {
-            stats.record(plugin: plugin, hook: hook, nanoseconds: monotonicNanoseconds() &- start, failed: true)
+            counter.add(nanoseconds: monotonicNanoseconds() &- start, failed: true)
             throw error
         }
     }

@@ -27,38 +27,36 @@ enum HookContext {
         return .table(t)
     }
 
-    /// `{token = {id, label, created, expires?, last_used?}, user = {id, name, role}, request = {method, path, ip?, user_agent?, range?}, song?}`.
-    static func authorize(token: StreamTokenInfo, user u: User, request: StreamRequestFacts, song: Song?, songId: Int64?) -> LuaTableArgument {
-        LuaTableArgument(fields: 4) { t in
-            t.set("token", fields: 5) { t in
-                t.set("id", token.id)
-                t.set("label", token.label)
-                t.set("created", token.createdAt)
-                t.set("expires", token.expiresAt)
-                t.set("last_used", token.lastUsedAt)
+    /// Writes `{token = {id, label, created, expires?, last_used?}, user = {id, name, role}, request = {method, path, ip?, user_agent?, range?}, song?}`.
+    static func authorize(_ t: LuaTableWriter, token: StreamTokenInfo, user u: User, request: StreamRequestFacts, song: Song?, songId: Int64?) {
+        t.set("token", fields: 5) { t in
+            t.set("id", token.id)
+            t.set("label", token.label)
+            t.set("created", token.createdAt)
+            t.set("expires", token.expiresAt)
+            t.set("last_used", token.lastUsedAt)
+        }
+        t.set("user", fields: 3) { t in
+            t.set("id", u.id)
+            t.set("name", u.name)
+            t.set("role", u.role.rawValue)
+        }
+        t.set("request", fields: 5) { t in
+            t.set("method", request.method)
+            t.set("path", request.path)
+            t.set("ip", request.ip)
+            t.set("user_agent", request.userAgent)
+            t.set("range", request.range)
+        }
+        if let song {
+            t.set("song", fields: 4) { t in
+                t.set("id", song.id)
+                t.set("title", song.title)
+                t.set("artist", song.artist)
+                t.set("album", song.album)
             }
-            t.set("user", fields: 3) { t in
-                t.set("id", u.id)
-                t.set("name", u.name)
-                t.set("role", u.role.rawValue)
-            }
-            t.set("request", fields: 5) { t in
-                t.set("method", request.method)
-                t.set("path", request.path)
-                t.set("ip", request.ip)
-                t.set("user_agent", request.userAgent)
-                t.set("range", request.range)
-            }
-            if let song {
-                t.set("song", fields: 4) { t in
-                    t.set("id", song.id)
-                    t.set("title", song.title)
-                    t.set("artist", song.artist)
-                    t.set("album", song.album)
-                }
-            } else if let songId {
-                t.set("song", fields: 1) { t in t.set("id", songId) }
-            }
+        } else if let songId {
+            t.set("song", fields: 1) { t in t.set("id", songId) }
         }
     }
 

@@ -162,9 +162,12 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     /// `token_authorize` of every plugin: all must answer `true`; a failure or budget overrun denies.
     public func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision {
         var decision = AuthorizeDecision.allow
-        // Written straight onto the Lua stack: this runs on every stream request.
-        let ctx = HookContext.authorize(token: token, user: user, request: request, song: song, songId: songId)
-        each("token_authorize", prepare: {}, call: { vm, name in try vm.call(plugin: name, hook: "token_authorize", table: ctx) }) { plugin, result in
+        // Written straight onto the Lua stack, with nothing copied: this runs on every stream request.
+        each("token_authorize", prepare: {}, call: { vm, name in
+            try vm.call(plugin: name, hook: "token_authorize", fields: 4) { t in
+                HookContext.authorize(t, token: token, user: user, request: request, song: song, songId: songId)
+            }
+        }) { plugin, result in
             switch result {
             case .failure(let error):
                 failed(plugin, "token_authorize", error, outcome: "denied")
