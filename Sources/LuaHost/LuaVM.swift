@@ -27,6 +27,8 @@ public final class LuaVM {
     private var callBackendRef: Int32 = 0
     private var listBackendsRef: Int32 = 0
     private var hookRefs: [String: [String: HookRef]] = [:]
+    /// The hook found last, looked up again by comparing its names.
+    private var lastHook: (plugin: String, hook: String, ref: HookRef)?
 
     /// A loaded hook: its function's registry slot and the counters its calls go to.
     final class HookRef {
@@ -96,6 +98,7 @@ public final class LuaVM {
             return (refs, LuaStack.value(L, at: base + 2).stringValue)
         }
         hookRefs[source.name] = hooks.mapValues(HookRef.init(ref:))
+        lastHook = nil
         plugins.append(PluginInfo(name: source.name, version: version, hooks: hooks.keys.sorted()))
     }
 
@@ -120,12 +123,22 @@ public final class LuaVM {
         hookRefs[plugin]?[hook] != nil
     }
 
-    /// Calls a plugin's hook with a fresh budget; returns `[]` if the plugin does not define it.
-    public func call(plugin: String, hook: String, args: [LuaValue] = []) throws -> [LuaValue] {
+    /// The hook `plugin` defines as `hook`; nil when it defines none; throws for an unknown plugin.
+    private func hookRef(plugin: String, hook: String) throws -> HookRef? {
+        // A server calls the same hook again and again: comparing two short strings is cheaper
+        // than hashing them into two dictionaries.
+        if let last = lastHook, last.plugin == plugin, last.hook == hook { return last.ref }
         guard let hooks = hookRefs[plugin] else {
             throw LuaError(.notFound, "no plugin named '\(plugin)'", plugin: plugin)
         }
-        guard let ref = hooks[hook] else { return [] }
+        guard let ref = hooks[hook] else { return nil }
+        lastHook = (plugin, hook, ref)
+        return ref
+    }
+
+    /// Calls a plugin's hook with a fresh budget; returns `[]` if the plugin does not define it.
+    public func call(plugin: String, hook: String, args: [LuaValue] = []) throws -> [LuaValue] {
+        guard let ref = try hookRef(plugin: plugin, hook: hook) else { return [] }
         return try measured(ref, plugin: plugin, hook: hook) {
             try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, plugin: plugin)
         }
@@ -133,10 +146,7 @@ public final class LuaVM {
 
     /// Calls a plugin's hook with one table written straight onto the stack (see ``LuaTableWriter``).
     public func call(plugin: String, hook: String, fields: Int32, write: (LuaTableWriter) -> Void) throws -> [LuaValue] {
-        guard let hooks = hookRefs[plugin] else {
-            throw LuaError(.notFound, "no plugin named '\(plugin)'", plugin: plugin)
-        }
-        guard let ref = hooks[hook] else { return [] }
+        guard let ref = try hookRef(plugin: plugin, hook: hook) else { return [] }
         let L = self.L
         return try measured(ref, plugin: plugin, hook: hook) {
             try invoke(ref: ref.ref, count: 1, push: {

@@ -336,8 +336,13 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
 
     /// The current pool and the plugins of it that define `hook`, in order; indexed once per pool.
     private func route(_ hook: String) -> (pool: LuaPool, names: [String]) {
+        let routing = routing()
+        return (routing.pool, hook == "token_authorize" ? routing.authorize : routing.byHook[hook] ?? [])
+    }
+
+    private func routing() -> Routing {
         let pool = host.pool
-        let routing = routes.withLock { current -> Routing in
+        return routes.withLock { current -> Routing in
             if let current, current.pool === pool { return current }
             var byHook: [String: [String]] = [:]
             for p in pool.plugins {
@@ -347,13 +352,20 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
             current = made
             return made
         }
-        return (pool, routing.byHook[hook] ?? [])
     }
 
     /// Which plugins of a pool define each hook.
     private struct Routing: Sendable {
         let pool: LuaPool
         let byHook: [String: [String]]
+        /// `byHook["token_authorize"]`, looked up once: it runs on every stream request.
+        let authorize: [String]
+
+        init(pool: LuaPool, byHook: [String: [String]]) {
+            self.pool = pool
+            self.byHook = byHook
+            authorize = byHook["token_authorize"] ?? []
+        }
     }
 
     /// Logs a failed hook call with plugin, file and line; Lua already counted it.
