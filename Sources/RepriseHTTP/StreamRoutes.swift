@@ -267,6 +267,7 @@ public struct StreamEndpoint: Sendable {
     static let regionSize = 1024 * 1024
     /// The largest region, reached by a client that takes each region within `fastRegionMs`.
     static let maxRegionSize = 8 * 1024 * 1024
+    /// A region taken within this many ms doubles the next one, up to `maxRegionSize`.
     static let fastRegionMs: Int64 = 100
     /// Region size once a client has shown it reads slowly, so that accounting and leases keep up.
     static let slowRegionSize = 64 * 1024
