@@ -115,6 +115,15 @@ int reprise_pcall(lua_State *L, int nargs, int nresults) {
     return status;
 }
 
+// Raises a memory error if Swift's pushes took Lua over its cap while Lua code runs.
+static void check_cap(lua_State *L, reprise_vm *vm, int enforced) {
+    if (enforced && vm->used > vm->limit) {
+        // Allocating while over the cap fails after an emergency GC, raising a real memory error.
+        lua_newuserdatauv(L, 0, 0); // [.. udata]
+        lua_pop(L, 1);              // [..]
+    }
+}
+
 // Forwards a Lua call to Swift; Swift returns a count or -1 and this function raises, from C.
 static int host_trampoline(lua_State *L) {
     reprise_vm *vm = reprise_vm_of(L);
@@ -124,12 +133,99 @@ static int host_trampoline(lua_State *L) {
     int n = vm->dispatch(L, vm->owner, id); // [args... results...] or [args... message]
     vm->enforce = saved;
     if (n < 0) return lua_error(L);
-    if (saved && vm->used > vm->limit) {
-        // Allocating while over the cap fails after an emergency GC, raising a real memory error.
-        lua_newuserdatauv(L, 0, 0); // [args... results... udata]
-        lua_pop(L, 1);              // [args... results...]
-    }
+    check_cap(L, vm, saved);
     return n;
+}
+
+// MARK: Hook contexts
+
+// A hook's context is a table whose fields Swift fills when Lua first reads them, so a policy
+// that reads nothing costs one empty table. The metatable is shared and locked.
+static const char context_key = 'c'; // registry slot of the metatable: its address
+
+static int is_context(lua_State *L, int idx) {
+    if (!lua_getmetatable(L, idx)) return 0;          // [.. mt]
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &context_key);  // [.. mt cmt]
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);                                     // [..]
+    return same;
+}
+
+// Asks Swift to fill field `key` (0: all) of the context at `table`; raises Swift's error.
+static void context_fill(lua_State *L, int table, int key) {
+    reprise_vm *vm = reprise_vm_of(L);
+    int saved = vm->enforce;
+    vm->enforce = 0;
+    int status = vm->context(L, vm->owner, table, key); // [..] or [.. message]
+    vm->enforce = saved;
+    if (status < 0) lua_error(L);
+    check_cap(L, vm, saved);
+}
+
+static int raw_next(lua_State *L) {
+    lua_settop(L, 2);          // [t k]
+    if (lua_next(L, 1)) return 2; // [t k v]
+    lua_pushnil(L);
+    return 1;
+}
+
+static int context_index(lua_State *L) {
+    lua_settop(L, 2);       // [t k]
+    context_fill(L, 1, 2);  // [t k]
+    lua_rawget(L, 1);       // [t v]
+    return 1;
+}
+
+static int context_pairs(lua_State *L) {
+    context_fill(L, 1, 0);
+    lua_pushcfunction(L, raw_next); // [t next]
+    lua_pushvalue(L, 1);            // [t next t]
+    lua_pushnil(L);                 // [t next t nil]
+    return 3;
+}
+
+void reprise_context_install(lua_State *L) {
+    lua_createtable(L, 0, 3);                  // [mt]
+    lua_pushcfunction(L, context_index);       // [mt f]
+    lua_setfield(L, -2, "__index");            // [mt]
+    lua_pushcfunction(L, context_pairs);       // [mt f]
+    lua_setfield(L, -2, "__pairs");            // [mt]
+    lua_pushboolean(L, 0);                     // [mt false]
+    lua_setfield(L, -2, "__metatable");        // [mt]; getmetatable gives false, setmetatable fails
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &context_key); // []
+}
+
+void reprise_push_context(lua_State *L, int fields) {
+    lua_createtable(L, 0, fields);                   // [t]
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &context_key); // [t mt]
+    lua_setmetatable(L, -2);                         // [t]
+}
+
+void reprise_context_prepare(lua_State *L, int idx) {
+    if (!is_context(L, idx)) return;
+    reprise_vm *vm = reprise_vm_of(L);
+    int top = lua_gettop(L);
+    int saved = vm->enforce;
+    vm->enforce = 0;
+    vm->context(L, vm->owner, lua_absindex(L, idx), 0);
+    vm->enforce = saved;
+    lua_settop(L, top); // drops an error message, if any
+}
+
+int reprise_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2); // [t k]
+    if (is_context(L, 1)) context_fill(L, 1, 0);
+    return raw_next(L);
+}
+
+int reprise_rawget(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2); // [t k]
+    if (is_context(L, 1)) context_fill(L, 1, 2);
+    lua_rawget(L, 1); // [t v]
+    return 1;
 }
 
 void reprise_push_host_function(lua_State *L, lua_Integer function_id) {

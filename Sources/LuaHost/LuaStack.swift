@@ -35,6 +35,7 @@ enum LuaStack {
     static func table(_ L: OpaquePointer, at index: Int32, depth: Int) -> LuaValue {
         guard lua_checkstack(L, 3) != 0 else { return .nil }
         let t = lua_absindex(L, index)
+        reprise_context_prepare(L, t) // a hook's context shows every field
         var integers: [Int64: LuaValue] = [:]
         var strings: [String: LuaValue] = [:]
         lua_pushnil(L) // [.. nil]

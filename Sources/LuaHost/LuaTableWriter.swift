@@ -6,9 +6,8 @@ import CLuaShim
 /// Keys are literals: Lua's string cache finds them by address, without hashing them again.
 ///
 /// ```swift
-/// try vm.call(plugin: "p", hook: "token_authorize", fields: 2) { t in
-///     t.set("path", "/stream/1")
-///     t.set("user", fields: 1) { u in u.set("id", 7) }
+/// try vm.call(plugin: "p", hook: "token_authorize", context: LuaContextShape("request")) { _, t in
+///     t.set("request", fields: 1) { r in r.set("path", "/stream/1") }
 /// }
 /// ```
 public struct LuaTableWriter {

@@ -37,6 +37,15 @@ public final class LuaVM {
 
         init(ref: Int32) { self.ref = ref }
     }
+    /// The context of the hook running now: which of its fields are filled, and how to fill them.
+    private struct LiveContext {
+        let table: UnsafeRawPointer?
+        let shape: LuaContextShape
+        let fill: (Int, LuaTableWriter) -> Void
+        var filled: UInt64 = 0
+    }
+    private var context: LiveContext?
+
     /// The loaded plugins, in load order.
     public private(set) var plugins: [PluginInfo] = []
     /// Where call counts and timings go, if anywhere.
@@ -54,8 +63,10 @@ public final class LuaVM {
         }
         L = state
         shared.pointee.dispatch = luaHostDispatch
+        shared.pointee.context = luaContextFill
         shared.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         reprise_open_allowed_libs(L)
+        reprise_context_install(L)
         try runPrelude(registry)
     }
 
@@ -144,15 +155,31 @@ public final class LuaVM {
         }
     }
 
-    /// Calls a plugin's hook with one table written straight onto the stack (see ``LuaTableWriter``).
-    public func call(plugin: String, hook: String, fields: Int32, write: (LuaTableWriter) -> Void) throws -> [LuaValue] {
+    /// Calls a plugin's hook with a context table whose fields `fill` writes when the hook first
+    /// reads them: `fill(i, t)` sets field `shape.names[i]` of `t`, or nothing for a nil field.
+    ///
+    /// A policy that reads nothing costs one empty table. `pairs`, `next`, `rawget` and host
+    /// functions see every field; a context kept past the call holds the fields read during it,
+    /// and reading another by name raises an error.
+    ///
+    /// ```swift
+    /// let shape = LuaContextShape("user")
+    /// try vm.call(plugin: "p", hook: "token_authorize", context: shape) { _, t in
+    ///     t.set("user", fields: 1) { u in u.set("name", "ann") }
+    /// }
+    /// ```
+    public func call(plugin: String, hook: String, context shape: LuaContextShape, fill: (Int, LuaTableWriter) -> Void) throws -> [LuaValue] {
         guard let ref = try hookRef(plugin: plugin, hook: hook) else { return [] }
         let L = self.L
-        return try measured(ref, plugin: plugin, hook: hook) {
-            try invoke(ref: ref.ref, count: 1, push: {
-                lua_createtable(L, 0, fields)
-                write(LuaTableWriter(L: L))
-            }, results: reprise_multret(), budget: limits.instructionBudget, plugin: plugin, read: allResults)
+        return try withoutActuallyEscaping(fill) { fill in
+            let outer = context
+            defer { context = outer }
+            return try measured(ref, plugin: plugin, hook: hook) {
+                try invoke(ref: ref.ref, count: 1, push: {
+                    reprise_push_context(L, Int32(shape.names.count))
+                    context = LiveContext(table: lua_topointer(L, -1), shape: shape, fill: fill)
+                }, results: reprise_multret(), budget: limits.instructionBudget, plugin: plugin, read: allResults)
+            }
         }
     }
 
@@ -316,6 +343,10 @@ public final class LuaVM {
         }
         lua_pushcclosure(L, reprise_loadfile_in, 0) // [host loadfile]
         lua_setfield(L, -2, "loadfile")              // [host]
+        lua_pushcclosure(L, reprise_next, 0)         // [host next]
+        lua_setfield(L, -2, "next")                  // [host]
+        lua_pushcclosure(L, reprise_rawget, 0)       // [host rawget]
+        lua_setfield(L, -2, "rawget")                // [host]
 
         lua_createtable(L, 0, 0) // [host modules]
         var byModule: [String: [HostFunctionRegistry.Entry]] = [:]
@@ -367,6 +398,50 @@ public final class LuaVM {
             return 2
         }
     }
+}
+
+extension LuaVM {
+    /// Fills field `key` (0: all) of the context at `table`; see `reprise_context_fn`.
+    fileprivate func fillContext(_ thread: OpaquePointer, table: Int32, key: Int32) -> Int32 {
+        guard let live = context, let pointer = lua_topointer(thread, table), pointer == live.table else {
+            return key == 0 ? 0 : staleRead(thread, table: table, key: key)
+        }
+        guard lua_checkstack(thread, 8) != 0 else {
+            LuaStack.push(thread, string: "hook context: stack overflow")
+            return -1
+        }
+        if key == 0 {
+            for i in live.shape.names.indices { fill(thread, field: i, of: table) }
+        } else if lua_type(thread, key) == LUA_TSTRING, let i = live.shape.index(of: thread, at: key) {
+            fill(thread, field: i, of: table)
+        }
+        return 0
+    }
+
+    private func fill(_ thread: OpaquePointer, field i: Int, of table: Int32) {
+        guard let live = context, live.filled & (1 << UInt64(i)) == 0 else { return }
+        context?.filled |= 1 << UInt64(i)
+        lua_pushvalue(thread, table) // [.. t]
+        live.fill(i, LuaTableWriter(L: thread))
+        reprise_pop(thread, 1)       // [..]
+    }
+
+    /// A context kept past its call: a field read then is there; any other named read fails.
+    private func staleRead(_ thread: OpaquePointer, table: Int32, key: Int32) -> Int32 {
+        guard lua_type(thread, key) == LUA_TSTRING, lua_checkstack(thread, 2) != 0 else { return 0 }
+        lua_pushvalue(thread, key)  // [.. k]
+        let present = lua_rawget(thread, table) != LUA_TNIL // [.. v]
+        reprise_pop(thread, 1)      // [..]
+        if present { return 0 }
+        LuaStack.push(thread, string: "hook context field '\(LuaStack.string(thread, at: key))' read after the hook returned: a kept context holds only the fields read during the call")
+        return -1
+    }
+}
+
+/// The C context hook's entry into Swift.
+private func luaContextFill(_ L: OpaquePointer?, _ owner: UnsafeMutableRawPointer?, _ table: Int32, _ key: Int32) -> Int32 {
+    guard let L, let owner else { return 0 }
+    return Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue().fillContext(L, table: table, key: key)
 }
 
 /// The C trampoline's entry into Swift.

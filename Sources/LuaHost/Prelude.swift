@@ -15,6 +15,7 @@ enum Prelude {
     local string, table, math, utf8, coroutine, os = string, table, math, utf8, coroutine, os
     local sfind, sgsub, sgmatch, concat = string.find, string.gsub, string.gmatch, table.concat
     local host_log, host_loadfile, host_modules, host_values = host.log, host.loadfile, host.modules, host.values
+    local host_next, host_rawget = host.next, host.rawget -- fill a hook's context before reading it
     local _ENV = nil -- from here on a stray global access fails loudly
 
     -- Read-only proxies: writes raise, the metatable is locked, pairs and # see the real table.
@@ -69,8 +70,8 @@ enum Prelude {
     end
 
     local base = {
-      assert = assert, error = error, getmetatable = getmetatable, ipairs = ipairs, next = next,
-      pairs = pairs, pcall = pcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen,
+      assert = assert, error = error, getmetatable = getmetatable, ipairs = ipairs, next = host_next,
+      pairs = pairs, pcall = pcall, rawequal = rawequal, rawget = host_rawget, rawlen = rawlen,
       rawset = safe_rawset, select = select, setmetatable = setmetatable, tonumber = tonumber,
       tostring = tostring, type = type, xpcall = xpcall, _VERSION = VERSION,
       collectgarbage = safe_collectgarbage,

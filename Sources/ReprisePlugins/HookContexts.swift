@@ -27,36 +27,46 @@ enum HookContext {
         return .table(t)
     }
 
-    /// Writes `{token = {id, label, created, expires?, last_used?}, user = {id, name, role}, request = {method, path, ip?, user_agent?, range?}, song?}`.
-    static func authorize(_ t: LuaTableWriter, token: StreamTokenInfo, user u: User, request: StreamRequestFacts, song: Song?, songId: Int64?) {
-        t.set("token", fields: 5) { t in
-            t.set("id", token.id)
-            t.set("label", token.label)
-            t.set("created", token.createdAt)
-            t.set("expires", token.expiresAt)
-            t.set("last_used", token.lastUsedAt)
-        }
-        t.set("user", fields: 3) { t in
-            t.set("id", u.id)
-            t.set("name", u.name)
-            t.set("role", u.role.rawValue)
-        }
-        t.set("request", fields: 5) { t in
-            t.set("method", request.method)
-            t.set("path", request.path)
-            t.set("ip", request.ip)
-            t.set("user_agent", request.userAgent)
-            t.set("range", request.range)
-        }
-        if let song {
-            t.set("song", fields: 4) { t in
-                t.set("id", song.id)
-                t.set("title", song.title)
-                t.set("artist", song.artist)
-                t.set("album", song.album)
+    /// The fields of `token_authorize`'s context, built when the policy first reads them.
+    static let authorizeShape = LuaContextShape("token", "user", "request", "song")
+
+    /// Writes field `field` of `authorizeShape`: `token = {id, label, created, expires?, last_used?}`,
+    /// `user = {id, name, role}`, `request = {method, path, ip?, user_agent?, range?}`, `song?`.
+    static func authorize(_ field: Int, _ t: LuaTableWriter, token: StreamTokenInfo, user u: User, request: StreamRequestFacts, song: Song?, songId: Int64?) {
+        switch field {
+        case 0:
+            t.set("token", fields: 5) { t in
+                t.set("id", token.id)
+                t.set("label", token.label)
+                t.set("created", token.createdAt)
+                t.set("expires", token.expiresAt)
+                t.set("last_used", token.lastUsedAt)
             }
-        } else if let songId {
-            t.set("song", fields: 1) { t in t.set("id", songId) }
+        case 1:
+            t.set("user", fields: 3) { t in
+                t.set("id", u.id)
+                t.set("name", u.name)
+                t.set("role", u.role.rawValue)
+            }
+        case 2:
+            t.set("request", fields: 5) { t in
+                t.set("method", request.method)
+                t.set("path", request.path)
+                t.set("ip", request.ip)
+                t.set("user_agent", request.userAgent)
+                t.set("range", request.range)
+            }
+        default:
+            if let song {
+                t.set("song", fields: 4) { t in
+                    t.set("id", song.id)
+                    t.set("title", song.title)
+                    t.set("artist", song.artist)
+                    t.set("album", song.album)
+                }
+            } else if let songId {
+                t.set("song", fields: 1) { t in t.set("id", songId) }
+            }
         }
     }
 

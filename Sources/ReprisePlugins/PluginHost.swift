@@ -162,10 +162,10 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     /// `token_authorize` of every plugin: all must answer `true`; a failure or budget overrun denies.
     public func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision {
         var decision = AuthorizeDecision.allow
-        // Written straight onto the Lua stack, with nothing copied: this runs on every stream request.
+        // This runs on every stream request: each field of the context is built only if the policy reads it.
         each("token_authorize", prepare: {}, call: { vm, name in
-            try vm.call(plugin: name, hook: "token_authorize", fields: 4) { t in
-                HookContext.authorize(t, token: token, user: user, request: request, song: song, songId: songId)
+            try vm.call(plugin: name, hook: "token_authorize", context: HookContext.authorizeShape) { field, t in
+                HookContext.authorize(field, t, token: token, user: user, request: request, song: song, songId: songId)
             }
         }) { plugin, result in
             switch result {

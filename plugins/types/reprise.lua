@@ -51,6 +51,7 @@
 ---@field label string
 ---@field requested_ttl_seconds integer|nil
 
+---Each field is built when the hook first reads it; a context kept past the call holds only the fields read during it.
 ---@class reprise.AuthorizeContext
 ---@field token reprise.Token
 ---@field user reprise.User

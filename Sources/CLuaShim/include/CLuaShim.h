@@ -13,6 +13,10 @@
 /// error message on top of the stack (the trampoline then raises it from C).
 typedef int (*reprise_dispatch_fn)(lua_State *L, void *owner, lua_Integer function_id);
 
+/// Fills field `key` (a stack index; 0 for every field) of the hook context at stack index
+/// `table`; returns 0, or -1 with an error message on top of the stack (raised from C).
+typedef int (*reprise_context_fn)(lua_State *L, void *owner, int table, int key);
+
 /// Per-VM state shared by the allocator, the hook and the trampolines.
 typedef struct reprise_vm {
     size_t used;              // bytes currently allocated by Lua
@@ -23,6 +27,7 @@ typedef struct reprise_vm {
     long long remaining;      // instructions left in the current call
     int step;                 // hook period while the budget is not exhausted
     reprise_dispatch_fn dispatch;
+    reprise_context_fn context;
     void *owner;              // the Swift LuaVM, unretained
 } reprise_vm;
 
@@ -45,6 +50,17 @@ int reprise_pcall(lua_State *L, int nargs, int nresults);
 void reprise_push_host_function(lua_State *L, lua_Integer function_id);
 /// lua_CFunction: (dir, relpath [, env]) -> chunk | nil, message, kind ("open" or "syntax").
 int reprise_loadfile_in(lua_State *L);
+
+/// Creates the metatable of hook contexts whose fields are filled on first read.
+void reprise_context_install(lua_State *L);
+/// Pushes an empty hook context with room for `fields` fields.
+void reprise_push_context(lua_State *L, int fields);
+/// Fills every field if the table at `idx` is a hook context (for host conversions); never raises.
+void reprise_context_prepare(lua_State *L, int idx);
+/// lua_CFunction: `next` that fills a hook context before the first key.
+int reprise_next(lua_State *L);
+/// lua_CFunction: `rawget` that fills the field of a hook context it asks for.
+int reprise_rawget(lua_State *L);
 
 /// Loads a text chunk from memory; returns the Lua status code.
 int reprise_loadtext(lua_State *L, const char *text, size_t len, const char *chunkname);
