@@ -140,9 +140,10 @@ public struct ScanSummary: Sendable, Equatable, Codable {
     public var unchanged: Int
     public var skipped: Int
     public var errors: Int
-    public var durationMs: Int64
+    /// Wall time of the whole scan in milliseconds, to the microsecond: a rescan takes a few.
+    public var durationMs: Double
     public var filesPerSecond: Double
-    public init(added: Int, updated: Int, removed: Int, unchanged: Int, skipped: Int, errors: Int, durationMs: Int64, filesPerSecond: Double) {
+    public init(added: Int, updated: Int, removed: Int, unchanged: Int, skipped: Int, errors: Int, durationMs: Double, filesPerSecond: Double) {
         self.added = added
         self.updated = updated
         self.removed = removed

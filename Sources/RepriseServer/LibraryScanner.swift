@@ -45,8 +45,9 @@ public final class LibraryScanner: Sendable {
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.
-        let ms = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
-        let perSecond = ms > 0 ? Double(st.filesFound) * 1000 / Double(ms) : 0
+        let ns = DispatchTime.now().uptimeNanoseconds - started
+        let ms = Double(ns / 1000) / 1000
+        let perSecond = ns > 0 ? Double(st.filesFound) * 1e9 / Double(ns) : 0
         let summary = ScanSummary(added: st.added, updated: st.updated, removed: st.removed, unchanged: st.unchanged, skipped: st.skipped, errors: st.errors, durationMs: ms, filesPerSecond: perSecond)
         last.withLock { $0 = summary }
         logger.info("scan finished", metadata: [

@@ -170,6 +170,6 @@ struct ScanCommand: AsyncParsableCommand {
         let core = try ServerCore(settings: try global.settings(), logger: quietLogger)
         let s = try await core.scanner.scan()
         if json { return try printJSON(s) }
-        print("added \(s.added), updated \(s.updated), removed \(s.removed), unchanged \(s.unchanged), skipped \(s.skipped), errors \(s.errors) in \(s.durationMs) ms (\(Int(s.filesPerSecond)) files/s)")
+        print("added \(s.added), updated \(s.updated), removed \(s.removed), unchanged \(s.unchanged), skipped \(s.skipped), errors \(s.errors) in \(String(format: "%.1f", s.durationMs)) ms (\(Int(s.filesPerSecond)) files/s)")
     }
 }

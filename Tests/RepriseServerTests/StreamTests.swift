@@ -384,6 +384,10 @@ import Testing
             let scan = try await client.get("/api/v1/admin/scan", method: .post, bearer: session)
             #expect(scan.status == .ok)
             #expect(scan.json["added"] as? Int == 3)
+            // Milliseconds to the microsecond, and the rate from the same clock reading.
+            let ms = try #require(scan.json["duration_ms"] as? Double)
+            let rate = try #require(scan.json["files_per_second"] as? Double)
+            #expect(ms > 0 && abs(rate - 3 * 1000 / ms) <= rate / 100)
             let all = try await client.get("/api/v1/songs?limit=2&offset=0", bearer: session)
             #expect(all.json["total"] as? Int == 3)
             #expect((all.json["songs"] as? [Any])?.count == 2)
