@@ -18,7 +18,17 @@ public final class StreamTokenStore: Sendable {
     let revalidateMs: Int64
     /// `last_used_at` is written at most once per this interval, ms.
     let touchIntervalMs: Int64
+    /// From this age (ms) a cached answer also starts one reload in the background, so a token in
+    /// steady use is never found stale: without it, every request arriving in the moment after
+    /// the entry aged out took the slow path and read the row itself, once a second.
+    let refreshAheadMs: Int64
     private let cache = Mutex<[SecretHash: Entry]>([:])
+    /// Bumped whenever entries are dropped (revoke, purge): a reload that began before does not store what it read.
+    private let evictions = Atomic<UInt64>(0)
+    /// Background reloads in flight, by token.
+    private let refreshing = Mutex<[SecretHash: Task<Void, Never>]>([:])
+    /// Rows read so far (for tests: a refresh happens once, not once per request).
+    let reloads = Atomic<Int>(0)
     /// Hashes recently looked up and not found, with when (ms): a client retrying a bad token costs no SQL.
     private let misses = Mutex<[SecretHash: Int64]>([:])
     static let maxMisses = 10_000
@@ -36,6 +46,7 @@ public final class StreamTokenStore: Sendable {
         self.logger = logger
         self.revalidateMs = revalidateMs
         self.touchIntervalMs = touchIntervalMs
+        refreshAheadMs = revalidateMs * 3 / 4
     }
 
     /// Issues a token for `user` under `policy`; the secret is returned once.
@@ -71,6 +82,7 @@ public final class StreamTokenStore: Sendable {
         }
         let hash = secret.hash
         let now = clock.nowMs()
+        let generation = evictions.load(ordering: .acquiring)
         var entry = cache.withLock { $0[hash] }
         if entry == nil || now - entry!.checkedAt >= revalidateMs {
             entry = try await reload(hash: hash, cached: entry, now: now)
@@ -84,18 +96,52 @@ public final class StreamTokenStore: Sendable {
             e.touchedAt = now
         }
         e.token.lastUsedAt = now
-        let updated = e
-        cache.withLock { $0[hash] = updated }
+        store(e, hash: hash, ifUnchangedSince: generation)
         return AuthenticatedToken(token: e.token, user: e.user)
+    }
+
+    /// Caches `entry` unless entries were dropped since `generation` was read.
+    private func store(_ entry: Entry, hash: SecretHash, ifUnchangedSince generation: UInt64) {
+        cache.withLock { cache in
+            if evictions.load(ordering: .acquiring) == generation { cache[hash] = entry }
+        }
+    }
+
+    /// Reads the row again (and writes `last_used_at` when due) while the cached answer still holds.
+    private func refresh(hash: SecretHash) async {
+        defer { _ = refreshing.withLock { $0.removeValue(forKey: hash) } }
+        let now = clock.nowMs()
+        let generation = evictions.load(ordering: .acquiring)
+        let cached = cache.withLock { $0[hash] }
+        do {
+            guard var e = try await reload(hash: hash, cached: cached, now: now) else { return }
+            if now - e.touchedAt >= touchIntervalMs, e.token.isUsable(now: now) {
+                let id = e.token.id
+                try await db.write { db in
+                    try db.execute(sql: "UPDATE stream_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?", arguments: [now, id])
+                }
+                e.touchedAt = now
+            }
+            e.token.lastUsedAt = max(e.token.lastUsedAt ?? 0, cached?.token.lastUsedAt ?? 0)
+            store(e, hash: hash, ifUnchangedSince: generation)
+        } catch {
+            // The cached answer ages out as usual and the next request reads the row itself.
+            logger.warning("stream token refresh failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Waits for the background reloads started so far.
+    func refreshed() async {
+        for task in refreshing.withLock({ Array($0.values) }) { await task.value }
     }
 
     /// What memory alone says of a presented token, for callers that must not suspend.
     public enum CachedAnswer: Sendable {
-        /// Usable, and nothing needs writing now.
+        /// Usable (a reload or a `last_used_at` write that is due runs in the background).
         case valid(AuthenticatedToken)
         /// Looked up and not found a moment ago, malformed, revoked, expired, or of a disabled user.
         case invalid
-        /// Memory cannot tell (or a write is due): ask `authenticate`.
+        /// Memory cannot tell: ask `authenticate`.
         case unknown
     }
 
@@ -109,20 +155,30 @@ public final class StreamTokenStore: Sendable {
     public func authenticateCached(_ secret: Secret, hash: SecretHash) -> CachedAnswer {
         guard secret.kind == .streamToken else { return .invalid }
         let now = clock.nowMs()
-        return cache.withLock { cache -> CachedAnswer in
+        var refreshDue = false
+        let answer = cache.withLock { cache -> CachedAnswer in
             guard var e = cache[hash] else {
                 if let missedAt = misses.withLock({ $0[hash] }), now - missedAt < revalidateMs { return .invalid }
                 return .unknown
             }
-            guard now - e.checkedAt < revalidateMs, now - e.touchedAt < touchIntervalMs else { return .unknown }
+            guard now - e.checkedAt < revalidateMs else { return .unknown }
             guard e.token.isUsable(now: now), !e.user.disabled else { return .invalid }
+            refreshDue = now - e.checkedAt >= refreshAheadMs || now - e.touchedAt >= touchIntervalMs
             e.token.lastUsedAt = now
             cache[hash] = e
             return .valid(AuthenticatedToken(token: e.token, user: e.user))
         }
+        if refreshDue {
+            refreshing.withLock { inFlight in
+                guard inFlight[hash] == nil else { return }
+                inFlight[hash] = Task { await self.refresh(hash: hash) }
+            }
+        }
+        return answer
     }
 
     private func reload(hash: SecretHash, cached: Entry?, now: Int64) async throws -> Entry? {
+        reloads.add(1, ordering: .relaxed)
         let key = Data(hash.bytes)
         let found = try await db.read { db -> (StreamTokenInfo, User, Data)? in
             guard let row = try Row.fetchOne(
@@ -155,7 +211,8 @@ public final class StreamTokenStore: Sendable {
     @discardableResult
     public func revoke(id: Int64, userId: Int64? = nil) async throws -> Bool {
         let now = clock.nowMs()
-        cache.withLock { cache in cache = cache.filter { $0.value.token.id != id } }
+        evict(ids: [id])
+        defer { evict(ids: [id]) } // and again once written: a reload may have read the row in between
         let changed = try await db.write { db in
             if let userId {
                 try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL", arguments: [now, id, userId])
@@ -189,6 +246,9 @@ public final class StreamTokenStore: Sendable {
     /// Drops cached tokens by id (after purge).
     func evict(ids: Set<Int64>) {
         guard !ids.isEmpty else { return }
-        cache.withLock { cache in cache = cache.filter { !ids.contains($0.value.token.id) } }
+        cache.withLock { cache in
+            evictions.add(1, ordering: .releasing)
+            cache = cache.filter { !ids.contains($0.value.token.id) }
+        }
     }
 }

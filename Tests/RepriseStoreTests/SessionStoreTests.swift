@@ -150,6 +150,71 @@ import Testing
         #expect(try await f.tokens.list(userId: ann.id).count == 1)
     }
 
+    /// A token in steady use is reloaded once in the background before its cached answer ages
+    /// out, so no request finds it stale; another process's revocation is still seen within the interval.
+    @Test func cachedAnswersAreRefreshedAheadOfTheInterval() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        #expect(try await f.tokens.authenticate(secret) != nil)
+        let loaded = f.tokens.reloads.load(ordering: .relaxed)
+
+        f.clock.advance(ms: 700)  // fresh: no reload
+        guard case .valid = f.tokens.authenticateCached(secret) else { Issue.record("not valid at 700 ms"); return }
+        await f.tokens.refreshed()
+        #expect(f.tokens.reloads.load(ordering: .relaxed) == loaded)
+
+        f.clock.advance(ms: 100)  // 800 ms: answered from memory, and one reload starts however many ask
+        for _ in 0..<20 {
+            guard case .valid = f.tokens.authenticateCached(secret) else { Issue.record("not valid at 800 ms"); return }
+        }
+        await f.tokens.refreshed()
+        #expect(f.tokens.reloads.load(ordering: .relaxed) == loaded + 1)
+
+        f.clock.advance(ms: 700)  // 1,500 ms: past the first check, within the refreshed one
+        guard case .valid = f.tokens.authenticateCached(secret) else { Issue.record("stale at 1,500 ms"); return }
+
+        // Another process revokes it: the next refresh sees it.
+        try await f.db.write { db in
+            try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE id = ?", arguments: [f.clock.nowMs(), info.id])
+        }
+        f.clock.advance(ms: 100)  // 1,600 ms: 800 ms after the refresh
+        _ = f.tokens.authenticateCached(secret)
+        await f.tokens.refreshed()
+        guard case .invalid = f.tokens.authenticateCached(secret) else { Issue.record("revocation not seen"); return }
+        #expect(try await f.tokens.authenticate(secret) == nil)
+    }
+
+    /// `last_used_at` comes due while answers come from memory: the background reload writes it.
+    @Test func lastUsedIsWrittenInTheBackgroundWhenDue() async throws {
+        let f = try Fixture()
+        let tokens = StreamTokenStore(db: f.db, clock: f.clock, touchIntervalMs: 2_000)
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        _ = try await tokens.authenticate(secret)
+        let first = try #require(try await tokens.find(id: info.id)?.lastUsedAt)
+        for _ in 0..<3 {  // to 2,400 ms, each step answered from memory
+            f.clock.advance(ms: 800)
+            guard case .valid = tokens.authenticateCached(secret) else { Issue.record("not valid"); return }
+            await tokens.refreshed()
+        }
+        #expect(try await tokens.find(id: info.id)?.lastUsedAt == first + 2_400)
+    }
+
+    /// A revocation in this process wins over a reload that read the row just before it.
+    @Test func revokingDropsWhatAConcurrentReloadRead() async throws {
+        let f = try Fixture()
+        let u = try await f.users.add(name: "ann", password: "password1", role: .user)
+        let (secret, info) = try await f.tokens.issue(user: u, label: "mpd", requestedTTLSeconds: nil, policy: DefaultTokenPolicy())
+        _ = try await f.tokens.authenticate(secret)
+        f.clock.advance(ms: 800)
+        _ = f.tokens.authenticateCached(secret)  // a reload starts
+        #expect(try await f.tokens.revoke(id: info.id))
+        await f.tokens.refreshed()
+        if case .valid = f.tokens.authenticateCached(secret) { Issue.record("revoked token still valid") }
+        #expect(try await f.tokens.authenticate(secret) == nil)
+    }
+
     @Test func lastUsedIsRecordedCoalesced() async throws {
         let f = try Fixture()
         let u = try await f.users.add(name: "ann", password: "password1", role: .user)
