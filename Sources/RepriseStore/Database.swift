@@ -29,7 +29,15 @@ public enum RepriseDatabase {
         registerPlayback(&m)
         registerApiKeys(&m)
         registerSessionIds(&m)
+        registerStreamsUnindexed(&m)
         return m
+    }
+
+    /// No query reads `streams` by song: its index cost every recorded stream a second B-tree insert.
+    static func registerStreamsUnindexed(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v6-streams-unindexed") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS streams_song")
+        }
     }
 
     static func registerCore(_ m: inout DatabaseMigrator) {

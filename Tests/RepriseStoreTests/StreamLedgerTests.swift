@@ -63,4 +63,27 @@ import Testing
             ["\(b)", "5", "NULL", "77", "NULL", "NULL", "0", "0", "1", "1", "1700000000250", "1700000000250", "\"completed\"", "NULL"],
         ])
     }
+
+    /// An id written again (a thousand streams in one millisecond, or a clock stepped back) updates its row.
+    @Test func aRepeatedIdUpdatesItsRow() async throws {
+        let f = try Fixture()
+        let ledger = StreamLedger(db: f.db, clock: f.clock)
+        f.clock.set(ms: 1_700_000_000_000)
+        let first = ledger.start(songId: 4, userId: 2, sessionId: nil, tokenId: 9, player: nil, range: 0...9, bytesExpected: 10)
+        ledger.finish(first)
+        try await ledger.flush()
+        var ids: [Int64] = []
+        for _ in 0..<1000 {
+            let id = ledger.start(songId: 5, userId: 3, sessionId: nil, tokenId: 8, player: nil, range: 0...0, bytesExpected: 1)
+            ledger.finish(id)
+            ids.append(id)
+        }
+        #expect(ids.last == first)
+        try await ledger.flush()
+        let (count, song) = try await f.db.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM streams")!, try Int64.fetchOne(db, sql: "SELECT song_id FROM streams WHERE id = ?", arguments: [first]))
+        }
+        #expect(count == 1000)
+        #expect(song == 5)
+    }
 }
