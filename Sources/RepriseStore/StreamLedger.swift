@@ -105,13 +105,35 @@ public final class StreamLedger: Sendable {
     /// Totals since start.
     public func totals() -> Totals { state.withLock { $0.totals } }
 
-    /// Persists finished streams in one transaction.
+    /// Rows per transaction of a flush.
+    static let flushChunk = 256
+    /// The pause between a flush's transactions.
+    static let flushPause = Duration.milliseconds(2)
+    /// A backlog this long is written without pauses, so the ledger keeps up at any rate.
+    static let flushPausesBelow = 100_000
+
+    /// Persists finished streams, `flushChunk` rows per transaction with `flushPause` between them.
+    ///
+    /// A busy server records tens of thousands of streams a second; written in one go they held the
+    /// CPU from the event loop for tens of milliseconds each second (B2's p99 in docs/performance.md).
     public func flush() async throws {
         let batch = state.withLock { s -> [StreamRecord] in
             defer { s.pending.removeAll() }
             return s.pending
         }
         guard !batch.isEmpty else { return }
+        var start = 0
+        while start < batch.count {
+            if start > 0, batch.count < Self.flushPausesBelow {
+                try? await Task.sleep(for: Self.flushPause) // returns at once when cancelled
+            }
+            let end = min(start + Self.flushChunk, batch.count)
+            try await write(batch[start..<end], trim: end == batch.count)
+            start = end
+        }
+    }
+
+    private func write(_ batch: ArraySlice<StreamRecord>, trim: Bool) async throws {
         try await db.write { db in
             // Parsed once per batch, not once per row: busy servers record thousands of streams a second.
             // An upsert, not `INSERT OR REPLACE`: a replace may delete rows, so SQLite gives every
@@ -139,7 +161,9 @@ public final class StreamLedger: Sendable {
                     throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                 }
             }
-            try db.execute(sql: "DELETE FROM streams WHERE id <= (SELECT max(id) FROM streams) - 30 * 86400000 * 1000")
+            if trim {
+                try db.execute(sql: "DELETE FROM streams WHERE id <= (SELECT max(id) FROM streams) - 30 * 86400000 * 1000")
+            }
         }
     }
 }

@@ -243,7 +243,7 @@ public final class StreamTokenStore: Sendable {
         }
     }
 
-    /// Drops cached tokens by id (after purge).
+    /// Drops cached tokens by id (revoke, purge).
     func evict(ids: Set<Int64>) {
         guard !ids.isEmpty else { return }
         cache.withLock { cache in
