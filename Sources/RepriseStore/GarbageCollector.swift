@@ -137,9 +137,9 @@ public struct GarbageCollector: Sendable {
             let (deleted, timing) = try await db.writeWithoutTransaction { [heldInMemory] db in
                 try BatchTiming.measure { try Self.deleteRange(db, after: after, upper: upper, args: args, held: heldInMemory) }
             }
-            width.record(heldNs: timing.wallNs, into: &stats)
-            await checkpoints?.step()
-            try await timing.yieldToOthers()
+            width.record(timing, into: &stats)
+            await checkpoints?.step(force: width.shared) // on a shared core, small checkpoints: each holds it at a stretch
+            try await width.yield(after: timing)
             // A cached session past the cutoff is gone, or spared and read again when next presented.
             sessions?.evict(idsIn: (after + 1)...upper, expiringBefore: policy.collectableExpiryCutoff(now: now))
             stats.deleted += deleted
@@ -278,10 +278,10 @@ public struct GarbageCollector: Sendable {
                             return deleted
                         }
                     }
-                    sizer.record(heldNs: timing.wallNs, into: &stats)
+                    sizer.record(timing, into: &stats)
                     stats.deleted += deleted.count
-                    await checkpoints?.step()
-                    try await timing.yieldToOthers()
+                    await checkpoints?.step(force: sizer.shared)
+                    try await sizer.yield(after: timing)
                     let gone = Set(deleted)
                     sessions?.evict(ids: gone)
                     for info in doomed where gone.contains(info.id) { events.sessionCollected(info) }
@@ -324,20 +324,42 @@ public struct GarbageCollector: Sendable {
 
 /// The size of the next GC batch (rows, or a width of row ids), from how long the last one held
 /// the write lock: it doubles under 20 ms and halves over 50 ms (a doubled batch may take twice as long).
+///
+/// Once two batches in a row waited for a processor, the core is shared with a busy server for the
+/// rest of the pass: batches aim at 1-2 ms and each is followed by a pause of twice its time. A
+/// batch holds the core from the server's event loop at a stretch (the scheduler lets a thread
+/// that slept run its whole slice), so long ones showed up whole in the server's p99.
 struct BatchSizer {
     private(set) var size: Int64
     let max: Int64
+    /// Whether the pass shares its core with a busy server.
+    private(set) var shared = false
+    private var contendedInARow = 0
 
     init(start: Int64, max: Int64) {
         size = Swift.min(start, max)
         self.max = max
     }
 
-    /// Resizes after a batch that held the write lock `heldNs`, and keeps the longest hold in `stats`.
-    mutating func record(heldNs: UInt64, into stats: inout GCRunStats) {
-        let ms = Int64(heldNs / 1_000_000)
-        stats.longestBatchMs = Swift.max(stats.longestBatchMs, ms)
-        if ms < 20 { size = Swift.min(size * 2, max) } else if ms > 50 { size = Swift.max(size / 2, 1) }
+    /// Resizes after a batch timed `timing`, and keeps the longest hold of the write lock in `stats`.
+    mutating func record(_ timing: BatchTiming, into stats: inout GCRunStats) {
+        stats.longestBatchMs = Swift.max(stats.longestBatchMs, Int64(timing.wallNs / 1_000_000))
+        contendedInARow = timing.contended ? contendedInARow + 1 : 0
+        if contendedInARow >= 2 { shared = true }
+        let (low, high): (UInt64, UInt64) = shared ? (1_000_000, 2_000_000) : (20_000_000, 50_000_000)
+        if timing.wallNs < low { size = Swift.min(size * 2, max) } else if timing.wallNs > high { size = Swift.max(size / 2, 1) }
+    }
+
+    /// How long to wait after a batch timed `timing`: twice its time on a shared core (at most a
+    /// second), else as long as it waited for a processor when that was over 2 ms.
+    func pauseNs(after timing: BatchTiming) -> UInt64 {
+        shared ? Swift.min(2 * timing.wallNs, 1_000_000_000) : timing.pauseNs
+    }
+
+    /// Waits `pauseNs(after:)`.
+    func yield(after timing: BatchTiming) async throws {
+        let ns = pauseNs(after: timing)
+        if ns > 0 { try await Task.sleep(nanoseconds: ns) }
     }
 }
 
@@ -353,16 +375,16 @@ struct BatchTiming {
         return (value, BatchTiming(wallNs: DispatchTime.now().uptimeNanoseconds - wall0, cpuNs: threadCPUNs() &- cpu0))
     }
 
-    /// Waits as long as the batch waited for a processor, so that a server sharing the core gets
-    /// it back: on a busy core GC takes at most about a third of it; on an idle one it never waits.
-    func yieldToOthers() async throws {
-        if pauseNs > 0 { try await Task.sleep(nanoseconds: pauseNs) }
-    }
-
     /// The time not spent on a processor, when over 2 ms, at most a second.
     var pauseNs: UInt64 {
         let waited = wallNs > cpuNs ? wallNs - cpuNs : 0
         return waited > 2_000_000 ? min(waited, 1_000_000_000) : 0
+    }
+
+    /// Whether the batch waited for a processor more than a millisecond and a quarter of its time.
+    var contended: Bool {
+        let waited = wallNs > cpuNs ? wallNs - cpuNs : 0
+        return waited > 1_000_000 && waited > wallNs / 4
     }
 
     static func threadCPUNs() -> UInt64 {

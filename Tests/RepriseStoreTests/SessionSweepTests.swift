@@ -131,6 +131,31 @@ final class LateRules: ExpiryRules {
         #expect(timing.cpuNs > 0 && timing.wallNs > 0)
     }
 
+    /// Batches aim at 20-50 ms on an idle core; after two in a row waited for it, at 1-2 ms with
+    /// pauses of twice their time.
+    @Test func batchesStayShortOnACoreTheyShare() {
+        var stats = GCRunStats(startedAt: 0)
+        var sizer = BatchSizer(start: 100, max: 10_000)
+        sizer.record(BatchTiming(wallNs: 10_000_000, cpuNs: 10_000_000), into: &stats)
+        #expect(sizer.size == 200)
+        sizer.record(BatchTiming(wallNs: 10_000_000, cpuNs: 5_000_000), into: &stats)  // waited, once
+        #expect(sizer.size == 400 && !sizer.shared)
+        #expect(sizer.pauseNs(after: BatchTiming(wallNs: 10_000_000, cpuNs: 5_000_000)) == 5_000_000)
+        sizer.record(BatchTiming(wallNs: 60_000_000, cpuNs: 60_000_000), into: &stats)
+        #expect(sizer.size == 200)
+        sizer.record(BatchTiming(wallNs: 10_000_000, cpuNs: 5_000_000), into: &stats)
+        #expect(sizer.size == 400)
+        sizer.record(BatchTiming(wallNs: 8_000_000, cpuNs: 4_000_000), into: &stats)  // twice in a row: over 2 ms
+        #expect(sizer.shared && sizer.size == 200)
+        #expect(sizer.pauseNs(after: BatchTiming(wallNs: 1_500_000, cpuNs: 1_500_000)) == 3_000_000)
+        sizer.record(BatchTiming(wallNs: 1_500_000, cpuNs: 1_500_000), into: &stats)  // no longer waits: still shared
+        #expect(sizer.shared && sizer.size == 200)
+        sizer.record(BatchTiming(wallNs: 600_000, cpuNs: 600_000), into: &stats)
+        #expect(sizer.size == 400)
+        #expect(stats.longestBatchMs == 60)
+        #expect(!BatchTiming(wallNs: 30_000_000, cpuNs: 29_000_000).contended)  // waited a millisecond of 30
+    }
+
     @Test func sessionsAreStoredUnderTheirHashRowId() async throws {
         let f = try Fixture()
         let u = try await f.users.add(name: "ann", password: "password1", role: .user)
