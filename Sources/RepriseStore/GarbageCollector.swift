@@ -466,7 +466,8 @@ public final class GCTotals: Sendable {
 /// SQLite's auto-checkpoint runs inside the commit that crosses 1,000 WAL pages, so now and then
 /// one delete batch paid for copying everything before it (339 ms in a 1,000,000-row pass). During
 /// a pass the writer's auto-checkpoint is off and the pass checkpoints between batches instead (at
-/// most every 200 ms, since each checkpoint syncs the file), without the write lock. Between
+/// most every 200 ms, since each checkpoint syncs the file; after every batch on a core shared with
+/// a busy server, where a big copy held it from the server at a stretch), without the write lock. Between
 /// batches nothing of the pass writes, so the checkpoint catches up and the next batch starts the
 /// WAL over. A checkpoint running beside the batches never caught up: the WAL grew by every page
 /// each batch rewrote, and the kernel zeroed each new block (WAL frames are 24 bytes longer than a
@@ -507,7 +508,7 @@ final class WALCheckpointer: Sendable {
     }
 
     /// Copies what the WAL holds into the database (passive: never waits for, nor blocks, anyone),
-    /// unless the last copy was under `intervalNs` ago.
+    /// unless the last copy was under `intervalNs` ago and `force` is false.
     func step(force: Bool = false) async {
         let now = DispatchTime.now().uptimeNanoseconds
         let due = last.withLock { last in
