@@ -201,7 +201,8 @@ import Testing
         #expect(try await tokens.find(id: info.id)?.lastUsedAt == first + 2_400)
     }
 
-    /// A revocation in this process wins over a reload that read the row just before it.
+    /// Revoking while a background reload is in flight leaves the token refused, whichever finishes
+    /// first (the reload may have read the row before the revocation was written).
     @Test func revokingDropsWhatAConcurrentReloadRead() async throws {
         let f = try Fixture()
         let u = try await f.users.add(name: "ann", password: "password1", role: .user)
