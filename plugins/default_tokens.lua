@@ -8,6 +8,8 @@
 --   max_ttl_seconds: 2592000   # cap every token's lifetime (also tokens asked without a TTL)
 
 local max_ttl = reprise.config.max_ttl_seconds
+-- Reprise refuses lifetimes over 100 years (3155760000 s); a larger cap would deny every token.
+local LIMIT = 3155760000
 
 return {
   name = "default_tokens",
@@ -15,8 +17,8 @@ return {
 
   -- Runs once at load (and in `reprise plugin check`): a bad config stops the server from starting.
   check = function()
-    if max_ttl ~= nil and (math.type(max_ttl) ~= "integer" or max_ttl <= 0) then
-      return false, "plugins.config.default_tokens.max_ttl_seconds must be a positive integer"
+    if max_ttl ~= nil and (math.type(max_ttl) ~= "integer" or max_ttl <= 0 or max_ttl > LIMIT) then
+      return false, "plugins.config.default_tokens.max_ttl_seconds must be an integer from 1 to " .. LIMIT
     end
     return true
   end,

@@ -108,6 +108,12 @@ struct AmpacheAPI: Sendable {
             outcome = .document(.error(e))
         } catch let e as RepriseError {
             outcome = .document(.error(Self.map(e, action: action)))
+        } catch let e as APIError {
+            outcome = .document(.error(AmpacheError(e.status.code == 403 ? .accessControl : .badRequest, action: action, type: "system", e.message)))
+        } catch {
+            // Storage failures and the unexpected: logged with a request id, answered in Ampache's envelope.
+            let e = APIError.unexpected(error, request: request, logger: context.logger)
+            outcome = .document(.error(AmpacheError(.badRequest, action: action, type: "system", "\(e.code): \(e.message)")))
         }
         switch outcome {
         case .redirect(let url):
@@ -225,6 +231,12 @@ struct AmpacheAPI: Sendable {
         let action = "handshake"
         guard let auth = p["auth"] ?? Authenticator.bearerValue(request) else { throw AmpacheError.missing(action, "auth") }
         let denied = AmpacheError(.invalidHandshake, action: action, type: "account", "invalid handshake: unknown user, wrong key or wrong password")
+        let keys = LoginThrottle.keys(user: p["user"], address: context.remoteAddress)
+        let now = app.clock.nowMs()
+        if let wait = app.loginThrottle.refusal(keys: keys, now: now) {
+            throw AmpacheError(.accessDenied, action: action, type: "account", "too many failed handshakes; try again in \(max(1, (wait + 999) / 1000)) s")
+        }
+        if let name = p["user"] { _ = try StoredText.credential(name, field: "user", max: StoredText.maxName) }
         var user: User?
         if let name = p["user"] {
             if let u = try await apiKeys.user(name: name, legacyAuth: auth) {
@@ -234,17 +246,26 @@ struct AmpacheAPI: Sendable {
             } else if let ts = p["timestamp"] {
                 guard let t = Int64(ts) else { throw AmpacheError.bad(action, "timestamp", "timestamp must be UNIX seconds") }
                 if let (u, digest) = try await apiKeys.passwordDigest(name: name), SHA256Hex.constantTimeEquals(SHA256Hex.of(ts + digest), auth.lowercased()) {
-                    guard abs(app.clock.nowMs() / 1000 - t) <= Self.timestampWindow else {
+                    guard EpochMs.distance(app.clock.nowMs() / 1000, t) <= Self.timestampWindow else {
                         throw AmpacheError(.invalidHandshake, action: action, type: "timestamp", "the timestamp is more than \(Self.timestampWindow) s from server time")
                     }
                     user = u.disabled ? nil : u
                 }
             }
+        } else if let u = try await apiKeys.user(forKey: auth) {
+            user = u
         } else {
-            user = try await apiKeys.user(forKey: auth)
+            // Ampache's own behaviour: the legacy digest without `user` is tried against every user's key.
+            user = try await apiKeys.user(legacyAuth: auth)
         }
-        guard let user else { throw denied }
-        let (secret, info) = try await app.sessions.create(user: user, kind: .api, client: p["client"], agent: request.headers[.userAgent], ip: context.remoteAddress)
+        guard let user else {
+            app.loginThrottle.failed(keys: keys, now: now)
+            throw denied
+        }
+        if p["user"] != nil { app.loginThrottle.succeeded(keys: [keys[0]]) }
+        let (secret, info) = try await app.sessions.create(
+            user: user, kind: .api, client: StoredText.bounded(p["client"], max: StoredText.maxClient),
+            agent: StoredText.bounded(request.headers[.userAgent], max: StoredText.maxAgent), ip: context.remoteAddress)
         return .fields(try await sessionFields(user, auth: secret.plaintext, expiresAt: info.expiresAt))
     }
 

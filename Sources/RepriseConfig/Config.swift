@@ -69,7 +69,7 @@ enum KeyType: Sendable {
         case .string: "a string"
         case .int(let r): "an integer from \(r.lowerBound) to \(r.upperBound)"
         case .bool: "true or false"
-        case .duration: "a duration (seconds, or a number with ms, s, m, h or d, e.g. 90s, 5m, 1h, 30d)"
+        case .duration: "a duration of at most 100 years (seconds, or a number with ms, s, m, h or d, e.g. 90s, 5m, 1h, 30d)"
         case .url: "an http:// or https:// URL"
         case .level: "one of trace, debug, info, notice, warning, error, critical"
         case .tree: "a mapping or list"
@@ -189,7 +189,7 @@ public enum ConfigLoader {
         case .string: return true
         case .int(let r): return Int(raw).map(r.contains) ?? false
         case .bool: return ["true", "false"].contains(raw)
-        case .duration: return DurationText.milliseconds(raw) != nil
+        case .duration: return Lifetime.parse(raw) != nil
         case .url: return (raw.hasPrefix("http://") || raw.hasPrefix("https://")) && URL(string: raw)?.host != nil
         case .level: return ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(raw)
         case .tree, .stringList: return true

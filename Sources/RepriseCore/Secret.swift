@@ -95,7 +95,10 @@ enum Base64URL {
     }
 }
 
-/// Hides credentials in text that may reach a log: `token=`, `ssid=`, `auth=` query values and `rs_`/`rt_` secrets.
+/// Hides credentials in text that may reach a log, an event or an API field.
+///
+/// Covers `token=`, `ssid=`, `auth=`, `apikey=`, `password=` query values, path segments after
+/// `/ssid/`, `/token/` or `/auth/`, and `rs_`/`rt_`/`ak_` secrets anywhere.
 public enum Redactor {
     /// Returns `text` with every credential replaced by `<redacted>`.
     ///
@@ -107,18 +110,25 @@ public enum Redactor {
         out.reserveCapacity(text.utf8.count)
         var rest = Substring(text)
         let keys = ["token=", "ssid=", "auth=", "apikey=", "password="]
+        let segments = ["/ssid/", "/token/", "/auth/"]
         outer: while !rest.isEmpty {
             for key in keys where rest.hasPrefix(key) {
                 let prev = out.last
-                if prev == nil || prev == "?" || prev == "&" || prev == ";" || prev == " " {
+                if prev == nil || prev == "?" || prev == "&" || prev == ";" || prev == " " || prev == "\"" || prev == "'" {
                     out += key + "<redacted>"
                     rest = rest.dropFirst(key.count)
-                    while let c = rest.first, c != "&", c != " ", c != "#", c != ";" { rest = rest.dropFirst() }
+                    while let c = rest.first, c != "&", c != " ", c != "#", c != ";", c != "\"", c != "'" { rest = rest.dropFirst() }
                     continue outer
                 }
             }
-            for prefix in ["rs_", "rt_"] where rest.hasPrefix(prefix) {
-                let body = rest.dropFirst(3).prefix { $0.isASCII && Base64URL.isAlphabet($0.asciiValue!) }
+            for segment in segments where rest.hasPrefix(segment) {
+                out += segment + "<redacted>"
+                rest = rest.dropFirst(segment.count)
+                while let c = rest.first, c != "/", c != "?", c != " ", c != "#", c != "\"", c != "'" { rest = rest.dropFirst() }
+                continue outer
+            }
+            for prefix in ["rs_", "rt_", "ak_"] where rest.hasPrefix(prefix) {
+                let body = rest.dropFirst(3).prefix { $0.isASCII && (Base64URL.isAlphabet($0.asciiValue!)) }
                 if body.count >= 16 {
                     out += prefix + "<redacted>"
                     rest = rest.dropFirst(3 + body.count)
@@ -128,5 +138,10 @@ public enum Redactor {
             out.append(rest.removeFirst())
         }
         return out
+    }
+
+    /// `redact(text)` with control characters escaped (`\n`, `\u{1b}`), so one call is one log line.
+    public static func line(_ text: String) -> String {
+        StoredText.escapingControls(redact(text))
     }
 }

@@ -26,7 +26,7 @@ public struct SessionPolicy: Sendable, Equatable {
 
     /// The expiry after activity at `now`: `max(current, now + ttl)`, so extending never shortens.
     public static func extended(current: Int64, now: Int64, ttl: Int64) -> Int64 {
-        max(current, now + max(0, ttl))
+        max(current, EpochMs.adding(now, Lifetime.clamped(ms: ttl).ms))
     }
 
     /// Whether activity at `now` must be written, given the last write at `lastWrittenAt`.

@@ -1,7 +1,10 @@
 import Foundation
+import GRDB
+import Logging
 import HTTPTypes
 import Hummingbird
 import RepriseCore
+import Synchronization
 
 /// An error rendered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
 public struct APIError: HTTPResponseError, Sendable {
@@ -39,8 +42,54 @@ public struct APIError: HTTPResponseError, Sendable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
+    /// 429 for a user or address past its failed-login allowance, with `Retry-After`.
+    public static func tooManyAttempts(waitMs: Int64) -> APIError {
+        let seconds = max(1, (waitMs + 999) / 1000)
+        return APIError(.tooManyRequests, code: "too_many_attempts", "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
+    }
+
     static let unauthenticated = APIError(.unauthorized, code: "unauthorized", "a valid session is required (Authorization: Bearer <session>)")
     static let adminOnly = APIError(.forbidden, code: "forbidden", "this needs an admin account")
+}
+
+extension APIError {
+    /// A storage failure or unexpected error as an answer: logged once with a request id, never an empty body.
+    ///
+    /// SQLITE_FULL is 507 `storage_full`; a busy or locked database past its timeout is 503
+    /// `storage_busy`; other storage failures (I/O, read-only, corrupt) are 503 `storage_unavailable`;
+    /// anything else is 500 `internal_error`.
+    public static func unexpected(_ error: any Error, request: Request, logger: Logger) -> APIError {
+        let id = RequestID.next()
+        let answer: APIError
+        if let db = error as? DatabaseError {
+            switch db.resultCode {
+            case .SQLITE_FULL:
+                answer = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "storage_full", "the database disk is full (request \(id))")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                answer = APIError(.serviceUnavailable, code: "storage_busy", "the database is busy; try again (request \(id))", headers: [.retryAfter: "1"])
+            default:
+                answer = APIError(.serviceUnavailable, code: "storage_unavailable", "the database cannot be used now (request \(id))")
+            }
+        } else {
+            answer = APIError(.internalServerError, code: "internal_error", "internal error (request \(id))")
+        }
+        logger.error("request failed", metadata: [
+            "request.id": "\(id)", "error.code": "\(answer.code)", "error": "\(Redactor.line(String(describing: error)))",
+            "http.method": "\(request.method)", "http.path": "\(Redactor.line(request.uri.path))",
+        ])
+        return answer
+    }
+}
+
+/// Short ids that tie an error answer to its log line.
+public enum RequestID {
+    private static let counter = Atomic<UInt64>(0)
+    private static let prefix = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
+
+    /// The next id: a per-process random prefix and a counter.
+    public static func next() -> String {
+        "\(prefix)-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
 }
 
 struct ErrorBody: Encodable {
@@ -75,18 +124,22 @@ struct ErrorMiddleware: RouterMiddleware {
                 return try APIError(error.status, code: "http_\(error.status.code)", error.body ?? error.status.reasonPhrase).response(from: request, context: context)
             }
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(Redactor.redact(String(describing: error)))", "http.path": "\(Redactor.redact(request.uri.path))"])
-            return try APIError(.internalServerError, code: "internal_error", "internal error").response(from: request, context: context)
+            return try APIError.unexpected(error, request: request, logger: context.logger).response(from: request, context: context)
         }
     }
 }
 
 /// The registered routes, so a path with the wrong method answers 405 instead of 404.
 final class RouteTable: Sendable {
-    private let entries: [(segments: [String], method: HTTPRequest.Method)]
+    private let entries = Mutex<[(segments: [String], method: HTTPRequest.Method)]>([])
 
-    init(_ entries: [(String, HTTPRequest.Method)]) {
-        self.entries = entries.map { (Self.split($0.0), $0.1) }
+    init(_ entries: [(String, HTTPRequest.Method)] = []) {
+        for (path, method) in entries { add(path, method) }
+    }
+
+    /// Records a route as it is registered.
+    func add(_ path: String, _ method: HTTPRequest.Method) {
+        entries.withLock { $0.append((Self.split(path), method)) }
     }
 
     static func split(_ path: String) -> [String] { path.split(separator: "/").map(String.init) }
@@ -94,7 +147,7 @@ final class RouteTable: Sendable {
     func methods(for path: String) -> Set<HTTPRequest.Method> {
         let parts = Self.split(path)
         var out = Set<HTTPRequest.Method>()
-        for e in entries where e.segments.count == parts.count {
+        for e in entries.withLock({ $0 }) where e.segments.count == parts.count {
             if zip(e.segments, parts).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }) { out.insert(e.method) }
         }
         if out.contains(.get) { out.insert(.head) }

@@ -47,7 +47,8 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
         let (songs, token) = try await playlist(app, request: request, auth: auth)
         var text = "#EXTM3U\n"
         for s in songs {
-            text += "#EXTINF:\(s.durationMs / 1000),\(s.artist) - \(s.title)\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
+            // Tag text is one line: a newline in a tag must not add an entry.
+            text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
         }
         return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -115,9 +116,10 @@ func playlist(_ app: AppServices, request: Request, auth: Authenticator) async t
     return (songs, secret.plaintext)
 }
 
-func xmlEscape(_ s: String) -> String {
+/// `s` escaped for XML text and attributes, without the characters XML 1.0 forbids.
+public func xmlEscape(_ s: String) -> String {
     var out = ""
-    for c in s {
+    for c in StoredText.xmlSafe(s) {
         switch c {
         case "&": out += "&amp;"
         case "<": out += "&lt;"

@@ -9,9 +9,11 @@ import RepriseStore
 /// plus the routes each extension adds (Ampache, players).
 public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) -> Void] = []) -> Router<RepriseContext> {
     let router = Router(context: RepriseContext.self)
-    var table: [(String, HTTPRequest.Method)] = []
+    let table = RouteTable()
+    // First: Hummingbird builds each route's responder with the middleware present when it is added.
+    router.middlewares.add(ErrorMiddleware(routes: table))
     func on(_ path: String, _ method: HTTPRequest.Method, _ handler: @escaping @Sendable (Request, RepriseContext) async throws -> Response) {
-        table.append((path, method))
+        table.add(path, method)
         router.on(RouterPath(path), method: method) { request, context in try await handler(request, context) }
     }
     let auth = Authenticator(app: app)
@@ -28,11 +30,19 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
             guard let kind = SessionKind(rawValue: k) else { throw APIError(.badRequest, code: "bad_field", "'kind' must be web or api") }
             return kind
         } ?? .web
-        guard let user = try await app.users.verify(name: try body.string("username")!, password: try body.string("password")!) else {
+        let name = try StoredText.credential(try body.string("username")!, field: "username", max: StoredText.maxName)
+        let password = try StoredText.credential(try body.string("password")!, field: "password")
+        let keys = LoginThrottle.keys(user: name, address: context.remoteAddress)
+        let now = app.clock.nowMs()
+        if let wait = app.loginThrottle.refusal(keys: keys, now: now) { throw APIError.tooManyAttempts(waitMs: wait) }
+        guard let user = try await app.users.verify(name: name, password: password) else {
+            app.loginThrottle.failed(keys: keys, now: now)
             throw APIError(.unauthorized, code: "invalid_credentials", "unknown user or wrong password")
         }
+        app.loginThrottle.succeeded(keys: [keys[0]])
         let (secret, info) = try await app.sessions.create(
-            user: user, kind: kind, client: try body.string("client"), agent: request.headers[.userAgent], ip: context.remoteAddress)
+            user: user, kind: kind, client: StoredText.bounded(try body.string("client"), max: StoredText.maxClient),
+            agent: StoredText.bounded(request.headers[.userAgent], max: StoredText.maxAgent), ip: context.remoteAddress)
         return try json(.created, SessionCreated(session: secret.plaintext, kind: info.kind.rawValue, expiresAt: info.expiresAt, user: user.name, role: user.role.rawValue))
     }
 
@@ -109,8 +119,6 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
     on("/stream/:id", .head) { request, context in try await stream.respond(request, context: context, songId: context.parameters.get("id")) }
     addCatalogRoutes(app, on: on, auth: auth)
     for extend in extensions { extend(on) }
-
-    router.middlewares.add(ErrorMiddleware(routes: RouteTable(table)))
     return router
 }
 

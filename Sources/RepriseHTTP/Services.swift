@@ -29,6 +29,8 @@ public struct AppServices: Sendable {
     public var logger: Logger
     /// Stream requests answered on the event loop by `StreamFastPath`.
     public var fastPathAnswers = Counter()
+    /// Failed password and digest attempts, per user and per address (native login, Ampache handshake).
+    public var loginThrottle = LoginThrottle()
 
     public init(db: DatabasePool, clock: any WallClock, users: UserStore, sessions: SessionStore, tokens: StreamTokenStore, leases: LeaseStore, gc: GarbageCollector, catalog: CatalogStore, ledger: StreamLedger, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.db = db

@@ -145,8 +145,8 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
                     return false
                 }
                 if let raw = fields["ttl_seconds"] {
-                    guard let seconds = raw.intValue, seconds > 0 else {
-                        violated(plugin, "token_issue", "ttl_seconds must be a positive integer", outcome: "denied")
+                    guard let seconds = raw.intValue, seconds > 0, Int64(exactly: seconds).flatMap({ Lifetime(seconds: $0) }) != nil else {
+                        violated(plugin, "token_issue", "ttl_seconds must be an integer in 1...\(Lifetime.maxSeconds)", outcome: "denied")
                         denial = "the token policy failed"
                         return false
                     }
@@ -201,10 +201,10 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
             case .success(let values):
                 let v = values.first ?? .nil
                 if v.isNil { return true }
-                if let seconds = v.doubleValue, seconds > 0, seconds < 1e12 {
-                    ttl = Int64(seconds * 1000)
+                if let seconds = v.doubleValue, seconds > 0, let l = Lifetime(seconds: seconds) {
+                    ttl = l.ms
                 } else {
-                    violated(plugin, "session_ttl", "must return a positive number of seconds or nil", outcome: "default ttl")
+                    violated(plugin, "session_ttl", "must return a number of seconds in 1...\(Lifetime.maxSeconds) or nil", outcome: "default ttl")
                 }
             }
             return true

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import RepriseConfig
 import RepriseCore
 import RepriseStore
@@ -14,8 +15,10 @@ public struct AdminCore: Sendable {
     public let users: UserStore
     public let sessions: SessionStore
     public let tokens: StreamTokenStore
+    let settings: RepriseSettings
 
     public init(settings: RepriseSettings) throws {
+        self.settings = settings
         do {
             db = try RepriseDatabase.open(path: settings.databasePath)
         } catch {
@@ -26,6 +29,13 @@ public struct AdminCore: Sendable {
         // Listing only: the expiry rules a plugin may define never run here.
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy)
         tokens = StreamTokenStore(db: db, clock: clock)
+    }
+
+    /// The enabled plugins as the token policy, for commands that mint tokens (`token create`, `token rotate`).
+    ///
+    /// A plugin that fails to load is an error: minting fails closed, as `serve` would.
+    public func tokenPolicy(logger: Logger = Logger(label: "reprise.plugins")) throws -> any TokenPolicy {
+        try makePluginHost(settings: settings, db: db, logger: logger)
     }
 
     /// The user called `name`, or a not-found error naming it.

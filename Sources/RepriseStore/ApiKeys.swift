@@ -94,6 +94,21 @@ public struct ApiKeyStore: Sendable {
         return user
     }
 
+    /// The enabled user whose key matches `auth = sha256(name + sha256(apikey))`, trying every user with a key.
+    public func user(legacyAuth auth: String) async throws -> User? {
+        let rows = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.id")
+                .map { (UserStore.user($0), $0["hash"] as Data) }
+        }
+        let given = auth.lowercased()
+        var found: User?
+        // Every row is compared, so the time taken does not tell which user matched.
+        for (user, stored) in rows {
+            if SHA256Hex.constantTimeEquals(SHA256Hex.of(user.name + SHA256Hex.hex(Array(stored))), given), !user.disabled, found == nil { found = user }
+        }
+        return found
+    }
+
     /// The user named `name` and the hex SHA-256 of its password, when one was recorded.
     public func passwordDigest(name: String) async throws -> (User, String)? {
         try await db.read { db in

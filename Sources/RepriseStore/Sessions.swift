@@ -50,9 +50,12 @@ public final class SessionStore: Sendable {
     /// Creates a session and returns its secret (the only time it is visible) and row.
     public func create(user: User, kind: SessionKind, client: String? = nil, agent: String? = nil, ip: String? = nil) async throws -> (Secret, SessionInfo) {
         let now = clock.nowMs()
+        // Client text is capped and one line wherever it comes from: it is stored, listed and logged.
+        let client = StoredText.bounded(client, max: StoredText.maxClient)
+        let agent = StoredText.bounded(agent, max: StoredText.maxAgent)
         var info = SessionInfo(id: 0, userId: user.id, userName: user.name, kind: kind, client: client, agent: agent, ip: ip, createdAt: now, lastSeenAt: now, expiresAt: now)
-        let ttl = rules.ttl(for: info) ?? policy.ttl(for: kind)
-        info.expiresAt = now + max(0, ttl)
+        let ttl = Lifetime.clamped(ms: rules.ttl(for: info) ?? policy.ttl(for: kind)).ms
+        info.expiresAt = EpochMs.adding(now, ttl)
         let row = info
         var secret = Secret.generate(.session)
         while true {

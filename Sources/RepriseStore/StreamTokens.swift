@@ -51,26 +51,45 @@ public final class StreamTokenStore: Sendable {
 
     /// Issues a token for `user` under `policy`; the secret is returned once.
     public func issue(user: User, label: String, requestedTTLSeconds: Int64?, policy: any TokenPolicy) async throws -> (Secret, StreamTokenInfo) {
-        let label = label.trimmingCharacters(in: .whitespaces)
-        guard !label.isEmpty, label.count <= 128 else { throw RepriseError(.badRequest, "label must be 1 to 128 characters") }
-        if let t = requestedTTLSeconds, t <= 0 { throw RepriseError(.badRequest, "ttl_seconds must be positive") }
-        let ttl: Int64?
+        let (secret, info, _) = try await issue(user: user, label: label, requestedTTLSeconds: requestedTTLSeconds, policy: policy, replacing: false)
+        return (secret, info)
+    }
+
+    /// Issues a token; with `replacing`, the user's active tokens of that label are revoked in the same transaction.
+    ///
+    /// One transaction makes concurrent rotations of one label serial: the last one's token is the one left.
+    func issue(user: User, label: String, requestedTTLSeconds: Int64?, policy: any TokenPolicy, replacing: Bool) async throws -> (Secret, StreamTokenInfo, Int) {
+        let label = try StoredText.label(label)
+        if let t = requestedTTLSeconds { _ = try Lifetime.checked(seconds: t, field: "ttl_seconds") }
+        let ttl: Lifetime?
         switch policy.issue(TokenIssueContext(user: user, label: label, requestedTTLSeconds: requestedTTLSeconds)) {
-        case .issue(let seconds): ttl = seconds
-        case .deny(let reason): throw RepriseError(.forbidden, "token policy denied: \(reason)")
+        case .issue(let seconds):
+            guard let seconds else { ttl = nil; break }
+            // A policy's answer is outside input too: out of range, it fails closed.
+            guard seconds > 0, let l = Lifetime(seconds: seconds) else {
+                throw RepriseError(.forbidden, "token policy denied: its ttl_seconds \(seconds) is outside 1...\(Lifetime.maxSeconds)")
+            }
+            ttl = l
+        case .deny(let reason): throw RepriseError(.forbidden, "token policy denied: \(StoredText.singleLine(reason))")
         }
         let secret = Secret.generate(.streamToken)
         let now = clock.nowMs()
-        let expires = ttl.map { now + $0 * 1000 }
+        let expires = ttl.map { EpochMs.after(now, $0) }
         let key = Data(secret.hash.bytes)
-        let id = try await db.write { db in
+        let (id, revoked) = try await db.write { db -> (Int64, [Int64]) in
+            var revoked: [Int64] = []
+            if replacing {
+                revoked = try Int64.fetchAll(db, sql: "SELECT id FROM stream_tokens WHERE user_id = ? AND label = ? AND revoked_at IS NULL", arguments: [user.id, label])
+                try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE user_id = ? AND label = ? AND revoked_at IS NULL", arguments: [now, user.id, label])
+            }
             try db.execute(
                 sql: "INSERT INTO stream_tokens (hash, user_id, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [key, user.id, label, now, expires])
-            return db.lastInsertedRowID
+            return (db.lastInsertedRowID, revoked)
         }
-        logger.info("stream token issued", metadata: ["token.id": "\(id)", "token.label": "\(label)", "user.name": "\(user.name)"])
-        return (secret, StreamTokenInfo(id: id, userId: user.id, userName: user.name, label: label, createdAt: now, expiresAt: expires, lastUsedAt: nil, revokedAt: nil))
+        evict(ids: Set(revoked))
+        logger.info("stream token issued", metadata: ["token.id": "\(id)", "token.label": "\(label)", "user.name": "\(user.name)", "token.revoked": "\(revoked.count)"])
+        return (secret, StreamTokenInfo(id: id, userId: user.id, userName: user.name, label: label, createdAt: now, expiresAt: expires, lastUsedAt: nil, revokedAt: nil), revoked.count)
     }
 
     /// Validates a presented token; nil when unknown, revoked, expired or the user is disabled.

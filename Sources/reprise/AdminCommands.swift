@@ -72,14 +72,15 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             var ttlSeconds: Int64?
             if let ttl {
-                guard let ms = DurationText.milliseconds(ttl), ms >= 1000 else {
-                    throw ValidationError("--ttl must be a duration of at least 1s, e.g. 3600, 90s, 12h, 30d")
+                guard let lifetime = Lifetime.parse(ttl), lifetime.ms >= 1000 else {
+                    throw ValidationError("--ttl must be a duration from 1s to 100 years, e.g. 3600, 90s, 12h, 30d")
                 }
-                ttlSeconds = ms / 1000
+                ttlSeconds = lifetime.seconds
             }
             let core = try AdminCore(settings: try global.settings())
             let owner = try await core.user(named: user)
-            let (secret, _) = try await core.tokens.issue(user: owner, label: label, requestedTTLSeconds: ttlSeconds, policy: DefaultTokenPolicy())
+            // The token policy applies here as on the API: `token_issue` may cap or refuse.
+            let (secret, _) = try await core.tokens.issue(user: owner, label: label, requestedTTLSeconds: ttlSeconds, policy: try core.tokenPolicy())
             print(secret.plaintext)
         }
     }

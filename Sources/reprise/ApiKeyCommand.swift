@@ -27,7 +27,7 @@ struct TokenRotate: AsyncParsableCommand {
     func run() async throws {
         let core = try AdminCore(settings: try global.settings())
         let owner = try await core.user(named: user)
-        let (secret, _, _) = try await core.tokens.rotate(user: owner, label: label, policy: DefaultTokenPolicy())
+        let (secret, _, _) = try await core.tokens.rotate(user: owner, label: label, policy: try core.tokenPolicy())
         print(secret.plaintext)
     }
 }

@@ -1,0 +1,85 @@
+/// Caps and cleaning for text that clients choose and Reprise stores, logs or writes into M3U and XML.
+///
+/// ```swift
+/// let label = try StoredText.label(" mpd ", field: "label") // "mpd"
+/// let agent = StoredText.bounded(userAgent, max: StoredText.maxAgent)
+/// ```
+public enum StoredText {
+    /// Longest token label, in characters.
+    public static let maxLabel = 128
+    /// Longest stored client name (`client` of a login or handshake).
+    public static let maxClient = 128
+    /// Longest stored User-Agent.
+    public static let maxAgent = 512
+    /// Longest user name.
+    public static let maxName = 64
+    /// Longest password or credential text accepted at all.
+    public static let maxCredential = 1024
+    /// Longest search text.
+    public static let maxSearch = 512
+
+    /// Whether `text` holds a C0/C1 control character or DEL.
+    public static func hasControl(_ text: String) -> Bool {
+        text.unicodeScalars.contains(where: isControl)
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0) || u.value == 0x2028 || u.value == 0x2029
+    }
+
+    /// Free text from a client (agent, client name): control characters dropped, cut to `max` characters.
+    public static func bounded(_ text: String?, max: Int) -> String? {
+        guard let text else { return nil }
+        var out = String.UnicodeScalarView()
+        var count = 0
+        for u in text.unicodeScalars where !isControl(u) {
+            if count == max { break }
+            out.append(u)
+            count += 1
+        }
+        return String(out)
+    }
+
+    /// A label: trimmed, 1...`maxLabel` characters, no control characters; else a `badRequest` naming `field`.
+    public static func label(_ text: String, field: String = "label") throws(RepriseError) -> String {
+        let t = text.trimmingCharactersInSet(" \t")
+        guard !t.isEmpty, t.count <= maxLabel else { throw RepriseError(.badRequest, "\(field) must be 1 to \(maxLabel) characters") }
+        guard !hasControl(t) else { throw RepriseError(.badRequest, "\(field) must not contain control characters") }
+        return t
+    }
+
+    /// A user name or credential: no NUL or other control character, at most `max` characters.
+    public static func credential(_ text: String, field: String, max: Int = maxCredential) throws(RepriseError) -> String {
+        guard text.utf8.count <= max * 4, text.count <= max else { throw RepriseError(.badRequest, "\(field) is longer than \(max) characters") }
+        guard !hasControl(text) else { throw RepriseError(.badRequest, "\(field) must not contain NUL or control characters") }
+        return text
+    }
+
+    /// `text` with control characters replaced by spaces, for one line of M3U or a log.
+    public static func singleLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? " " : $0 }))
+    }
+
+    /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
+    public static func escapingControls(_ text: String) -> String {
+        guard hasControl(text) else { return text }
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(u): out += "\\u{\(String(u.value, radix: 16))}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    /// `text` with characters XML 1.0 forbids (controls other than tab, CR, LF) removed.
+    public static func xmlSafe(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { u in
+            u == "\t" || u == "\n" || u == "\r" || (u.value >= 0x20 && u.value != 0xFFFE && u.value != 0xFFFF)
+        }))
+    }
+}
