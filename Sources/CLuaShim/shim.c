@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // MARK: Allocator
 
@@ -45,33 +46,62 @@ reprise_vm *reprise_vm_of(lua_State *L) {
 
 // MARK: Budget hook
 
-// Counts instructions in `step` batches; once the budget is gone it fires on every instruction
-// of the thread and raises each time, so a pcall loop cannot swallow the error (as Redis does).
+static unsigned long long monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+// Marks the call as over: from now on the hook fires on every instruction of the thread.
+static void exhaust(lua_State *L, reprise_vm *vm) {
+    vm->exhausted = 1;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+}
+
+// Counts instructions in `step` batches and checks the deadline; once either is gone it fires on
+// every instruction of the thread and raises each time, so a pcall loop cannot swallow the error
+// (as Redis does).
 static void budget_hook(lua_State *L, lua_Debug *ar) {
     reprise_vm *vm = reprise_vm_of(L);
     if (!vm->exhausted) {
         vm->remaining -= lua_gethookcount(L);
-        if (vm->remaining > 0) {
+        if (vm->deadline_ns != 0 && monotonic_ns() > vm->deadline_ns) vm->deadline_passed = 1;
+        if (vm->remaining > 0 && !vm->deadline_passed) {
             if (lua_gethookcount(L) != vm->step) lua_sethook(L, budget_hook, LUA_MASKCOUNT, vm->step);
             return;
         }
-        vm->exhausted = 1;
+        exhaust(L, vm);
     }
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    const char *what = vm->deadline_passed ? "deadline passed" : "instruction budget exceeded";
     lua_getinfo(L, "Sl", ar);
     if (ar->currentline > 0) {
-        lua_pushfstring(L, "%s:%d: instruction budget exceeded", ar->short_src, ar->currentline); // [.. msg]
+        lua_pushfstring(L, "%s:%d: %s", ar->short_src, ar->currentline, what); // [.. msg]
     } else {
-        lua_pushliteral(L, "instruction budget exceeded"); // [.. msg]
+        lua_pushstring(L, what); // [.. msg]
     }
     lua_error(L); // unwinds to the nearest pcall
 }
 
-void reprise_budget_reset(lua_State *L, long long budget) {
+int reprise_budget_charge(lua_State *L, long long n) {
+    reprise_vm *vm = reprise_vm_of(L);
+    if (vm->exhausted) return 1;
+    vm->remaining -= n;
+    if (vm->deadline_ns != 0 && monotonic_ns() > vm->deadline_ns) vm->deadline_passed = 1;
+    if (vm->remaining > 0 && !vm->deadline_passed) return 0;
+    exhaust(L, vm);
+    return 1;
+}
+
+void reprise_budget_reset(lua_State *L, long long budget, long long deadline_ms) {
     reprise_vm *vm = reprise_vm_of(L);
     if (budget < 1) budget = 1;
     vm->remaining = budget;
     vm->exhausted = 0;
+    vm->deadline_passed = 0;
+    vm->deadline_ns = deadline_ms > 0 ? monotonic_ns() + (unsigned long long)deadline_ms * 1000000ull : 0;
     vm->step = budget < 1000 ? (int)budget : 1000;
     // Threads created from now on (coroutines) inherit this hook from the creating thread.
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, vm->step);
@@ -102,6 +132,7 @@ void reprise_open_allowed_libs(lua_State *L) {
         luaL_requiref(L, lib->name, lib->func, 1); // [lib]; also stored as a global
         lua_pop(L, 1);                              // []
     }
+    reprise_install_patterns(L);
 }
 
 // MARK: Calls

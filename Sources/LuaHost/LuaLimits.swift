@@ -6,12 +6,22 @@ public struct LuaLimits: Sendable, Hashable {
     public var memoryLimitBytes: Int
     /// Lua instructions the loading of one plugin (its chunk and self-check) may run.
     public var loadInstructionBudget: Int
+    /// Wall-clock ms one hook call may take, pattern matching included; 0: no deadline.
+    public var hookDeadlineMs: Int
+    /// Wall-clock ms the loading of one plugin may take.
+    public var loadDeadlineMs: Int
+    /// Wall-clock ms one backend call may take (it waits on its player through host functions).
+    public var backendDeadlineMs: Int
 
     /// Creates limits; the defaults suit small hooks.
-    public init(instructionBudget: Int = 10_000_000, memoryLimitBytes: Int = 64 << 20, loadInstructionBudget: Int = 50_000_000) {
+    public init(instructionBudget: Int = 10_000_000, memoryLimitBytes: Int = 64 << 20, loadInstructionBudget: Int = 50_000_000,
+                hookDeadlineMs: Int = 500, loadDeadlineMs: Int = 5_000, backendDeadlineMs: Int = 60_000) {
         self.instructionBudget = instructionBudget
         self.memoryLimitBytes = memoryLimitBytes
         self.loadInstructionBudget = loadInstructionBudget
+        self.hookDeadlineMs = hookDeadlineMs
+        self.loadDeadlineMs = loadDeadlineMs
+        self.backendDeadlineMs = backendDeadlineMs
     }
 }
 

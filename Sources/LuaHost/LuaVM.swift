@@ -93,7 +93,7 @@ public final class LuaVM {
         let args: [LuaValue] = [.string(source.name), .string(dir), .string(file), source.config]
         let (hooks, version): ([String: Int32], String?) = try invoke(
             ref: loadPluginRef, args: args, results: 3,
-            budget: limits.loadInstructionBudget, plugin: source.name
+            budget: limits.loadInstructionBudget, deadlineMs: limits.loadDeadlineMs, plugin: source.name
         ) { base in
             guard lua_type(L, base + 1) == LUA_TTABLE else {
                 let code = LuaStack.value(L, at: base + 2).stringValue ?? "badPlugin"
@@ -151,7 +151,7 @@ public final class LuaVM {
     public func call(plugin: String, hook: String, args: [LuaValue] = []) throws -> [LuaValue] {
         guard let ref = try hookRef(plugin: plugin, hook: hook) else { return [] }
         return try measured(ref, plugin: plugin, hook: hook) {
-            try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, plugin: plugin)
+            try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, deadlineMs: limits.hookDeadlineMs, plugin: plugin)
         }
     }
 
@@ -178,7 +178,7 @@ public final class LuaVM {
                 try invoke(ref: ref.ref, count: 1, push: {
                     reprise_push_context(L, Int32(shape.names.count))
                     context = LiveContext(table: lua_topointer(L, -1), shape: shape, fill: fill)
-                }, results: reprise_multret(), budget: limits.instructionBudget, plugin: plugin, read: allResults)
+                }, results: reprise_multret(), budget: limits.instructionBudget, deadlineMs: limits.hookDeadlineMs, plugin: plugin, read: allResults)
             }
         }
     }
@@ -187,7 +187,7 @@ public final class LuaVM {
     public func callBackend(plugin: String, backend: String, function: String, args: [LuaValue] = []) throws -> [LuaValue] {
         let prefix: [LuaValue] = [.string(plugin), .string(backend), .string(function)]
         let results = try measured(plugin: plugin, hook: "\(backend).\(function)") {
-            try invoke(ref: callBackendRef, args: prefix + args, budget: limits.instructionBudget, plugin: plugin)
+            try invoke(ref: callBackendRef, args: prefix + args, budget: limits.instructionBudget, deadlineMs: limits.backendDeadlineMs, plugin: plugin)
         }
         guard results.first == .bool(true) else {
             throw LuaError(.notFound, results.dropFirst().first?.stringValue ?? "no such backend", plugin: plugin)
@@ -197,7 +197,7 @@ public final class LuaVM {
 
     /// Backend names registered by each plugin, in registration order.
     public var registeredBackends: [String: [String]] {
-        let value = (try? invoke(ref: listBackendsRef, args: [], budget: limits.instructionBudget, plugin: nil).first) ?? .nil
+        let value = (try? invoke(ref: listBackendsRef, args: [], budget: limits.instructionBudget, deadlineMs: limits.hookDeadlineMs, plugin: nil).first) ?? .nil
         var out: [String: [String]] = [:]
         for (plugin, names) in value.tableValue ?? [:] {
             out[plugin] = (names.arrayValue ?? []).compactMap(\.stringValue)
@@ -241,8 +241,8 @@ public final class LuaVM {
     }
 
     /// Calls the function in registry slot `ref` with all results converted.
-    private func invoke(ref: Int32, args: [LuaValue], budget: Int, plugin: String?) throws -> [LuaValue] {
-        try invoke(ref: ref, args: args, results: reprise_multret(), budget: budget, plugin: plugin, read: allResults)
+    private func invoke(ref: Int32, args: [LuaValue], budget: Int, deadlineMs: Int, plugin: String?) throws -> [LuaValue] {
+        try invoke(ref: ref, args: args, results: reprise_multret(), budget: budget, deadlineMs: deadlineMs, plugin: plugin, read: allResults)
     }
 
     /// Every value above `base`, converted.
@@ -253,17 +253,17 @@ public final class LuaVM {
     }
 
     private func invoke<R>(
-        ref: Int32, args: [LuaValue], results: Int32, budget: Int, plugin: String?,
+        ref: Int32, args: [LuaValue], results: Int32, budget: Int, deadlineMs: Int, plugin: String?,
         read: (Int32) throws -> R
     ) throws -> R {
         let L = self.L
-        return try invoke(ref: ref, count: args.count, push: { for arg in args { LuaStack.push(L, arg) } }, results: results, budget: budget, plugin: plugin, read: read)
+        return try invoke(ref: ref, count: args.count, push: { for arg in args { LuaStack.push(L, arg) } }, results: results, budget: budget, deadlineMs: deadlineMs, plugin: plugin, read: read)
     }
 
     /// Calls the function in registry slot `ref` under a fresh budget and reads its results with
     /// `read(base)`, where results start at `base + 1`; the stack is restored afterwards.
     private func invoke<R>(
-        ref: Int32, count: Int, push: () -> Void, results: Int32, budget: Int, plugin: String?,
+        ref: Int32, count: Int, push: () -> Void, results: Int32, budget: Int, deadlineMs: Int, plugin: String?,
         read: (Int32) throws -> R
     ) throws -> R {
         let base = lua_gettop(L)
@@ -273,12 +273,12 @@ public final class LuaVM {
         }
         lua_rawgeti(L, reprise_registryindex(), lua_Integer(ref)) // [fn]
         push()                                                      // [fn args...]
-        reprise_budget_reset(L, Int64(budget))
+        reprise_budget_reset(L, Int64(budget), Int64(deadlineMs))
         let status = reprise_pcall(L, Int32(count), results)        // [results...] or [error]
         guard status == LUA_OK else { throw error(status: status, plugin: plugin) }
         // A budget error caught by coroutine.resume still ends the call.
         guard shared.pointee.exhausted == 0 else {
-            throw LuaError(.budgetExceeded, "instruction budget exceeded", plugin: plugin)
+            throw LuaError(.budgetExceeded, shared.pointee.deadline_passed != 0 ? "deadline passed (\(deadlineMs) ms)" : "instruction budget exceeded", plugin: plugin)
         }
         return try read(base)
     }
@@ -308,7 +308,7 @@ public final class LuaVM {
             throw LuaError(.loadFailed, "prelude: " + LuaStack.errorMessage(L))
         }
         pushHostTable(registry) // [prelude host]
-        reprise_budget_reset(L, Int64(limits.loadInstructionBudget))
+        reprise_budget_reset(L, Int64(limits.loadInstructionBudget), Int64(limits.loadDeadlineMs))
         guard reprise_pcall(L, 1, 1) == LUA_OK else { // [internals] or [error]
             throw LuaError(.loadFailed, "prelude: " + LuaStack.errorMessage(L))
         }

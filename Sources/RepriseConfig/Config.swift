@@ -36,6 +36,12 @@ public struct RepriseSettings: Sendable {
     public var trees: [String: ConfigTree]
     /// The file the settings came from.
     public var file: String
+    /// How long a connection may take to send a complete request head, idle time between requests included, ms.
+    public var requestTimeout: Int64 = 30_000
+    /// How long a request body may take to arrive, ms.
+    public var bodyTimeout: Int64 = 60_000
+    /// Open connections allowed from one address.
+    public var maxConnectionsPerPeer: Int = 256
 }
 
 /// A YAML subtree kept as data: for sections whose keys the core does not own.
@@ -86,6 +92,9 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("http.max_body_bytes", .int(1024...(64 << 20)), "1048576"),
     ("http.sendfile", .bool, "true"),
     ("http.event_loops", .int(0...256), "0"),
+    ("http.request_timeout", .duration, "30s"),
+    ("http.body_timeout", .duration, "60s"),
+    ("http.max_connections_per_peer", .int(1...100_000), "256"),
     ("database.path", .string, "data/reprise.sqlite"),
     ("sessions.web_ttl", .duration, "1h"),
     ("sessions.api_ttl", .duration, "24h"),
@@ -173,7 +182,10 @@ public enum ConfigLoader {
         }
         if int("gc.batch_size") < 1 { throw ConfigError(message: "\(file): 'gc.batch_size' must be at least 1") }
         if ms("gc.interval") <= 0 { throw ConfigError(message: "\(file): 'gc.interval' must be greater than zero") }
-        return RepriseSettings(
+        if ms("http.request_timeout") <= 0 || ms("http.body_timeout") <= 0 {
+            throw ConfigError(message: "\(file): 'http.request_timeout' and 'http.body_timeout' must be greater than zero")
+        }
+        var settings = RepriseSettings(
             httpHost: host, httpPort: port, publicURL: publicURL, maxBodyBytes: int("http.max_body_bytes"),
             sendfile: values["http.sendfile"] == "true", eventLoops: int("http.event_loops"), databasePath: values["database.path"]!, policy: policy,
             gcInterval: ms("gc.interval"), gcJitter: ms("gc.jitter"), gcBatchSize: int("gc.batch_size"),
@@ -182,6 +194,10 @@ public enum ConfigLoader {
             scanInterval: ms("catalog.scan_interval"), scanOnStart: values["catalog.scan_on_start"] == "true",
             metricsEnabled: values["metrics.enabled"] == "true", metricsToken: values["metrics.token"].flatMap { $0.isEmpty ? nil : $0 },
             trees: trees, file: file)
+        settings.requestTimeout = ms("http.request_timeout")
+        settings.bodyTimeout = ms("http.body_timeout")
+        settings.maxConnectionsPerPeer = int("http.max_connections_per_peer")
+        return settings
     }
 
     static func valid(_ raw: String, _ type: KeyType) -> Bool {

@@ -112,15 +112,24 @@ public struct FileRegionHTTP1Channel: ServerChildChannel {
     let base: HTTP1Channel
     let fastPath: StreamFastPath.Services?
     let serverName: String?
+    var fileRegions = true
+    var limits: ConnectionLimits?
+    var peers = PeerConnections()
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
-            let encoder = try pipeline.handler(type: HTTPResponseEncoder.self)
-            try pipeline.addHandler(FileRegionHandler(), position: .after(encoder))
+            if fileRegions {
+                let encoder = try pipeline.handler(type: HTTPResponseEncoder.self)
+                try pipeline.addHandler(FileRegionHandler(), position: .after(encoder))
+            }
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             if let fastPath {
-                let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
                 try pipeline.addHandler(StreamFastPath(services: fastPath, serverName: serverName), position: .after(decoder))
+            }
+            // Right after the decoder: it sees every request, the fast path's answers included.
+            if let limits {
+                try pipeline.addHandler(ConnectionGuard(limits: limits, peers: peers, logger: logger), position: .after(decoder))
             }
             return value
         }
@@ -154,5 +163,13 @@ extension HTTPServerBuilder {
     public static func reprise(fastPath app: AppServices, serverName: String?) -> HTTPServerBuilder {
         let services = StreamFastPath.Services(app)
         return .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: services, serverName: serverName) }
+    }
+
+    /// Reprise's server: `sendfile` and the fast path when `sendfile` is on, and `limits` on every connection.
+    public static func reprise(_ app: AppServices, serverName: String?, sendfile: Bool, limits: ConnectionLimits, peers: PeerConnections = PeerConnections()) -> HTTPServerBuilder {
+        let services = sendfile ? StreamFastPath.Services(app) : nil
+        return .init { responder in
+            FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: services, serverName: serverName, fileRegions: sendfile, limits: limits, peers: peers)
+        }
     }
 }

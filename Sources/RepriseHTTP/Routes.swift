@@ -19,8 +19,17 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
     let auth = Authenticator(app: app)
 
     on("/healthz", .get) { _, _ in
-        let ok = (try? await app.db.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
-        return try json(ok ? .ok : .serviceUnavailable, HealthBody(status: ok ? "ok" : "degraded", version: Reprise.version, database: ok ? "ok" : "unavailable"))
+        let readable = (try? await app.db.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+        var database = readable ? "ok" : "unavailable"
+        if readable {
+            do {
+                try await RepriseDatabase.probeWrite(app.db)
+            } catch let error as DatabaseError {
+                database = error.resultCode == .SQLITE_FULL ? "full" : "read-only or failing (\(error.resultCode))"
+            }
+        }
+        let ok = database == "ok"
+        return try json(ok ? .ok : .serviceUnavailable, HealthBody(status: ok ? "ok" : "degraded", version: Reprise.version, database: database))
     }
 
     on("/api/v1/sessions", .post) { request, context in

@@ -64,7 +64,10 @@ public actor PlayerSupervisor {
     var everConnected = false
     var backoffMs: Int64
     var nextAttemptAt: Int64 = 0
-    var lastError: String?
+    /// The last failure, with any credential (a player token in a URL MPD quotes) redacted.
+    var lastError: String? {
+        didSet { if let e = lastError, case let r = Redactor.redact(e), r != e { lastError = r } }
+    }
     var recoveries = 0
     var skips = 0
     var retried: Set<Int> = []
@@ -356,8 +359,8 @@ public actor PlayerSupervisor {
 
     func note(_ kind: String, _ message: String) async {
         lastError = kind == "recovery" ? nil : message
-        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])
-        try? await env.states.record(config.name, kind: kind, message: message)
+        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(Redactor.redact(message))"])
+        try? await env.states.record(config.name, kind: kind, message: Redactor.redact(message))
         env.counters.count(kind)
     }
 

@@ -51,7 +51,7 @@ enum HookContext {
         case 2:
             t.set("request", fields: 5) { t in
                 t.set("method", request.method)
-                t.set("path", request.path)
+                t.set("path", Redactor.redact(request.path)) // a token in the path or query never reaches a plugin
                 t.set("ip", request.ip)
                 t.set("user_agent", request.userAgent)
                 t.set("range", request.range)

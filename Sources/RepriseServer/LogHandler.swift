@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RepriseCore
 
 /// Logs one line per event to standard error, in `StreamLogHandler`'s format.
 ///
@@ -21,7 +22,9 @@ struct RepriseLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         let fields = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = "\(Self.timestamp()) \(event.level) \(label):\(fields) [\(event.source)] \(event.message)\n"
+        // Every line, plugins' included, is redacted and kept on one line: a secret or a newline
+        // in client or plugin text never reaches the log as such.
+        let text = "\(Self.timestamp()) \(event.level) \(label):\(Redactor.line(fields)) [\(event.source)] \(Redactor.line(event.message.description))\n"
         Self.lock.withLock { FileHandle.standardError.write(Data(text.utf8)) }
     }
 

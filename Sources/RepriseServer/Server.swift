@@ -23,6 +23,8 @@ public struct Server {
     public func run() async throws {
         let settings = self.settings
         let logger = bootstrapLogging(level: settings.logLevel)
+        try Self.checkListenable(host: settings.httpHost, port: settings.httpPort)
+        raiseOpenFileLimit(logger: logger)
         let core = try ServerCore(settings: settings, logger: logger)
         try await firstStart(core, logger: logger)
 
@@ -30,7 +32,11 @@ public struct Server {
         defer { loops.shutdownGracefully { _ in } }
         let app = Application(
             router: buildRouter(core.services, extensions: core.routeExtensions),
-            server: settings.sendfile ? .reprise(fastPath: core.services, serverName: "reprise/\(Reprise.version)") : .http1(),
+            server: .reprise(
+                core.services, serverName: "reprise/\(Reprise.version)", sendfile: settings.sendfile,
+                limits: ConnectionLimits(
+                    requestTimeout: .milliseconds(settings.requestTimeout), bodyTimeout: .milliseconds(settings.bodyTimeout),
+                    maxPerPeer: settings.maxConnectionsPerPeer)),
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "reprise/\(Reprise.version)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.httpPort
@@ -47,6 +53,27 @@ public struct Server {
                 services: [.init(service: ledger), .init(service: PluginReloadService(plugins: core.plugins, logger: logger)), .init(service: app), .init(service: gc), .init(service: scan)] + (core.playback.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Fails with one line naming the address when `host:port` cannot be bound (in use, or not ours).
+    static func checkListenable(host: String, port: Int) throws {
+        guard port != 0 else { return }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        } catch {
+            throw RepriseError(.config, "cannot listen on \(host):\(port): the host does not resolve (http.host)")
+        }
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        let rc = address.withSockAddr { bind(fd, $0, socklen_t($1)) }
+        if rc != 0 {
+            let why = errno == EADDRINUSE ? "the address is already in use" : String(cString: strerror(errno))
+            throw RepriseError(.config, "cannot listen on \(host):\(port): \(why) (http.host, http.port)")
+        }
     }
 
     /// Creates the first admin from REPRISE_ADMIN_PASSWORD, or says how to.
@@ -88,4 +115,15 @@ func cpuCount(list: String) -> Int? {
         }
     }
     return count > 0 ? count : nil
+}
+
+/// Raises the soft limit on open files to the hard limit: every connection and stream holds descriptors.
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    let before = limit.rlim_cur
+    limit.rlim_cur = limit.rlim_max
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+        logger.debug("raised the open-file limit", metadata: ["limit.before": "\(before)", "limit.now": "\(limit.rlim_cur)"])
+    }
 }

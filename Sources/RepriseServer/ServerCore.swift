@@ -70,6 +70,8 @@ public struct ServerCore: Sendable {
 
     /// Stream requests answered on the event loop, shared by every `services` copy.
     public let fastPathAnswers = Counter()
+    /// Failed logins, shared by every `services` copy (native API and Ampache alike).
+    public let loginThrottle = LoginThrottle()
 
     public var services: AppServices {
         let scanner = self.scanner
@@ -77,6 +79,7 @@ public struct ServerCore: Sendable {
             db: db, clock: clock, users: users, sessions: sessions, tokens: tokens, leases: leases, gc: gc, catalog: catalog, ledger: ledger,
             scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
         services.fastPathAnswers = fastPathAnswers
+        services.loginThrottle = loginThrottle
         if settings.metricsEnabled {
             let metrics = self.metrics
             services.metrics = { try await metrics.scrape() }

@@ -10,6 +10,7 @@ public enum RepriseDatabase {
         if !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
+        try createPrivately(path)
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
@@ -17,8 +18,26 @@ public enum RepriseDatabase {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         let pool = try DatabasePool(path: path, configuration: config)
+        let migrator = self.migrator
+        let unknown = try pool.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        guard unknown.isEmpty else {
+            throw RepriseError(.config, "the database at \(path) was written by a newer Reprise (unknown schema \(unknown.sorted().joined(separator: ", "))); use that version or a backup")
+        }
         try migrator.migrate(pool)
         return pool
+    }
+
+    /// Creates the database file readable by its owner only (SQLite gives its WAL and shm files
+    /// the same mode), and takes group and other access away from an existing one.
+    static func createPrivately(_ path: String) throws {
+        let fd = Foundation.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return } // SQLite reports why it cannot open the file
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, st.st_mode & 0o077 != 0 { _ = fchmod(fd, st.st_mode & 0o700) }
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            _ = chmod(path + suffix, 0o600)
+        }
     }
 
     /// The schema's history, in order. Shipped migrations are never edited.
@@ -30,7 +49,22 @@ public enum RepriseDatabase {
         registerApiKeys(&m)
         registerSessionIds(&m)
         registerStreamsUnindexed(&m)
+        m.registerMigration("v7-health-probe") { db in
+            try db.execute(sql: "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, filler BLOB)")
+        }
         return m
+    }
+
+    /// Whether the database can take a write that needs new pages: an 8 KiB row inserted and rolled back.
+    ///
+    /// A full disk, a read-only file or an I/O error throws; nothing is kept either way.
+    public static func probeWrite(_ db: DatabasePool) async throws {
+        try await db.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "INSERT INTO health_probe (filler) VALUES (zeroblob(8192))")
+                return .rollback
+            }
+        }
     }
 
     /// No query reads `streams` by song: its index cost every recorded stream a second B-tree insert.

@@ -104,6 +104,7 @@ public struct PlayerStateStore: Sendable {
     /// Records a recovery or skip in the player's log.
     public func record(_ name: String, kind: String, message: String) async throws {
         let now = clock.nowMs()
+        let message = String(Redactor.redact(message).prefix(2000))
         try await db.write { db in
             try db.execute(sql: "INSERT INTO player_events (player, at, kind, message) VALUES (?, ?, ?, ?)", arguments: [name, now, kind, message])
             try db.execute(sql: "DELETE FROM player_events WHERE player = ? AND id <= (SELECT max(id) - 500 FROM player_events WHERE player = ?)", arguments: [name, name])

@@ -109,8 +109,13 @@ public final class StreamTokenStore: Sendable {
         guard var e = entry, e.token.isUsable(now: now), !e.user.disabled else { return nil }
         if now - e.touchedAt >= touchIntervalMs {
             let id = e.token.id
-            try await db.write { db in
-                try db.execute(sql: "UPDATE stream_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?", arguments: [now, id])
+            // Bookkeeping never blocks a stream: a full or busy disk leaves `last_used_at` behind.
+            do {
+                try await db.write { db in
+                    try db.execute(sql: "UPDATE stream_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?", arguments: [now, id])
+                }
+            } catch {
+                logger.warning("stream token use not recorded", metadata: ["token.id": "\(id)", "error": "\(error)"])
             }
             e.touchedAt = now
         }

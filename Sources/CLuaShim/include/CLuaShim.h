@@ -26,6 +26,8 @@ typedef struct reprise_vm {
     int exhausted;            // 1 once the current call ran out of instructions
     long long remaining;      // instructions left in the current call
     int step;                 // hook period while the budget is not exhausted
+    unsigned long long deadline_ns; // CLOCK_MONOTONIC time the current call must end by; 0: none
+    int deadline_passed;      // 1 once the current call ran past its deadline
     reprise_dispatch_fn dispatch;
     reprise_context_fn context;
     void *owner;              // the Swift LuaVM, unretained
@@ -41,8 +43,13 @@ void reprise_close(lua_State *L);
 /// Opens base, string, table, math, utf8, coroutine and os; nothing else.
 void reprise_open_allowed_libs(lua_State *L);
 
-/// Starts a fresh instruction budget for a top-level call on the main thread.
-void reprise_budget_reset(lua_State *L, long long budget);
+/// Starts a fresh instruction budget and a deadline `deadline_ms` from now (0: none) for a top-level call.
+void reprise_budget_reset(lua_State *L, long long budget, long long deadline_ms);
+/// Charges `n` instructions of C work (pattern matching) to the budget and checks the deadline;
+/// returns nonzero when either is gone (the caller raises; the hook then fires on every instruction).
+int reprise_budget_charge(lua_State *L, long long n);
+/// Replaces string.find, match, gmatch and gsub with matchers that count against the budget.
+void reprise_install_patterns(lua_State *L);
 /// Runs lua_pcall with the memory cap enforced; returns the Lua status code.
 int reprise_pcall(lua_State *L, int nargs, int nresults);
 

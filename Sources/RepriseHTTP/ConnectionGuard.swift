@@ -1,0 +1,156 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Limits what one connection can hold: time to send a request head, time to send its body, and
+/// connections per address.
+public struct ConnectionLimits: Sendable {
+    /// Time a connection may take to send a complete request head, idle time between requests included.
+    public var requestTimeout: TimeAmount
+    /// Time a request body may take to arrive after its head.
+    public var bodyTimeout: TimeAmount
+    /// Open connections allowed from one address.
+    public var maxPerPeer: Int
+
+    public init(requestTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(60), maxPerPeer: Int = 256) {
+        self.requestTimeout = requestTimeout
+        self.bodyTimeout = bodyTimeout
+        self.maxPerPeer = maxPerPeer
+    }
+}
+
+/// Open connections per peer address, shared by every connection of a server.
+public final class PeerConnections: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    /// Connections refused for being over the per-peer cap.
+    public let refused = Atomic<Int>(0)
+    /// Connections closed for a slow request head or body.
+    public let timedOut = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Counts a new connection from `peer`; false when that would exceed `max`.
+    func open(_ peer: String, max: Int) -> Bool {
+        counts.withLock { c in
+            let n = c[peer, default: 0]
+            guard n < max else { return false }
+            c[peer] = n + 1
+            return true
+        }
+    }
+
+    func close(_ peer: String) {
+        counts.withLock { c in
+            let n = (c[peer] ?? 1) - 1
+            c[peer] = n > 0 ? n : nil
+        }
+    }
+
+    /// Open connections from `peer`.
+    public func count(_ peer: String) -> Int { counts.withLock { $0[peer] ?? 0 } }
+}
+
+/// Closes connections that are too slow to send a request, and refuses peers over their cap.
+///
+/// Sits after the HTTP request decoder. A timer runs while the server waits for a request head
+/// (from accept, and from the end of each response) and while a request body arrives; none runs
+/// while a response is being written, so a long stream is never cut.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let limits: ConnectionLimits
+    let peers: PeerConnections
+    let logger: Logger
+    private var peer: String?
+    private var timer: Scheduled<Void>?
+    private var waitingForHead = true
+
+    init(limits: ConnectionLimits, peers: PeerConnections, logger: Logger) {
+        self.limits = limits
+        self.peers = peers
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard peer == nil else { return }
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        guard peers.open(address, max: limits.maxPerPeer) else {
+            peers.refused.add(1, ordering: .relaxed)
+            logger.warning("connection refused: too many from one address", metadata: ["http.peer": "\(address)", "http.max_connections_per_peer": "\(limits.maxPerPeer)"])
+            context.close(promise: nil)
+            return
+        }
+        peer = address
+        arm(context: context, limits.requestTimeout, what: "request head")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        if let peer { peers.close(peer) }
+        peer = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if let peer { peers.close(peer) }
+        peer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            waitingForHead = false
+            arm(context: context, limits.bodyTimeout, what: "request body")
+        case .body:
+            break
+        case .end:
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            waitingForHead = true
+            // The next request head is awaited once this response is written.
+            let written = promise ?? context.eventLoop.makePromise()
+            context.write(data, promise: written)
+            written.futureResult.whenSuccess { [weak self] in
+                guard let self, self.waitingForHead, self.peer != nil else { return }
+                self.arm(context: context, self.limits.requestTimeout, what: "request head")
+            }
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(context: ChannelHandlerContext, _ amount: TimeAmount, what: String) {
+        timer?.cancel()
+        let channel = context.channel
+        let peers = peers, logger = logger, peer = peer ?? "unknown"
+        timer = context.eventLoop.scheduleTask(in: amount) {
+            peers.timedOut.add(1, ordering: .relaxed)
+            logger.info("connection closed: the \(what) took too long", metadata: ["http.peer": "\(peer)", "http.timeout_ms": "\(amount.nanoseconds / 1_000_000)"])
+            channel.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionGuard: Sendable {}
