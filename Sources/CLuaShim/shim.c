@@ -137,12 +137,40 @@ void reprise_open_allowed_libs(lua_State *L) {
 
 // MARK: Calls
 
+// Message handler: gives a position to errors that carry none (a table raised with error({}),
+// a yield outside a coroutine, other errors raised from C), from the nearest Lua frame.
+static int locate_error(lua_State *L) {
+    lua_Debug ar;
+    int is_string = lua_type(L, 1) == LUA_TSTRING;
+    if (is_string) {
+        if (!lua_getstack(L, 1, &ar)) return 1;
+        lua_getinfo(L, "Sn", &ar);
+        // Lua code and error() position their own messages.
+        if (ar.what[0] != 'C' || (ar.name != NULL && strcmp(ar.name, "error") == 0)) return 1;
+    }
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline <= 0) continue;
+        if (is_string) {
+            lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, lua_tostring(L, 1)); // [err msg]
+        } else {
+            lua_pushfstring(L, "%s:%d: (error object is a %s value)", ar.short_src, ar.currentline, luaL_typename(L, 1)); // [err msg]
+        }
+        return 1;
+    }
+    return 1;
+}
+
 int reprise_pcall(lua_State *L, int nargs, int nresults) {
     reprise_vm *vm = reprise_vm_of(L);
     int saved = vm->enforce;
+    int handler = lua_gettop(L) - nargs; // the function's slot
+    lua_pushcfunction(L, locate_error);  // [fn args... h]
+    lua_insert(L, handler);              // [h fn args...]
     vm->enforce = 1;
-    int status = lua_pcall(L, nargs, nresults, 0); // [results...] or [error]
+    int status = lua_pcall(L, nargs, nresults, handler); // [h results...] or [h error]
     vm->enforce = saved;
+    lua_remove(L, handler);              // [results...] or [error]
     return status;
 }
 

@@ -33,7 +33,8 @@ public final class LuaPlugins: Sendable {
     public var stats: LuaStats { pool.stats }
 
     /// Loads a new plugin set (by default the current sources again) and swaps it in on success.
-    public func reload(plugins: [PluginSource]? = nil, limits: LuaLimits? = nil, registry: HostFunctionRegistry? = nil) throws {
+    /// `validate` sees the new plugins before the swap; its error keeps the current set.
+    public func reload(plugins: [PluginSource]? = nil, limits: LuaLimits? = nil, registry: HostFunctionRegistry? = nil, validate: ([PluginInfo]) throws -> Void = { _ in }) throws {
         let old = pool
         let new = try LuaPool.make(
             plugins: plugins ?? old.sources,
@@ -43,6 +44,7 @@ public final class LuaPlugins: Sendable {
             maxSize: old.maxSize,
             stats: old.stats
         )
+        try validate(new.plugins)
         current.withLock { $0 = new }
     }
 

@@ -7,8 +7,38 @@ enum LuaStack {
     /// Tables nested deeper than this read as `.nil` (this also stops cycles).
     static let maxDepth = 100
 
-    /// Reads the value at `index` without calling metamethods.
-    static func value(_ L: OpaquePointer, at index: Int32, depth: Int = 0) -> LuaValue {
+    /// What one conversion from Lua may produce: a table reached twice (`t = {t, t}`) counts twice,
+    /// so shared subtables cannot expand past the limit however they nest.
+    struct Allowance {
+        /// Values (table entries included) left to convert.
+        var nodes: Int
+        /// String bytes left to copy.
+        var bytes: Int
+        /// Set once either ran out; the value read is then incomplete and must be refused.
+        var exceeded = false
+
+        init(nodes: Int = 100_000, bytes: Int = 16 << 20) {
+            self.nodes = nodes
+            self.bytes = bytes
+        }
+
+        mutating func take(nodes n: Int, bytes b: Int) -> Bool {
+            nodes -= n
+            bytes -= b
+            if nodes < 0 || bytes < 0 { exceeded = true }
+            return !exceeded
+        }
+    }
+
+    /// Reads the value at `index` without calling metamethods, within a fresh allowance.
+    static func value(_ L: OpaquePointer, at index: Int32) -> LuaValue {
+        var allowance = Allowance()
+        return value(L, at: index, depth: 0, allowance: &allowance)
+    }
+
+    /// Reads the value at `index` without calling metamethods; past `allowance` it reads `.nil`.
+    static func value(_ L: OpaquePointer, at index: Int32, depth: Int, allowance: inout Allowance) -> LuaValue {
+        guard allowance.take(nodes: 1, bytes: 0) else { return .nil }
         switch lua_type(L, index) {
         case LUA_TBOOLEAN:
             return .bool(lua_toboolean(L, index) != 0)
@@ -16,9 +46,12 @@ enum LuaStack {
             if lua_isinteger(L, index) != 0 { return .integer(reprise_tointeger(L, index)) }
             return .number(reprise_tonumber(L, index))
         case LUA_TSTRING:
+            var length = 0
+            _ = reprise_tostring(L, index, &length)
+            guard allowance.take(nodes: 0, bytes: length) else { return .nil }
             return .string(string(L, at: index))
         case LUA_TTABLE:
-            return depth < maxDepth ? table(L, at: index, depth: depth) : .nil
+            return depth < maxDepth ? table(L, at: index, depth: depth, allowance: &allowance) : .nil
         default:
             return .nil
         }
@@ -32,7 +65,7 @@ enum LuaStack {
     }
 
     /// Reads a table with raw access: keys `1...n` give `.array`, anything else `.table`.
-    static func table(_ L: OpaquePointer, at index: Int32, depth: Int) -> LuaValue {
+    static func table(_ L: OpaquePointer, at index: Int32, depth: Int, allowance: inout Allowance) -> LuaValue {
         guard lua_checkstack(L, 3) != 0 else { return .nil }
         let t = lua_absindex(L, index)
         reprise_context_prepare(L, t) // a hook's context shows every field
@@ -40,9 +73,19 @@ enum LuaStack {
         var strings: [String: LuaValue] = [:]
         lua_pushnil(L) // [.. nil]
         while lua_next(L, t) != 0 { // [.. key value]
-            let v = value(L, at: -1, depth: depth + 1)
+            let v = value(L, at: -1, depth: depth + 1, allowance: &allowance)
+            if allowance.exceeded {
+                reprise_pop(L, 2) // [..]
+                return .nil
+            }
             switch lua_type(L, -2) {
             case LUA_TSTRING:
+                var length = 0
+                _ = reprise_tostring(L, -2, &length)
+                guard allowance.take(nodes: 0, bytes: length) else {
+                    reprise_pop(L, 2) // [..]
+                    return .nil
+                }
                 strings[string(L, at: -2)] = v
             case LUA_TNUMBER where lua_isinteger(L, -2) != 0:
                 integers[reprise_tointeger(L, -2)] = v

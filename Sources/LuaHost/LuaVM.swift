@@ -89,6 +89,15 @@ public final class LuaVM {
     }
 
     private func load(_ source: PluginSource) throws {
+        do {
+            try loadOne(source)
+        } catch let error as LuaError where !error.message.contains(Self.split(source.path).1) {
+            // Errors without a position (out of memory, an error object that is not a string) still name the file.
+            throw LuaError(error.code, "\(source.path): \(error.message)", plugin: error.plugin)
+        }
+    }
+
+    private func loadOne(_ source: PluginSource) throws {
         let (dir, file) = Self.split(source.path)
         let args: [LuaValue] = [.string(source.name), .string(dir), .string(file), source.config]
         let (hooks, version): ([String: Int32], String?) = try invoke(
@@ -245,11 +254,21 @@ public final class LuaVM {
         try invoke(ref: ref, args: args, results: reprise_multret(), budget: budget, deadlineMs: deadlineMs, plugin: plugin, read: allResults)
     }
 
-    /// Every value above `base`, converted.
-    private func allResults(base: Int32) -> [LuaValue] {
+    /// Every value above `base`, converted; an answer past the conversion allowance is refused.
+    private func allResults(base: Int32) throws -> [LuaValue] {
         let top = lua_gettop(L)
         guard top > base else { return [] }
-        return ((base + 1)...top).map { LuaStack.value(L, at: $0) }
+        var allowance = conversionAllowance
+        let values = ((base + 1)...top).map { LuaStack.value(L, at: $0, depth: 0, allowance: &allowance) }
+        guard !allowance.exceeded else { throw LuaError(.memoryLimit, Self.tooLarge) }
+        return values
+    }
+
+    static let tooLarge = "value too large to convert (over 100000 values or the memory limit in strings; shared subtables count each time they are reached)"
+
+    /// The conversion allowance: 100,000 values, and string bytes within the memory cap.
+    private var conversionAllowance: LuaStack.Allowance {
+        LuaStack.Allowance(nodes: 100_000, bytes: max(1 << 20, limits.memoryLimitBytes))
     }
 
     private func invoke<R>(
@@ -379,7 +398,13 @@ public final class LuaVM {
         var args: [LuaValue] = []
         args.reserveCapacity(Int(count))
         if count > 0 {
-            for i in 1...count { args.append(LuaStack.value(thread, at: i)) }
+            var allowance = conversionAllowance
+            for i in 1...count { args.append(LuaStack.value(thread, at: i, depth: 0, allowance: &allowance)) }
+            if allowance.exceeded {
+                lua_settop(thread, 0)                       // []
+                LuaStack.push(thread, string: Self.tooLarge) // [message]
+                return -1                                   // raised by the trampoline
+            }
         }
         lua_settop(thread, 0) // []
         do {

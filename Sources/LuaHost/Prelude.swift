@@ -26,10 +26,13 @@ enum Prelude {
     end
 
     local function readonly(t)
-      local proxy = setmetatable({}, {
+      local proxy = {}
+      -- pairs gets the proxy back as its state, never the table behind it.
+      local function step(_, k) return next(t, k) end
+      setmetatable(proxy, {
         __index = t,
         __newindex = refuse,
-        __pairs = function() return next, t, nil end,
+        __pairs = function() return step, proxy, nil end,
         __len = function() return #t end,
         __metatable = false,
       })

@@ -56,9 +56,16 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
         } catch let error as LuaError {
             throw PluginError(error)
         }
-        for p in host.plugins {
+        try Self.checkHooks(host.plugins, sources: found.sources)
+    }
+
+    /// Fails on a hook name Reprise does not know (a misspelt `token_authorise` would leave the policy off),
+    /// as `reprise plugin check` does.
+    static func checkHooks(_ plugins: [PluginInfo], sources: [PluginSource]) throws {
+        for p in plugins {
             for hook in p.hooks where !PluginDiscovery.knownHooks.contains(hook) {
-                logger.warning("plugin defines an unknown hook; it is never called", metadata: ["plugin.name": "\(p.name)", "plugin.hook": "\(hook)"])
+                let file = sources.first { $0.name == p.name }?.path ?? p.name
+                throw PluginError(.load, "\(file): unknown hook '\(hook)' (known: \(PluginDiscovery.knownHooks.sorted().joined(separator: ", ")))")
             }
         }
     }
@@ -85,7 +92,8 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     public func reload() throws {
         do {
             let fresh = try settingsSource?() ?? settings
-            try host.reload(plugins: try PluginDiscovery.sources(fresh), limits: fresh.limits)
+            let sources = try PluginDiscovery.sources(fresh)
+            try host.reload(plugins: sources, limits: fresh.limits) { try Self.checkHooks($0, sources: sources) }
             current.withLock { $0 = fresh }
         } catch {
             let failure = (error as? LuaError).map(PluginError.init) ?? (error as? PluginError) ?? PluginError(.load, "\(error)")
