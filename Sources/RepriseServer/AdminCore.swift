@@ -21,6 +21,8 @@ public struct AdminCore: Sendable {
         self.settings = settings
         do {
             db = try RepriseDatabase.open(path: settings.databasePath)
+        } catch let error as RepriseError {
+            throw error
         } catch {
             throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
         }

@@ -41,6 +41,8 @@ public struct ServerCore: Sendable {
         self.clock = clock
         do {
             db = try RepriseDatabase.open(path: settings.databasePath)
+        } catch let error as RepriseError {
+            throw error
         } catch {
             throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
         }

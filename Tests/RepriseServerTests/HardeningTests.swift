@@ -228,4 +228,76 @@ extension Reply {
         #expect(!Redactor.redact("key \(key) leaked").contains(key))
         #expect(Redactor.line("label\nINFO forged") == "label\\nINFO forged")
     }
+
+    /// H7: a slow request head is cut, an idle connection too, and one address cannot take every descriptor.
+    @Test func slowAndGreedyConnectionsAreClosed() async throws {
+        let lib = try Library()
+        let limits = ConnectionLimits(requestTimeout: .milliseconds(300), bodyTimeout: .milliseconds(300), maxPerPeer: 3)
+        let app = Application(router: buildRouter(lib.core.services), server: .reprise(lib.core.services, serverName: "t", sendfile: true, limits: limits))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // Slowloris: half a request head, then nothing.
+            let slow = try RawConnection(port: port)
+            try slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            #expect(slow.readUntilClosed(seconds: 5).closed)
+            // A complete request is answered; the idle keep-alive connection is then closed too.
+            let idle = try RawConnection(port: port)
+            try idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = idle.readUntilClosed(seconds: 5)
+            #expect(answer.closed && answer.text.hasPrefix("HTTP/1.1 200"), "\(answer.text)")
+            // Three connections from one address are allowed (the test client may hold one); then they are closed at once.
+            let held = try (0..<3).map { _ in try RawConnection(port: port) }
+            let extra = try RawConnection(port: port)
+            #expect(extra.readUntilClosed(seconds: 5).closed)
+            for c in held { c.shutdown() }
+            // Once the server has seen those close, the address is served again.
+            var answered = false
+            for _ in 0..<100 where !answered {
+                let again = try RawConnection(port: port)
+                try again.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answered = again.readUntilClosed(seconds: 5).text.hasPrefix("HTTP/1.1 200")
+                if !answered { try await Task.sleep(for: .milliseconds(20)) } // waiting for the server's close events
+            }
+            #expect(answered)
+        }
+    }
+}
+
+/// A blocking TCP connection to 127.0.0.1, for requests no HTTP client would send.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw CocoaError(.fileReadUnknown) }
+    }
+
+    deinit { close(fd) }
+
+    /// Closes both directions now.
+    func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    /// Reads until the server closes the connection (true) or `seconds` pass without that (false).
+    func readUntilClosed(seconds: Int) -> (closed: Bool, text: String) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return (true, String(decoding: data, as: UTF8.self)) }
+            if n < 0 { return (errno == ECONNRESET, String(decoding: data, as: UTF8.self)) }
+            data += buffer[0..<n]
+        }
+    }
 }
