@@ -18,6 +18,8 @@ run: build
 test: deps venv
 	$(SWIFT) build --build-tests
 	timeout -k 30 900 $(SWIFT) test --skip-build --parallel --num-workers 2
+	@# Tests end every process they start: a player left running is a failure.
+	@if pgrep -af '[m]pd-test-|[c]vlc -I http --http-host 127.0.0.1'; then echo "make test: the processes above outlived the suite" >&2; exit 1; fi
 
 # The Python client the Ampache tests drive (tests/ampache), pinned; created once.
 venv: deps

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 
 #if canImport(Glibc)
@@ -115,6 +116,7 @@ public final class MPDServer: @unchecked Sendable {
 
     private func launch(executable: String) async throws {
         let process = try Child(executable, ["--no-daemon", directory.appendingPathComponent("mpd.conf").path])
+        Self.reapAtExit(process.pid)
         lock.withLock { self.process = process }
         // Waits for a real process: up to 200 tries, 25 ms apart.
         for _ in 0..<200 {
@@ -126,6 +128,23 @@ public final class MPDServer: @unchecked Sendable {
         }
         await stop()
         throw MPDServerError(message: "mpd did not accept connections on \(port): \(log())")
+    }
+
+    /// Every MPD started by this process; killed when the test process exits, so that a suite that
+    /// ends before its cleanup ran (a `defer { Task { ... } }`, a crash in a test) leaves no `mpd` behind.
+    private static let started = Mutex<[pid_t]>([])
+    private static let exitHook: Void = {
+        atexit {
+            for pid in MPDServer.started.withLock({ $0 }) {
+                _ = Glibc.kill(pid, SIGCONT)
+                _ = Glibc.kill(pid, SIGKILL)
+            }
+        }
+    }()
+
+    private static func reapAtExit(_ pid: pid_t) {
+        _ = exitHook
+        started.withLock { $0.append(pid) }
     }
 
     private func takeProcess() -> Child? {
