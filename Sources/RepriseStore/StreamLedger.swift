@@ -13,10 +13,27 @@ public final class StreamLedger: Sendable {
     struct State {
         var active: [Int64: StreamRecord] = [:]
         var recent: [StreamRecord] = []
-        var pending: [StreamRecord] = []
+        /// Playback rows to write, by row id; a row written again is updated.
+        var pending: [Int64: StreamRecord] = [:]
+        /// The open playback of each song, credential and player: the row its next request merges into.
+        var playbacks: [PlaybackKey: StreamRecord] = [:]
         var counter: Int64 = 0
         var totals = Totals()
     }
+
+    /// What makes requests one playback: the same song, credential and player.
+    struct PlaybackKey: Hashable {
+        var songId: Int64
+        var userId: Int64?
+        var sessionId: Int64?
+        var tokenId: Int64?
+        var player: String?
+    }
+
+    /// Requests for one playback this close together (ms, end to start) share a row.
+    static let playbackGapMs: Int64 = 60_000
+    /// Open playbacks remembered at most; the oldest are closed first.
+    static let maxOpenPlaybacks = 10_000
 
     /// Running totals for metrics.
     public struct Totals: Sendable, Equatable {
@@ -37,10 +54,14 @@ public final class StreamLedger: Sendable {
     /// Credentials held by streams in progress; GC consults it.
     public let leases = ActiveLeases()
 
-    public init(db: DatabasePool, clock: any WallClock, keepRecent: Int = 500) {
+    /// Rows `streams` keeps at most, whatever their age (30 days is the other bound).
+    let maxRows: Int
+
+    public init(db: DatabasePool, clock: any WallClock, keepRecent: Int = 500, maxRows: Int = 100_000) {
         self.db = db
         self.clock = clock
         self.keepRecent = keepRecent
+        self.maxRows = max(1, maxRows)
     }
 
     /// Records a stream's start and takes an in-memory lease on its credential.
@@ -84,13 +105,40 @@ public final class StreamLedger: Sendable {
             // Trimmed once it holds twice as many: dropping one from the front per stream moved the
             // whole array each time (5% of a short stream request in `perf`).
             if s.recent.count >= 2 * max(1, keepRecent) { s.recent.removeFirst(s.recent.count - keepRecent) }
-            s.pending.append(r)
+            Self.account(r, now: now, into: &s)
             return r
         }
         if let finished {
             if let target = finished.target { leases.give(target) }
             observer.withLock { $0 }?.call(finished)
         }
+    }
+
+    /// Merges a finished request into its playback's row: one row per song, credential and player
+    /// while requests keep coming, its ranges joined and its bytes summed.
+    ///
+    /// A client asking for many small ranges (or many clients of one token) then grows the table by
+    /// the number of songs played, not by the request rate.
+    static func account(_ r: StreamRecord, now: Int64, into s: inout State) {
+        let key = PlaybackKey(songId: r.songId, userId: r.userId, sessionId: r.sessionId, tokenId: r.tokenId, player: r.player)
+        if var p = s.playbacks[key], let end = p.finishedAt, r.startedAt - end <= playbackGapMs {
+            p.rangeStart = min(p.rangeStart, r.rangeStart)
+            p.rangeEnd = max(p.rangeEnd, r.rangeEnd)
+            p.bytesExpected = EpochMs.adding(p.bytesExpected, r.bytesExpected)
+            p.bytesSent = EpochMs.adding(p.bytesSent, r.bytesSent)
+            p.finishedAt = r.finishedAt
+            // A playback completed once stays completed; its last failure is kept otherwise.
+            if p.status != .completed { (p.status, p.reason) = (r.status, r.reason) }
+            s.playbacks[key] = p
+            s.pending[p.id] = p
+            return
+        }
+        if s.playbacks.count >= maxOpenPlaybacks {
+            s.playbacks = s.playbacks.filter { now - ($0.value.finishedAt ?? now) <= playbackGapMs }
+            if s.playbacks.count >= maxOpenPlaybacks { s.playbacks.removeAll(keepingCapacity: true) }
+        }
+        s.playbacks[key] = r
+        s.pending[r.id] = r
     }
 
     /// Counts a stream request refused for its credentials or by policy.
@@ -118,8 +166,8 @@ public final class StreamLedger: Sendable {
     /// CPU from the event loop for tens of milliseconds each second (B2's p99 in docs/performance.md).
     public func flush() async throws {
         let batch = state.withLock { s -> [StreamRecord] in
-            defer { s.pending.removeAll() }
-            return s.pending
+            defer { s.pending.removeAll(keepingCapacity: true) }
+            return s.pending.values.sorted { $0.id < $1.id }
         }
         guard !batch.isEmpty else { return }
         var start = 0
@@ -162,7 +210,9 @@ public final class StreamLedger: Sendable {
                 }
             }
             if trim {
+                // Bounded by age (30 days) and by size.
                 try db.execute(sql: "DELETE FROM streams WHERE id <= (SELECT max(id) FROM streams) - 30 * 86400000 * 1000")
+                try db.execute(sql: "DELETE FROM streams WHERE id < (SELECT id FROM streams ORDER BY id DESC LIMIT 1 OFFSET ?)", arguments: [maxRows - 1])
             }
         }
     }

@@ -117,6 +117,8 @@ struct PoolTests {
                 callers.leave()
             }
         }
+        // Reloads start once the callers are calling (on a loaded machine the threads start late).
+        while answers.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.001) }
         for i in 0..<8 {
             try plugins.reload(plugins: [i.isMultiple(of: 2) ? v2 : v1])
         }

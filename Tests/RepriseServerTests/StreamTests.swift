@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPRanges
 import HTTPTypes
 import Hummingbird
@@ -332,8 +333,10 @@ import Testing
         #expect(lib.core.ledger.active().isEmpty)
         #expect(lib.core.ledger.leases.count == 0)
         try await lib.core.ledger.flush()
-        let rows = try await lib.core.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM streams WHERE status = 'completed'") }
-        #expect(rows == 2)
+        // The two requests are one playback: one row, its bytes summed.
+        let rows = try await lib.core.db.read { db in try Row.fetchAll(db, sql: "SELECT bytes_sent FROM streams WHERE status = 'completed'") }
+        #expect(rows.count == 1)
+        #expect(rows.first?["bytes_sent"] as Int64? == Int64(100 + bytes.count))
     }
 
     @Test func playlistsCarryAStreamTokenThatOutlivesTheSession() async throws {

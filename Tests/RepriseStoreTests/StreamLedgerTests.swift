@@ -73,8 +73,8 @@ import Testing
         ledger.finish(first)
         try await ledger.flush()
         var ids: [Int64] = []
-        for _ in 0..<1000 {
-            let id = ledger.start(songId: 5, userId: 3, sessionId: nil, tokenId: 8, player: nil, range: 0...0, bytesExpected: 1)
+        for n in 0..<1000 {
+            let id = ledger.start(songId: Int64(5 + n), userId: 3, sessionId: nil, tokenId: 8, player: nil, range: 0...0, bytesExpected: 1)
             ledger.finish(id)
             ids.append(id)
         }
@@ -84,6 +84,48 @@ import Testing
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM streams")!, try Int64.fetchOne(db, sql: "SELECT song_id FROM streams WHERE id = ?", arguments: [first]))
         }
         #expect(count == 1000)
-        #expect(song == 5)
+        #expect(song == 1004) // the last stream, whose id wrapped around to the first one's
+    }
+
+    /// H22: many range requests of one playback are one row; the table is bounded by size too.
+    @Test func rangesOfOnePlaybackShareARowAndTheTableIsBounded() async throws {
+        let f = try Fixture()
+        let ledger = StreamLedger(db: f.db, clock: f.clock, maxRows: 50)
+        f.clock.set(ms: 1_700_000_000_000)
+        for chunk in 0..<200 {
+            let start = Int64(chunk) * 65_536
+            let id = ledger.start(songId: 1, userId: 1, sessionId: nil, tokenId: 7, player: nil, range: start...(start + 65_535), bytesExpected: 65_536)
+            ledger.progress(id, bytes: 65_536)
+            f.clock.advance(ms: 5)
+            ledger.finish(id)
+        }
+        // The same song with another token is another playback.
+        let other = ledger.start(songId: 1, userId: 1, sessionId: nil, tokenId: 8, player: nil, range: 0...9, bytesExpected: 10)
+        ledger.finish(other)
+        try await ledger.flush()
+        let rows = try await f.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT token_id, range_start, range_end, bytes_sent, status FROM streams ORDER BY token_id")
+        }
+        #expect(rows.count == 2)
+        #expect(rows[0]["token_id"] as Int64 == 7 && rows[0]["range_start"] as Int64 == 0 && rows[0]["range_end"] as Int64 == 200 * 65_536 - 1)
+        #expect(rows[0]["bytes_sent"] as Int64 == 200 * 65_536 && rows[0]["status"] as String == "completed")
+        #expect(rows[1]["token_id"] as Int64 == 8 && rows[1]["status"] as String == "aborted")
+        // A later playback of the same song after a pause is a row of its own.
+        f.clock.advance(ms: 120_000)
+        let again = ledger.start(songId: 1, userId: 1, sessionId: nil, tokenId: 7, player: nil, range: 0...9, bytesExpected: 10)
+        ledger.progress(again, bytes: 10)
+        ledger.finish(again)
+        // And many songs: the table keeps the newest 50 rows.
+        for song in 2...100 {
+            f.clock.advance(ms: 1)
+            let id = ledger.start(songId: Int64(song), userId: 1, sessionId: nil, tokenId: 7, player: nil, range: 0...0, bytesExpected: 1)
+            ledger.finish(id)
+        }
+        try await ledger.flush()
+        let (count, newest) = try await f.db.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM streams")!, try Int64.fetchOne(db, sql: "SELECT max(song_id) FROM streams")!)
+        }
+        #expect(count == 50)
+        #expect(newest == 100)
     }
 }
