@@ -21,7 +21,7 @@ struct HTTPHostModule: Sendable {
             guard allowedHosts.contains(host) else { throw BackendError("host \(host) is not allowed for this plugin (allow_hosts)") }
             var request = URLRequest(url: url)
             request.httpMethod = spec["method"].stringValue ?? "GET"
-            request.timeoutInterval = Double(spec["timeout_ms"].intValue ?? 5000) / 1000
+            request.timeoutInterval = Double(min(max(spec["timeout_ms"].intValue ?? 5000, 1), 60_000)) / 1000
             for (k, v) in spec["headers"].tableValue ?? [:] { request.setValue(v.stringValue, forHTTPHeaderField: k) }
             if let body = spec["body"].stringValue { request.httpBody = Data(body.utf8) }
             if let auth = spec["basic_auth"].tableValue {
@@ -30,7 +30,9 @@ struct HTTPHostModule: Sendable {
             }
             let done = DispatchSemaphore(value: 0)
             let box = Mutex<(Data?, HTTPURLResponse?, (any Error)?)>((nil, nil, nil))
-            let session = URLSession(configuration: .ephemeral)
+            // Redirects are never followed: the 3xx comes back to the plugin, and neither the
+            // player's password nor its headers can be sent to a host off the allow-list.
+            let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
             session.dataTask(with: request) { data, response, error in
                 box.withLock { $0 = (data, response as? HTTPURLResponse, error) }
                 done.signal()
@@ -44,5 +46,13 @@ struct HTTPHostModule: Sendable {
             for (k, v) in response.allHeaderFields { headers[String(describing: k).lowercased()] = .string(String(describing: v)) }
             return [.table(["status": .integer(Int64(response.statusCode)), "headers": .table(headers), "body": .string(String(decoding: data ?? Data(), as: UTF8.self))])]
         }
+    }
+}
+
+/// Refuses every redirect, so a response is always the allowed host's own.
+final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
     }
 }
