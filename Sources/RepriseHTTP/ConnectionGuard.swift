@@ -67,7 +67,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let logger: Logger
     private var peer: String?
     private var timer: Scheduled<Void>?
-    private var waitingForHead = true
+    /// Requests whose response has not ended yet (more than one when a client pipelines).
+    private var inFlight = 0
 
     init(limits: ConnectionLimits, peers: PeerConnections, logger: Logger) {
         self.limits = limits
@@ -114,7 +115,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            waitingForHead = false
+            inFlight += 1
             arm(context: context, limits.bodyTimeout, what: "request body")
         case .body:
             break
@@ -127,15 +128,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            waitingForHead = true
-            // The next request head is awaited once this response is written.
-            let written = promise ?? context.eventLoop.makePromise()
-            context.write(data, promise: written)
-            written.futureResult.whenSuccess { [weak self] in
-                guard let self, self.waitingForHead, self.peer != nil else { return }
-                self.arm(context: context, self.limits.requestTimeout, what: "request head")
+            inFlight = max(0, inFlight - 1)
+            if inFlight == 0 {
+                // The next request head is awaited once this response is written.
+                let written = promise ?? context.eventLoop.makePromise()
+                context.write(data, promise: written)
+                written.futureResult.whenSuccess { [weak self] in
+                    guard let self, self.inFlight == 0, self.peer != nil else { return }
+                    self.arm(context: context, self.limits.requestTimeout, what: "request head")
+                }
+                return
             }
-            return
         }
         context.write(data, promise: promise)
     }
