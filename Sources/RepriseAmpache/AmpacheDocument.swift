@@ -1,4 +1,5 @@
 import Foundation
+import RepriseCore
 
 /// A value in an Ampache response, rendered alike as JSON and as XML.
 indirect enum AValue: Sendable {
@@ -144,21 +145,5 @@ enum XMLOut {
     }
 
     /// Escapes markup characters and drops characters XML 1.0 cannot carry.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                if u.value < 0x20 && u != "\n" && u != "\r" && u != "\t" { continue }
-                if u.value == 0xFFFE || u.value == 0xFFFF { continue }
-                out.unicodeScalars.append(u)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { StoredText.xmlEscaped(s) }
 }

@@ -12,8 +12,6 @@ public struct Lifetime: Sendable, Hashable, Comparable, CustomStringConvertible 
     public static let maxMs: Int64 = 3_155_760_000_000
     /// `maxMs` in whole seconds.
     public static let maxSeconds: Int64 = maxMs / 1000
-    public static let max = Lifetime(uncheckedMs: maxMs)
-    public static let zero = Lifetime(uncheckedMs: 0)
 
     /// Milliseconds, in `0...maxMs`.
     public let ms: Int64
@@ -70,12 +68,6 @@ public enum EpochMs {
     public static func after(_ instant: Int64, _ lifetime: Lifetime) -> Int64 {
         let (v, overflow) = instant.addingReportingOverflow(lifetime.ms)
         return overflow ? .max : v
-    }
-
-    /// `instant - lifetime`, saturating at `Int64.min`.
-    public static func before(_ instant: Int64, _ lifetime: Lifetime) -> Int64 {
-        let (v, overflow) = instant.subtractingReportingOverflow(lifetime.ms)
-        return overflow ? .min : v
     }
 
     /// `a + b` for two outside numbers (ms), saturating instead of trapping.

@@ -128,7 +128,7 @@ public enum Redactor {
                 continue outer
             }
             for prefix in ["rs_", "rt_", "ak_"] where rest.hasPrefix(prefix) {
-                let body = rest.dropFirst(3).prefix { $0.isASCII && (Base64URL.isAlphabet($0.asciiValue!)) }
+                let body = rest.dropFirst(3).prefix { $0.isASCII && Base64URL.isAlphabet($0.asciiValue!) }
                 if body.count >= 16 {
                     out += prefix + "<redacted>"
                     rest = rest.dropFirst(3 + body.count)

@@ -15,8 +15,6 @@ public enum StoredText {
     public static let maxName = 64
     /// Longest password or credential text accepted at all.
     public static let maxCredential = 1024
-    /// Longest search text.
-    public static let maxSearch = 512
 
     /// Whether `text` holds a C0/C1 control character or DEL.
     public static func hasControl(_ text: String) -> Bool {
@@ -76,10 +74,23 @@ public enum StoredText {
         return out
     }
 
-    /// `text` with characters XML 1.0 forbids (controls other than tab, CR, LF) removed.
-    public static func xmlSafe(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { u in
-            u == "\t" || u == "\n" || u == "\r" || (u.value >= 0x20 && u.value != 0xFFFE && u.value != 0xFFFF)
-        }))
+    /// `text` escaped for XML text and attributes, without the characters XML 1.0 forbids
+    /// (controls other than tab, CR and LF; U+FFFE, U+FFFF).
+    public static func xmlEscaped(_ text: String) -> String {
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                if u.value < 0x20 && u != "\n" && u != "\r" && u != "\t" { continue }
+                if u.value == 0xFFFE || u.value == 0xFFFF { continue }
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 }

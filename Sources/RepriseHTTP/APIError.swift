@@ -133,10 +133,6 @@ struct ErrorMiddleware: RouterMiddleware {
 final class RouteTable: Sendable {
     private let entries = Mutex<[(segments: [String], method: HTTPRequest.Method)]>([])
 
-    init(_ entries: [(String, HTTPRequest.Method)] = []) {
-        for (path, method) in entries { add(path, method) }
-    }
-
     /// Records a route as it is registered.
     func add(_ path: String, _ method: HTTPRequest.Method) {
         entries.withLock { $0.append((Self.split(path), method)) }

@@ -56,7 +56,7 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
         let (songs, token) = try await playlist(app, request: request, auth: auth)
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
         for s in songs {
-            xml += "    <track><location>\(xmlEscape("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(xmlEscape(s.title))</title><creator>\(xmlEscape(s.artist))</creator><album>\(xmlEscape(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
+            xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
         }
         xml += "  </trackList>\n</playlist>\n"
         return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
@@ -114,22 +114,6 @@ func playlist(_ app: AppServices, request: Request, auth: Authenticator) async t
     }
     let (secret, _) = try await app.tokens.issue(user: s.user, label: "playlist", requestedTTLSeconds: nil, policy: app.tokenPolicy)
     return (songs, secret.plaintext)
-}
-
-/// `s` escaped for XML text and attributes, without the characters XML 1.0 forbids.
-public func xmlEscape(_ s: String) -> String {
-    var out = ""
-    for c in StoredText.xmlSafe(s) {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(c)
-        }
-    }
-    return out
 }
 
 struct SongView: Encodable {

@@ -23,10 +23,6 @@ public struct ConnectionLimits: Sendable {
 /// Open connections per peer address, shared by every connection of a server.
 public final class PeerConnections: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    /// Connections refused for being over the per-peer cap.
-    public let refused = Atomic<Int>(0)
-    /// Connections closed for a slow request head or body.
-    public let timedOut = Atomic<Int>(0)
 
     public init() {}
 
@@ -46,9 +42,6 @@ public final class PeerConnections: Sendable {
             c[peer] = n > 0 ? n : nil
         }
     }
-
-    /// Open connections from `peer`.
-    public func count(_ peer: String) -> Int { counts.withLock { $0[peer] ?? 0 } }
 }
 
 /// Closes connections that are too slow to send a request, and refuses peers over their cap.
@@ -89,7 +82,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard peer == nil else { return }
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         guard peers.open(address, max: limits.maxPerPeer) else {
-            peers.refused.add(1, ordering: .relaxed)
             logger.warning("connection refused: too many from one address", metadata: ["http.peer": "\(address)", "http.max_connections_per_peer": "\(limits.maxPerPeer)"])
             context.close(promise: nil)
             return
@@ -146,9 +138,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func arm(context: ChannelHandlerContext, _ amount: TimeAmount, what: String) {
         timer?.cancel()
         let channel = context.channel
-        let peers = peers, logger = logger, peer = peer ?? "unknown"
+        let logger = logger, peer = peer ?? "unknown"
         timer = context.eventLoop.scheduleTask(in: amount) {
-            peers.timedOut.add(1, ordering: .relaxed)
             logger.info("connection closed: the \(what) took too long", metadata: ["http.peer": "\(peer)", "http.timeout_ms": "\(amount.nanoseconds / 1_000_000)"])
             channel.close(promise: nil)
         }

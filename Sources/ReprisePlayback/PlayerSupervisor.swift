@@ -359,8 +359,8 @@ public actor PlayerSupervisor {
 
     func note(_ kind: String, _ message: String) async {
         lastError = kind == "recovery" ? nil : message
-        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(Redactor.redact(message))"])
-        try? await env.states.record(config.name, kind: kind, message: Redactor.redact(message))
+        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])
+        try? await env.states.record(config.name, kind: kind, message: message)
         env.counters.count(kind)
     }
 

@@ -124,8 +124,8 @@ public final class StreamLedger: Sendable {
         if var p = s.playbacks[key], let end = p.finishedAt, r.startedAt - end <= playbackGapMs {
             p.rangeStart = min(p.rangeStart, r.rangeStart)
             p.rangeEnd = max(p.rangeEnd, r.rangeEnd)
-            p.bytesExpected = EpochMs.adding(p.bytesExpected, r.bytesExpected)
-            p.bytesSent = EpochMs.adding(p.bytesSent, r.bytesSent)
+            p.bytesExpected += r.bytesExpected
+            p.bytesSent += r.bytesSent
             p.finishedAt = r.finishedAt
             // A playback completed once stays completed; its last failure is kept otherwise.
             if p.status != .completed { (p.status, p.reason) = (r.status, r.reason) }

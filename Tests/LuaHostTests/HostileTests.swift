@@ -9,7 +9,6 @@ import Testing
     func backtrackingPatternsAreBudgeted(_ fn: String) throws {
         let probe = try Probe(limits: LuaLimits(instructionBudget: 2_000_000))
         let call = fn == "gmatch" ? "for _ in s:gmatch(p) do end" : fn == "gsub" ? "s:gsub(p, '')" : "s:\(fn)(p)"
-        let started = ContinuousClock.now
         let error = try #require(probe.failure("""
             local s = string.rep('a', 5000)
             local p = string.rep('a*', 30) .. 'b'
@@ -20,7 +19,6 @@ import Testing
         // pcall cannot swallow it either.
         let swallowed = try #require(probe.failure("pcall(string.find, string.rep('a', 5000), string.rep('a*', 30) .. 'b'); return 1"))
         #expect(swallowed.code == .budgetExceeded)
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(probe.stillWorks)
     }
 
@@ -28,8 +26,10 @@ import Testing
     @Test func agentPatternOnACraftedAgentIsBounded() throws {
         let probe = try Probe()
         let agent = "vlc" + String(repeating: "libvlc", count: 1200)
-        let r = try? probe.run("return (...):find('vlc.*libvlc.*linux') ~= nil", .string(agent))
-        #expect(r == nil || r == [false])
+        // Lua's own matcher took 21 s here and answered false; the budget stops it instead.
+        let error = try #require(throws: LuaError.self) { try probe.run("return (...):find('vlc.*libvlc.*linux') ~= nil", .string(agent)) }
+        #expect(error.code == .budgetExceeded, "\(error)")
+        #expect(try probe.run("return ('vlc 3.0 libvlc linux'):find('vlc.*libvlc.*linux') ~= nil") == [true])
         #expect(probe.stillWorks)
     }
 
@@ -65,14 +65,12 @@ import Testing
     /// H6: an answer of shared subtables is refused, not expanded exponentially.
     @Test func sharedSubtablesCannotExpand() throws {
         let probe = try Probe()
-        let started = ContinuousClock.now
         let error = try #require(probe.failure("local t = {} for i = 1, 30 do t = {t, t} end return t"))
         #expect(error.code == .memoryLimit)
         #expect(error.message.contains("too large to convert"))
         // The same through a host function's arguments: reprise.log raises instead of converting.
         let host = try #require(probe.failure("local t = {} for i = 1, 30 do t = {t, t} end reprise.log.info('x', {t = t})"))
         #expect(host.message.contains("too large to convert"), "\(host.message)")
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(probe.stillWorks)
     }
 

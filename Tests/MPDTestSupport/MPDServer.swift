@@ -148,10 +148,12 @@ public final class MPDServer: @unchecked Sendable {
     }
 
     private func takeProcess() -> Child? {
-        lock.withLock {
+        let taken = lock.withLock {
             defer { process = nil }
             return process
         }
+        if let pid = taken?.pid { Self.started.withLock { $0.removeAll { $0 == pid } } }
+        return taken
     }
 
     /// Whether something on the port answers with MPD's "OK MPD" greeting.

@@ -45,9 +45,9 @@ import Testing
         let list = try await cli.run(["token", "list", "--user", "ann", "--json"] + c)
         let tokens = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]] ?? []
         let token = try #require(tokens.first)
-        let created_at = try #require(token["createdAt"] as? Int64 ?? (token["created_at"] as? Int64))
-        let expires = try #require(token["expiresAt"] as? Int64 ?? (token["expires_at"] as? Int64), "\(token)")
-        #expect(expires - created_at == 3_600_000)
+        let createdAt = try #require(token["created_at"] as? Int64)
+        let expires = try #require(token["expires_at"] as? Int64, "\(token)")
+        #expect(expires - createdAt == 3_600_000)
     }
 
     /// H18: a misspelt hook stops `serve` as it fails `plugin check`.

@@ -1,4 +1,5 @@
 import Foundation
+import MPDTestSupport
 @testable import LuaHost
 @testable import ReprisePlayback
 import TestSupport
@@ -27,7 +28,7 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = dir.appendingPathComponent("requests.log").path
-        let port = try freeTCPPort()
+        let port = try MPDServer.freePort()
         let child = try Child("/usr/bin/python3", ["-c", Self.server, "\(port)", log])
         defer { child.kill(SIGKILL) }
         var registry = HostFunctionRegistry()
@@ -44,17 +45,4 @@ import Testing
         #expect(seen.contains("/go Basic"))
         #expect(!seen.contains("/capture"), "\(seen)")
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
