@@ -5,7 +5,7 @@
 /// let agent = StoredText.bounded(userAgent, max: StoredText.maxAgent)
 /// ```
 public enum StoredText {
-    /// Longest token label, in characters.
+    /// Longest token label. Lengths here count Unicode code points, as SQLite's `length()` does.
     public static let maxLabel = 128
     /// Longest stored client name (`client` of a login or handshake).
     public static let maxClient = 128
@@ -41,14 +41,14 @@ public enum StoredText {
     /// A label: trimmed, 1...`maxLabel` characters, no control characters; else a `badRequest` naming `field`.
     public static func label(_ text: String, field: String = "label") throws(RepriseError) -> String {
         let t = text.trimmingCharactersInSet(" \t")
-        guard !t.isEmpty, t.count <= maxLabel else { throw RepriseError(.badRequest, "\(field) must be 1 to \(maxLabel) characters") }
+        guard !t.isEmpty, t.unicodeScalars.count <= maxLabel else { throw RepriseError(.badRequest, "\(field) must be 1 to \(maxLabel) characters") }
         guard !hasControl(t) else { throw RepriseError(.badRequest, "\(field) must not contain control characters") }
         return t
     }
 
     /// A user name or credential: no NUL or other control character, at most `max` characters.
     public static func credential(_ text: String, field: String, max: Int = maxCredential) throws(RepriseError) -> String {
-        guard text.utf8.count <= max * 4, text.count <= max else { throw RepriseError(.badRequest, "\(field) is longer than \(max) characters") }
+        guard text.unicodeScalars.count <= max else { throw RepriseError(.badRequest, "\(field) is longer than \(max) characters") }
         guard !hasControl(text) else { throw RepriseError(.badRequest, "\(field) must not contain NUL or control characters") }
         return text
     }

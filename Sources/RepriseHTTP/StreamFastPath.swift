@@ -33,9 +33,14 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests handed to Hummingbird whose responses have not ended yet.
     private var handedOn = 0
-    /// The response encoder's context: answers written through it skip the encoder (and
-    /// `FileRegionHandler`), their heads already encoded here.
+    /// The response encoder's context; the fast path answers only on connections that have one.
+    ///
+    /// Answers go out through the encoder, never past it: NIO's encoder pairs each response with
+    /// the method its decoder queued, and an answer that skipped it shifted every later pairing (the
+    /// next response lost its body as if it answered a HEAD; found by Schemathesis).
     private var wire: ChannelHandlerContext?
+    /// This handler's own context, through which answers are written.
+    private var own: ChannelHandlerContext?
     /// The event loop's flushes, done together after its turn.
     private var flushes: FlushBatch?
 
@@ -82,7 +87,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Passing the parts of the current request on.
         case forwarding
         /// Reading the rest of a request answered here.
-        case answering(Answer, keepAlive: Bool)
+        case answering(Answer, keepAlive: Bool, isHead: Bool)
     }
 
     /// What the fast path uses of `AppServices`, held once per server: copying the whole struct
@@ -110,15 +115,15 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case (.idle, .head(let head)):
             // An unwritable channel has a client that reads slower than it asks: the router paces it.
             if handedOn == 0, context.channel.isWritable, let answer = plan(head, channel: context.channel) {
-                state = .answering(answer, keepAlive: head.isKeepAlive)
+                state = .answering(answer, keepAlive: head.isKeepAlive, isHead: head.method == .HEAD)
             } else {
                 state = .forwarding
                 handedOn += 1
                 context.fireChannelRead(data)
             }
-        case (.answering(let answer, let keepAlive), .end):
+        case (.answering(let answer, let keepAlive, let isHead), .end):
             state = .idle
-            respond(answer, keepAlive: keepAlive, context: context)
+            respond(answer, keepAlive: keepAlive, isHead: isHead, context: context)
         case (.answering, _):
             break  // no body is expected: `plan` refuses requests that announce one
         case (_, .end):
@@ -131,11 +136,13 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        own = context
         flushes = FlushBatch.current
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         wire = nil
+        own = nil
         for f in openFiles { Glibc.close(f.fd) }
         openFiles.removeAll()
     }
@@ -265,16 +272,16 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - Answering
 
-    private func respond(_ answer: Answer, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func respond(_ answer: Answer, keepAlive: Bool, isHead: Bool, context: ChannelHandlerContext) {
         services.answers.increment()
         let done: EventLoopFuture<Void>
         switch answer {
         case .refusal(let status, let json):
-            done = writeError(status, json: json, keepAlive: keepAlive, context: context)
+            done = writeError(status, json: json, keepAlive: keepAlive, isHead: isHead, context: context)
         case .notModified(let headers):
-            done = send(head(.notModified, headers, keepAlive: keepAlive, context: context), context: context)
+            done = send(head(.notModified, headers, keepAlive: keepAlive), context: context)
         case .headers(let status, let headers):
-            done = send(head(status, headers, keepAlive: keepAlive, context: context), context: context)
+            done = send(head(status, headers, keepAlive: keepAlive), context: context)
         case .file(let status, let headers, let song, let file, let range, let credential):
             done = sendFile(status, headers, song: song, file: file, range: range, credential: credential, keepAlive: keepAlive, context: context)
         }
@@ -284,51 +291,40 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The encoded response head (HTTP/1.1, the only version answered here), with room for `body` more bytes.
-    private func head(_ status: HTTPResponseStatus, _ fields: HTTPHeaders, keepAlive: Bool, body: Int = 0, context: ChannelHandlerContext) -> ByteBuffer {
-        var out = context.channel.allocator.buffer(capacity: 320 + body)
-        out.writeStaticString("HTTP/1.1 ")
-        out.writeString(String(status.code))
-        out.writeStaticString(" ")
-        out.writeString(status.reasonPhrase)
-        out.writeStaticString("\r\n")
-        for (name, value) in fields { Self.field(name, value, into: &out) }
-        Self.field("Date", Self.date(), into: &out)
-        if let serverName { Self.field("Server", serverName, into: &out) }
-        if !keepAlive { Self.field("Connection", "close", into: &out) }
-        out.writeStaticString("\r\n")
-        return out
+    /// The response head (HTTP/1.1, the only version answered here) with `Date` and `Server`.
+    private func head(_ status: HTTPResponseStatus, _ fields: HTTPHeaders, keepAlive: Bool) -> HTTPResponseHead {
+        var headers = fields
+        headers.add(name: "Date", value: Self.date())
+        if let serverName { headers.add(name: "Server", value: serverName) }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
     }
 
-    private static func field(_ name: String, _ value: String, into out: inout ByteBuffer) {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
-    }
-
-    /// Writes `bytes`, then `region` if any, past the response encoder, flushed with the rest of
-    /// the event loop's turn; the future completes when the kernel took the last byte.
+    /// Writes the head, `body` and `region` if any, and the end through the encoder, flushed with
+    /// the rest of the event loop's turn; the future completes when the kernel took the last byte.
     @discardableResult
-    private func send(_ bytes: ByteBuffer, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    private func send(_ head: HTTPResponseHead, body: ByteBuffer? = nil, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
-        guard let wire else {
+        guard wire != nil, let own else {
             sent.fail(ChannelError.ioOnClosedChannel)
             return sent.futureResult
         }
-        wire.write(NIOAny(IOData.byteBuffer(bytes)), promise: region == nil ? sent : nil)
-        if let region { wire.write(NIOAny(IOData.fileRegion(region)), promise: sent) }
-        flushes?.add(wire)
+        own.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body { own.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        if let region { own.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil) }
+        own.write(wrapOutboundOut(.end(nil)), promise: sent)
+        flushes?.add(own)
         return sent.futureResult
     }
 
-    /// Writes a whole JSON error response, as `APIError` renders it.
-    private func writeError(_ status: HTTPResponseStatus, json: String, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    /// Writes a whole JSON error response, as `APIError` renders it; to a HEAD, its head only.
+    ///
+    /// A body after a HEAD answer would be read by the client as the start of the next response
+    /// (found by Schemathesis: the next answer on the connection lost its body).
+    private func writeError(_ status: HTTPResponseStatus, json: String, keepAlive: Bool, isHead: Bool = false, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(json.utf8.count))])
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
-        var out = head(status, headers, keepAlive: keepAlive, body: json.utf8.count, context: context)
-        out.writeString(json)
-        return send(out, context: context)
+        return send(head(status, headers, keepAlive: keepAlive), body: isHead ? nil : context.channel.allocator.buffer(string: json), context: context)
     }
 
     /// Bodies up to this size are read into the buffer that holds the head and sent with one
@@ -342,20 +338,21 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let length = range.upperBound - range.lowerBound + 1
         let missing = { Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)") }
-        var out: ByteBuffer
+        var out: ByteBuffer?
         let region: FileRegion?
         if length <= Self.copyBytes {
             guard let fd = openFile(song, identity) else {
                 // Gone or replaced since the stat a moment ago: answer as the full path does.
                 return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context)
             }
-            out = head(status, headers, keepAlive: keepAlive, body: Int(length), context: context)
-            guard Self.read(fd: fd, range: range, into: &out) else {
+            var bytes = context.channel.allocator.buffer(capacity: Int(length))
+            guard Self.read(fd: fd, range: range, into: &bytes) else {
                 // Shorter than the scan saw: answer as the full path does for a changed file.
                 forget(fd)
                 let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
                 return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), keepAlive: keepAlive, context: context)
             }
+            out = bytes
             region = nil
         } else {
             // A region owns its descriptor until the kernel took the last byte: a duplicate of the kept one.
@@ -363,7 +360,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let fd = fcntl(kept, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { return writeError(.gone, json: missing(), keepAlive: keepAlive, context: context) }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
-            out = head(status, headers, keepAlive: keepAlive, context: context)
+            out = nil
             region = FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)
         }
         let ledger = services.ledger
@@ -372,7 +369,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             player: credential.player, range: range, bytesExpected: length)
         let sent = context.eventLoop.makePromise(of: Void.self)
         if let region { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
-        send(out, region: region, promise: sent, context: context)
+        send(head(status, headers, keepAlive: keepAlive), body: out, region: region, promise: sent, context: context)
         sent.futureResult.whenComplete { result in
             var reason: String?
             switch result {
