@@ -2,6 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= config/reprise.yaml
 AMPACHE_PY ?= 8.3.0
+SCHEMATHESIS_PY ?= 4.32.5
 
 .PHONY: deps build run test clean venv bench
 
@@ -21,9 +22,10 @@ test: deps venv
 	@# Tests end every process they start: a player left running is a failure.
 	@if pgrep -af '[m]pd-test-|[c]vlc -I http --http-host 127.0.0.1'; then echo "make test: the processes above outlived the suite" >&2; exit 1; fi
 
-# The Python client the Ampache tests drive (tests/ampache), pinned; created once.
+# The Python tools the tests drive, pinned: the Ampache client (tests/ampache) and Schemathesis (docs/openapi.yaml).
+VENV_STAMP = .venv/.pinned-ampache-$(AMPACHE_PY)-schemathesis-$(SCHEMATHESIS_PY)
 venv: deps
-	@test -x .venv/bin/python -a -f .venv/.ampache-$(AMPACHE_PY) || { /usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ampache==$(AMPACHE_PY) && touch .venv/.ampache-$(AMPACHE_PY); }
+	@test -x .venv/bin/python -a -f $(VENV_STAMP) || { /usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ampache==$(AMPACHE_PY) schemathesis==$(SCHEMATHESIS_PY) && touch $(VENV_STAMP); }
 
 # Benchmarks against nginx (bench/bench.py, docs/performance.md); installs nginx+Lua and wrk when missing.
 bench: deps

@@ -112,7 +112,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "Yams", package: "Yams"),
+            ],
+            // docs/openapi.yaml links here.
+            resources: [.copy("Resources/openapi.yaml")]
         ),
         // The `reprise` command.
         .executableTarget(

@@ -130,8 +130,15 @@ struct ErrorMiddleware: RouterMiddleware {
 }
 
 /// The registered routes, so a path with the wrong method answers 405 instead of 404.
-final class RouteTable: Sendable {
+public final class RouteTable: Sendable {
     private let entries = Mutex<[(segments: [String], method: HTTPRequest.Method)]>([])
+
+    public init() {}
+
+    /// Every registered route as `(path, method)`, parameters written `:name`.
+    public var routes: [(path: String, method: HTTPRequest.Method)] {
+        entries.withLock { $0.map { ("/" + $0.segments.joined(separator: "/"), $0.method) } }
+    }
 
     /// Records a route as it is registered.
     func add(_ path: String, _ method: HTTPRequest.Method) {

@@ -7,9 +7,9 @@ import RepriseStore
 
 /// Builds Reprise's router: sessions, tokens, admin, catalog, stream and health endpoints,
 /// plus the routes each extension adds (Ampache, players).
-public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) -> Void] = []) -> Router<RepriseContext> {
+/// `table` receives every route as it is registered (the OpenAPI test reads it).
+public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) -> Void] = [], table: RouteTable = RouteTable()) -> Router<RepriseContext> {
     let router = Router(context: RepriseContext.self)
-    let table = RouteTable()
     // First: Hummingbird builds each route's responder with the middleware present when it is added.
     router.middlewares.add(ErrorMiddleware(routes: table))
     func on(_ path: String, _ method: HTTPRequest.Method, _ handler: @escaping @Sendable (Request, RepriseContext) async throws -> Response) {

@@ -20,6 +20,8 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
         }
         @Sendable func mapped(_ body: () async throws -> Void) async throws {
             do { try await body() } catch let e as RepriseError { throw APIError(e) } catch let e as BackendError {
+                // A refusal is the player's answer to this request (409); anything else means it cannot be reached (503).
+                if e.refused { throw APIError(.conflict, code: "player_refused", e.message) }
                 throw APIError(.serviceUnavailable, code: "player_unavailable", e.message)
             }
         }

@@ -49,7 +49,7 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
                 do {
                     let r = try vm.callBackend(plugin: plugin, backend: backend, function: function, args: args)
                     if r.first == nil || r.first == .nil, r.count > 1 {
-                        c.resume(throwing: BackendError(r[1].stringValue ?? "\(function) failed"))
+                        c.resume(throwing: BackendError(r[1].stringValue ?? "\(function) failed", refused: r.count > 2 && r[2].stringValue == "refused"))
                     } else {
                         c.resume(returning: r)
                     }

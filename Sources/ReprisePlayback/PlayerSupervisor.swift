@@ -323,15 +323,21 @@ public actor PlayerSupervisor {
     }
 
     private func mintToken(force: Bool) async throws {
-        if !force, let t = token, let expires = t.info.expiresAt, expires - now > timing.rotateBeforeMs { return }
-        if !force, let t = token, t.info.expiresAt == nil { return }
+        // A token that no longer authenticates (revoked: a leaked URL cut off) is replaced at once, the current URL included.
+        var revoked = false
+        if !force, let t = token { revoked = try await env.tokens.authenticate(t.secret) == nil }
+        if !force, !revoked, let t = token, let expires = t.info.expiresAt, expires - now > timing.rotateBeforeMs { return }
+        if !force, !revoked, let t = token, t.info.expiresAt == nil { return }
         let owner = try await env.owner(config.owner)
         let label = "player:\(config.name)"
         let old = try await env.tokens.list(userId: owner.id).filter { $0.label == label && $0.revokedAt == nil }
         let fresh = try await env.tokens.issue(user: owner, label: label, requestedTTLSeconds: nil, policy: env.tokenPolicy)
         let rotating = token != nil
         token = fresh
-        if rotating {
+        if revoked {
+            await note("rotate", "stream token no longer valid (revoked); minted a new one and replaced the queued URLs")
+            if connected { try? await replaceQueuedURLs(fromCurrent: true) }
+        } else if rotating {
             await note("rotate", "stream token rotated before expiry; replacing queued URLs")
             if connected { try? await replaceQueuedURLs() }
         }
@@ -343,12 +349,20 @@ public actor PlayerSupervisor {
     }
 
     /// Swaps the URLs after the current entry for ones with the new token; the current song plays on.
-    func replaceQueuedURLs() async throws {
-        let first = state.position + 1
+    ///
+    /// `fromCurrent` swaps the current entry too (its URL no longer streams) and resumes it where it was.
+    func replaceQueuedURLs(fromCurrent: Bool = false) async throws {
+        let first = fromCurrent ? state.position : state.position + 1
         guard first < state.queue.count else { return }
         let count = try await backend.status().queueLength
         for p in stride(from: count - 1, through: first, by: -1) { try await backend.delete(position: p) }
         try await backend.enqueue(try await items(for: Array(state.queue[first...])))
+        if fromCurrent, state.state == .play || state.state == .pause {
+            try await backend.play(position: state.position)
+            currentSince = now; playIssuedAt = now
+            if state.elapsedMs > 1_000 { pendingSeek = (state.position, state.elapsedMs); seekAttempts = 0 }
+            if state.state == .pause { try await backend.pause() }
+        }
     }
 
     func persist(force: Bool) async throws {
@@ -403,6 +417,7 @@ public actor PlayerSupervisor {
         commands += 1
         defer { commands += 1 }
         try requireConnected()
+        try? await ensureToken(force: false)
         switch name {
         case "play":
             guard !state.queue.isEmpty else { throw RepriseError(.badRequest, "the queue is empty") }
@@ -424,6 +439,7 @@ public actor PlayerSupervisor {
             currentSince = now; playIssuedAt = now
             state.state = .play
         case "previous":
+            guard !state.queue.isEmpty else { throw RepriseError(.badRequest, "the queue is empty") }
             state.position = max(0, state.position - 1)
             state.elapsedMs = 0
             try await backend.play(position: state.position)

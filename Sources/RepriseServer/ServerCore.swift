@@ -35,6 +35,8 @@ public struct ServerCore: Sendable {
     /// The supervised players of `playback.players`; nil when none are configured.
     public let playback: Playback?
     let metricsBox = MetricsBox()
+    /// `GET /api/v1/openapi.json`, its document converted once.
+    let openAPI: @Sendable (RouteAdder) -> Void
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
@@ -47,6 +49,11 @@ public struct ServerCore: Sendable {
             throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
         }
         plugins = try makePluginHost(settings: settings, db: db, logger: logger)
+        do {
+            openAPI = try openAPIRoutes()
+        } catch {
+            throw RepriseError(.internal, "cannot read the shipped openapi.yaml: \(error)")
+        }
         self.tokenPolicy = tokenPolicy ?? plugins
         users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost))
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy, rules: plugins, events: plugins, logger: logger)
@@ -92,7 +99,7 @@ public struct ServerCore: Sendable {
 
     /// Routes added by feature modules (Ampache, players) to the core router.
     public var routeExtensions: [@Sendable (RouteAdder) -> Void] {
-        var out: [@Sendable (RouteAdder) -> Void] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services)]
+        var out: [@Sendable (RouteAdder) -> Void] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services), openAPI]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
         return out
     }

@@ -26,12 +26,13 @@ public final class MPDServer: @unchecked Sendable {
     }
 
     /// Writes a config and starts MPD on a free port, waiting (without blocking a thread) until it greets.
-    public static func start(executable: String = "/usr/bin/mpd") async throws -> MPDServer {
+    /// `mixer: false` leaves the output without a mixer, so MPD refuses volume changes.
+    public static func start(executable: String = "/usr/bin/mpd", mixer: Bool = true) async throws -> MPDServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("playlists"), withIntermediateDirectories: true)
         let server = MPDServer(port: try freePort(), directory: dir)
-        try server.writeConfig()
+        try server.writeConfig(mixer: mixer)
         try await server.launch(executable: executable)
         return server
     }
@@ -86,7 +87,7 @@ public final class MPDServer: @unchecked Sendable {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
     }
 
-    private func writeConfig() throws {
+    private func writeConfig(mixer: Bool) throws {
         let d = directory.path
         let config = """
             music_directory "\(d)/music"
@@ -107,7 +108,7 @@ public final class MPDServer: @unchecked Sendable {
             audio_output {
                 type "null"
                 name "null"
-                mixer_type "software"
+                mixer_type "\(mixer ? "software" : "none")"
             }
 
             """

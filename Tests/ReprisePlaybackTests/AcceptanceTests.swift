@@ -113,6 +113,49 @@ import Testing
         #expect(r.skips == 0)
     }
 
+    /// The owner revokes the player's token (a leaked URL cut off): the player mints a new one at once,
+    /// swaps every queued URL, the current one included, and plays on. Found by Schemathesis (a 503 on play).
+    @Test func revokedPlayerTokenIsReplacedAndPlaybackGoesOn() async throws {
+        let stage = try await Stage(songs: 3, seconds: 3)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let up = try await stage.eventually(10) { await stage.report()?.connected == true }
+        #expect(up)
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        let (tokens, _) = try await stage.call("GET", "/api/v1/tokens", bearer: session)
+        #expect(tokens == 200)
+        let ann = try #require(try await stage.core.users.find(name: "ann"))
+        let old = try #require(try await stage.core.tokens.list(userId: ann.id).first { $0.label == "player:living" && $0.revokedAt == nil })
+        let (revoked, _) = try await stage.call("DELETE", "/api/v1/tokens/\(old.id)", bearer: session)
+        #expect(revoked == 204)
+        let (play, body) = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        #expect(play == 200, "\(body)")
+        let played = try await stage.eventually(20) {
+            stage.core.ledger.recent().filter { $0.player == "living" && $0.status == .completed }.count >= 2
+        }
+        let seen = await stage.report()
+        #expect(played, "playback did not go on: \(String(describing: seen))")
+        let streams = stage.core.ledger.recent().filter { $0.player == "living" }
+        #expect(!streams.isEmpty && streams.allSatisfy { $0.tokenId != old.id }, "a stream used the revoked token")
+        #expect((stage.core.playback?.counters.snapshot["rotate"] ?? 0) >= 1)
+    }
+
+    /// A command the player refuses is a 409 naming MPD's reason; one it cannot take for lack of a queue is a 400.
+    @Test func refusalsAreConflictsNotOutages() async throws {
+        let stage = try await Stage(songs: 1, seconds: 1, mixer: false)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let (volume, body) = try await stage.call("PUT", "/api/v1/players/living/volume", bearer: session, json: #"{"volume": 40}"#)
+        #expect(volume == 409, "\(body)")
+        let error = body["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "player_refused")
+        #expect((error?["message"] as? String ?? "").contains("mixer"), "\(body)")
+        let (previous, _) = try await stage.call("POST", "/api/v1/players/living/previous", bearer: session)
+        #expect(previous == 400)
+        #expect(await stage.report()?.connected == true)
+    }
+
     /// Queue, play, pause, next, volume and recovery on VLC's HTTP interface.
     @Test func vlcFlow() async throws {
         let stage = try await Stage(songs: 3, seconds: 6, useVLC: true)

@@ -25,7 +25,7 @@ final class Stage: @unchecked Sendable {
 
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    init(songs: Int, seconds: Double, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false) async throws {
+    init(songs: Int, seconds: Double, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false, mixer: Bool = true) async throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-stage-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         for i in 0..<songs {
@@ -36,7 +36,7 @@ final class Stage: @unchecked Sendable {
             vlc = try await VLCServer.start()
             mpd = nil
         } else {
-            mpd = try await MPDServer.start()
+            mpd = try await MPDServer.start(mixer: mixer)
             vlc = nil
         }
         port = try MPDServer.freePort()

@@ -9,7 +9,8 @@ local function need()
 end
 
 -- Runs f(conn, ...); when the connection broke (third value true, or a status call errs),
--- drops it so the supervisor reconnects. MPD refusing a command keeps the connection.
+-- drops it so the supervisor reconnects. MPD refusing a command keeps the connection and
+-- answers nil, err, "refused".
 local function with(f, ...)
   local c, err = need()
   if not c then return nil, err end
@@ -19,7 +20,8 @@ local function with(f, ...)
       mpd.close(c)
       conn = nil
     end
-    return nil, e
+    if broken then return nil, e end
+    return nil, e, "refused"
   end
   return ok
 end

@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RepriseHTTP
+@testable import RepriseServer
+import Testing
+
+/// `docs/openapi.yaml` describes exactly the routes the router serves.
+@Suite struct OpenAPITests {
+    /// The repository's root, found from this file.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A core with a player configured, so that the localplay routes are registered too (nothing connects).
+    static func library() throws -> Library {
+        try Library(extraYAML: """
+            plugins:
+              paths: [\(root.appendingPathComponent("plugins").path)]
+            playback:
+              players:
+                - {name: den, backend: mpd, owner: admin, host: 127.0.0.1, port: 9}
+            """)
+    }
+
+    @Test func everyRouteIsDescribedAndEveryDescriptionRouted() throws {
+        let lib = try Self.library()
+        let table = RouteTable()
+        _ = buildRouter(lib.core.services, extensions: lib.core.routeExtensions, table: table)
+        // Ampache's routes follow Ampache's documentation, not this one.
+        let routed = Set(table.routes.filter { !$0.path.hasPrefix("/server/") && !$0.path.hasPrefix("/play/") }.map { "\($0.method.rawValue) \($0.path)" })
+        let described = Set(try OpenAPIDocument.operations().map { "\($0.method) \($0.path)" })
+        #expect(routed.count > 30)
+        #expect(routed.subtracting(described).sorted() == [], "routes missing from docs/openapi.yaml")
+        #expect(described.subtracting(routed).sorted() == [], "docs/openapi.yaml describes routes that do not exist")
+    }
+
+    @Test func docsFileIsTheShippedOne() throws {
+        let docs = try String(contentsOf: Self.root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        #expect(docs == (try OpenAPIDocument.yaml()))
+        #expect(docs.hasPrefix("openapi: 3.1.0"))
+    }
+
+    @Test func servedAsJSONWithoutAuthentication() async throws {
+        let lib = try Self.library()
+        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+            try await client.execute(uri: "/api/v1/openapi.json", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                let doc = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect(doc?["openapi"] as? String == "3.1.0")
+                let paths = doc?["paths"] as? [String: Any]
+                #expect(paths?["/api/v1/tokens/{id}"] != nil)
+            }
+        }
+    }
+}
