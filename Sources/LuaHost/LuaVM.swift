@@ -254,10 +254,17 @@ public final class LuaVM {
         try invoke(ref: ref, args: args, results: reprise_multret(), budget: budget, deadlineMs: deadlineMs, plugin: plugin, read: allResults)
     }
 
-    /// Every value above `base`, converted; an answer past the conversion allowance is refused.
+    /// Every value above `base`, converted; an answer past the conversion allowance is refused, and
+    /// so is a function, coroutine or userdata, which no hook or backend answers (it is not "no answer").
     private func allResults(base: Int32) throws -> [LuaValue] {
         let top = lua_gettop(L)
         guard top > base else { return [] }
+        for i in (base + 1)...top {
+            let type = lua_type(L, i)
+            if type == LUA_TFUNCTION || type == LUA_TTHREAD || type == LUA_TUSERDATA || type == LUA_TLIGHTUSERDATA {
+                throw LuaError(.runtime, "answered a \(String(cString: lua_typename(L, type))), which is not a value Reprise reads")
+            }
+        }
         var allowance = conversionAllowance
         let values = ((base + 1)...top).map { LuaStack.value(L, at: $0, depth: 0, allowance: &allowance) }
         guard !allowance.exceeded else { throw LuaError(.memoryLimit, Self.tooLarge) }

@@ -215,9 +215,12 @@ struct PluginTests {
 
     @Test func valuesConvertBothWays() throws {
         let probe = try Probe()
-        #expect(try probe.run("return {1, 2, 3}, {a = 1}, {1, x = 2}, {}, print, 2^53, 7 // 2, 7 / 2") == [
-            [1, 2, 3], ["a": 1], ["1": 1, "x": 2], .table([:]), .nil, .number(9007199254740992), 3, 3.5,
+        #expect(try probe.run("return {1, 2, 3}, {a = 1}, {1, x = 2}, {}, 2^53, 7 // 2, 7 / 2") == [
+            [1, 2, 3], ["a": 1], ["1": 1, "x": 2], .table([:]), .number(9007199254740992), 3, 3.5,
         ])
+        // A function inside a table reads as nothing; answering one is an error, not "no answer".
+        let function = #expect(throws: LuaError.self) { try probe.run("return print") }
+        #expect(function?.message.contains("answered a function") == true)
         #expect(try probe.run("local t = {} t.self = t return t") != []) // cycles terminate
         let nested: LuaValue = ["list": [["k": "v"], .nil, 3], "flag": false]
         #expect(try probe.run("return ...", nested) == [["list": ["1": ["k": "v"], "3": 3], "flag": false]])

@@ -150,7 +150,8 @@ import Testing
         #expect(volume == 409, "\(body)")
         let error = body["error"] as? [String: Any]
         #expect(error?["code"] as? String == "player_refused")
-        #expect((error?["message"] as? String ?? "").contains("mixer"), "\(body)")
+        let message = error?["message"] as? String ?? ""
+        #expect(message.contains("mixer"), "\(body)")
         let (previous, _) = try await stage.call("POST", "/api/v1/players/living/previous", bearer: session)
         #expect(previous == 400)
         #expect(await stage.report()?.connected == true)
