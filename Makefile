@@ -4,7 +4,9 @@ CONFIG ?= config/reprise.yaml
 AMPACHE_PY ?= 8.3.0
 SCHEMATHESIS_PY ?= 4.32.5
 
-.PHONY: deps build run test clean venv bench
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps build run test clean venv bench fuzz sanitize
 
 deps:
 	bash scripts/install-deps.sh
@@ -33,5 +35,28 @@ bench: deps
 	$(SWIFT) build -c release --product reprise --scratch-path .build-bench
 	/usr/bin/python3 bench/bench.py
 
+# libFuzzer with AddressSanitizer over each parser (Sources/RepriseFuzz), FUZZ_SECONDS each, from the
+# seeds in Fuzz/corpus/<target>/ (a working corpus grows in .build-fuzz/corpus). A crash stops here
+# and leaves its input in .build-fuzz/crashes/: fix it, then add the input to Fuzz/corpus/<target>/,
+# which make test replays (FuzzCorpusTests).
+fuzz: deps
+	$(SWIFT) build --product reprise-fuzz --scratch-path .build-fuzz -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+	@mkdir -p .build-fuzz/crashes
+	@for t in $$(.build-fuzz/debug/reprise-fuzz 2>&1 | sed -n 's/.*one of: //p' | tr -d ','); do \
+		mkdir -p .build-fuzz/corpus/$$t; \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		REPRISE_FUZZ_TARGET=$$t .build-fuzz/debug/reprise-fuzz .build-fuzz/corpus/$$t Fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=4096 -timeout=5 -rss_limit_mb=2048 -artifact_prefix=.build-fuzz/crashes/$$t- -print_final_stats=1 > .build-fuzz/$$t.log 2>&1 \
+			|| { tail -40 .build-fuzz/$$t.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|stat::new_units_added" .build-fuzz/$$t.log; \
+	done
+
+# The suite under ThreadSanitizer, then AddressSanitizer (docs/sanitizers.md records the last runs).
+sanitize: deps venv
+	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" timeout -k 30 2400 $(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread --parallel --num-workers 2
+	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
+	ASAN_OPTIONS="detect_leaks=0" timeout -k 30 2400 $(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address --parallel --num-workers 2
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-tsan .build-asan

@@ -129,6 +129,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fuzz targets over the parsers that read outside bytes; `make fuzz` builds `reprise-fuzz` with libFuzzer.
+        .target(name: "RepriseFuzz", dependencies: ["HTTPRanges", "RepriseCore", "RepriseConfig", "RepriseHTTP", "RepriseAmpache", "RepriseServer"]),
+        // Without -DFUZZING a corpus replayer; with it (make fuzz), libFuzzer's entry point.
+        .executableTarget(name: "reprise-fuzz", dependencies: ["RepriseFuzz"]),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["RepriseFuzz"]),
         .testTarget(name: "RepriseCoreTests", dependencies: ["RepriseCore"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost"]),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),

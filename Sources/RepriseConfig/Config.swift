@@ -130,6 +130,11 @@ public enum ConfigLoader {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(message: "\(file): cannot read the configuration file (does it exist?)")
         }
+        return try load(text: text, file: file, env: env, overrides: overrides)
+    }
+
+    /// Settings from configuration text as if read from `file` (which only names it in errors).
+    public static func load(text: String, file: String, env: [String: String], overrides: [String: String] = [:]) throws -> RepriseSettings {
         let parsed = try parseYAML(text, file: file)
         return try resolve(file: file, fileValues: parsed.scalars, lines: parsed.lines, trees: parsed.trees, env: env, overrides: overrides)
     }

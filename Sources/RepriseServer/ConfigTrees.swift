@@ -25,7 +25,7 @@ extension RepriseSettings {
     var pluginPaths: [String] { trees["plugins"]?["paths"]?.strings ?? ["plugins"] }
 
     /// `playback.players` entries as flat string maps; a non-scalar setting is a configuration error.
-    func playerEntries() throws -> [[String: String]] {
+    public func playerEntries() throws -> [[String: String]] {
         guard let players = trees["playback"]?["players"] else { return [] }
         guard case .list(let items) = players else { throw RepriseError(.config, "\(file): 'playback.players' must be a list of players") }
         return try items.enumerated().map { i, item in
@@ -40,7 +40,7 @@ extension RepriseSettings {
     }
 
     /// `ampache.localplay`: user name -> the player Ampache's `localplay` drives; each player must be configured.
-    func ampacheLocalplay(players: [String]) throws -> [String: String] {
+    public func ampacheLocalplay(players: [String]) throws -> [String: String] {
         guard let section = trees["ampache"] else { return [:] }
         guard case .map(let keys) = section else { throw RepriseError(.config, "\(file): 'ampache' must be a mapping") }
         for (k, _) in keys where k != "localplay" {
