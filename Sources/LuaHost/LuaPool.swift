@@ -1,15 +1,12 @@
+import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A fixed set of VMs loaded with the same plugins, lent to one caller at a time.
 ///
 /// `withVM` runs its body inline on the calling thread. When every VM is busy it creates another,
-/// up to `maxSize`, and beyond that spins briefly until one is returned. Do not nest `withVM`
-/// calls on one thread.
+/// up to `maxSize`, and beyond that sleeps until one is returned: call it only from threads that
+/// may block (never an event loop or Swift's cooperative pool). `tryWithVM` never waits and never
+/// creates. Do not nest calls on one thread.
 ///
 /// ```swift
 /// let pool = try LuaPool.make(plugins: sources, limits: LuaLimits(), registry: registry, size: 4)
@@ -38,6 +35,8 @@ public final class LuaPool: Sendable {
     private struct FreeList {
         var idle: [VMBox]
         var created: Int
+        /// Callers sleeping in `checkout`; each returned VM wakes one.
+        var waiters = 0
     }
 
     private enum Checkout: Sendable {
@@ -47,6 +46,8 @@ public final class LuaPool: Sendable {
     }
 
     private let freeList: Mutex<FreeList>
+    /// Wakes a caller waiting in `withVM` when a VM is returned.
+    private let returned = DispatchSemaphore(value: 0)
 
     private init(
         sources: [PluginSource], limits: LuaLimits, registry: HostFunctionRegistry,
@@ -94,8 +95,27 @@ public final class LuaPool: Sendable {
     /// Runs `body` with a VM of its own, on the calling thread.
     public func withVM<R>(_ body: (LuaVM) throws -> R) throws -> R {
         let box = try checkout()
-        defer { freeList.withLock { $0.idle.append(box) } }
+        defer { checkin(box) }
         return try body(box.vm)
+    }
+
+    /// Runs `body` with an idle VM, or returns nil at once when none is idle (no wait, no new VM).
+    ///
+    /// For event loops: they hand the work to another path instead of waiting.
+    public func tryWithVM<R>(_ body: (LuaVM) throws -> R) rethrows -> R? {
+        guard let box = freeList.withLock({ $0.idle.popLast() }) else { return nil }
+        defer { checkin(box) }
+        return try body(box.vm)
+    }
+
+    private func checkin(_ box: VMBox) {
+        let wake = freeList.withLock { list -> Bool in
+            list.idle.append(box)
+            guard list.waiters > 0 else { return false }
+            list.waiters -= 1
+            return true
+        }
+        if wake { returned.signal() }
     }
 
     /// Calls a hook on any free VM.
@@ -112,7 +132,6 @@ public final class LuaPool: Sendable {
     public var vmCount: Int { freeList.withLock { $0.created } }
 
     private func checkout() throws -> VMBox {
-        var attempts = 0
         while true {
             let step: Checkout = freeList.withLock { list in
                 if let box = list.idle.popLast() { return .ready(box) }
@@ -120,6 +139,7 @@ public final class LuaPool: Sendable {
                     list.created += 1
                     return .create
                 }
+                list.waiters += 1
                 return .wait
             }
             switch step {
@@ -133,9 +153,10 @@ public final class LuaPool: Sendable {
                     throw error
                 }
             case .wait:
-                attempts += 1
-                if attempts < 100 { sched_yield() } else { usleep(50) }
+                // Sleeps until a VM comes back (checkin wakes one waiter per VM); then tries again.
+                returned.wait()
             }
         }
     }
 }
+

@@ -160,9 +160,17 @@ public final class LuaVM {
     public func call(plugin: String, hook: String, args: [LuaValue] = []) throws -> [LuaValue] {
         guard let ref = try hookRef(plugin: plugin, hook: hook) else { return [] }
         return try measured(ref, plugin: plugin, hook: hook) {
-            try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, deadlineMs: limits.hookDeadlineMs, plugin: plugin)
+            try invoke(ref: ref.ref, args: args, budget: limits.instructionBudget, deadlineMs: hookDeadlineMs, plugin: plugin)
         }
     }
+
+    /// A shorter deadline for the hook calls made while it is set (calls on an event loop).
+    public var deadlineOverrideMs: Int?
+
+    /// Whether the last call ended because its deadline passed.
+    public var lastCallPassedDeadline: Bool { shared.pointee.deadline_passed != 0 }
+
+    private var hookDeadlineMs: Int { deadlineOverrideMs.map { min($0, limits.hookDeadlineMs) } ?? limits.hookDeadlineMs }
 
     /// Calls a plugin's hook with a context table whose fields `fill` writes when the hook first
     /// reads them: `fill(i, t)` sets field `shape.names[i]` of `t`, or nothing for a nil field.
@@ -187,7 +195,7 @@ public final class LuaVM {
                 try invoke(ref: ref.ref, count: 1, push: {
                     reprise_push_context(L, Int32(shape.names.count))
                     context = LiveContext(table: lua_topointer(L, -1), shape: shape, fill: fill)
-                }, results: reprise_multret(), budget: limits.instructionBudget, deadlineMs: limits.hookDeadlineMs, plugin: plugin, read: allResults)
+                }, results: reprise_multret(), budget: limits.instructionBudget, deadlineMs: hookDeadlineMs, plugin: plugin, read: allResults)
             }
         }
     }

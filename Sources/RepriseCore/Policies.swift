@@ -1,3 +1,4 @@
+import Dispatch
 /// Scriptable expiry rules (Lua `session_ttl`, `session_extend`, `session_collect`).
 ///
 /// Each answer is advisory: nil means "no opinion, use the built-in default". Implementations
@@ -73,6 +74,32 @@ public protocol TokenPolicy: Sendable {
     func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision
     /// `song` is the catalog's song for `songId`, loaded by the caller (nil when unknown).
     func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision
+    /// The decision if it can be made now, on an event loop, within a small bound; nil hands the
+    /// request to a path that may wait (where `authorize` runs again).
+    func authorizeInline(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision?
+    /// Whether `authorize` may block its thread (it runs Lua): async callers then run it off Swift's cooperative pool.
+    var authorizeMayBlock: Bool { get }
+}
+
+extension TokenPolicy {
+    public func authorizeInline(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision? {
+        authorize(token: token, user: user, request: request, songId: songId, song: song)
+    }
+
+    public var authorizeMayBlock: Bool { false }
+
+    /// `authorize` from async code: inline when it cannot block, else on a thread outside Swift's cooperative pool.
+    public func authorizeOffPool(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) async -> AuthorizeDecision {
+        guard authorizeMayBlock else { return authorize(token: token, user: user, request: request, songId: songId, song: song) }
+        return await withCheckedContinuation { c in
+            PolicyThreads.queue.async { c.resume(returning: self.authorize(token: token, user: user, request: request, songId: songId, song: song)) }
+        }
+    }
+}
+
+/// Threads for policy hooks that may block, apart from Swift's cooperative pool.
+enum PolicyThreads {
+    static let queue = DispatchQueue(label: "reprise.policy", qos: .userInitiated, attributes: .concurrent)
 }
 
 /// The built-in token policy: the requested TTL (none = until revoked), every stream allowed.

@@ -189,7 +189,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let facts = StreamRequestFacts(
             method: head.method.rawValue, path: target.path, ip: remoteIP ?? nil,
             userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
-        if case .deny(let reason) = services.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: song.id, song: song) {
+        // Lua runs here only on an idle VM and within a few ms (PluginHost.authorizeInline); else the full path decides.
+        guard let decision = services.tokenPolicy.authorizeInline(token: t.token, user: t.user, request: facts, songId: song.id, song: song) else { return nil }
+        if case .deny(let reason) = decision {
             services.ledger.refused()
             return .refusal(.forbidden, json: Self.errorJSON(code: "policy_denied", message: reason))
         }

@@ -62,7 +62,7 @@ public struct StreamEndpoint: Sendable {
         let facts = StreamRequestFacts(
             method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
             userAgent: request.headers[.userAgent], range: request.headers[.range])
-        if case .deny(let reason) = app.tokenPolicy.authorize(token: t.token, user: t.user, request: facts, songId: songId, song: song) {
+        if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: t.token, user: t.user, request: facts, songId: songId, song: song) {
             throw APIError(.forbidden, code: "policy_denied", reason)
         }
         return (StreamCredential(user: t.user, sessionId: nil, token: t.token), song)

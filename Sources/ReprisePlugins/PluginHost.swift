@@ -30,6 +30,12 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     private let pendingEvents = Atomic<Int>(0)
     private let contractErrors = Mutex<[LuaCallKey: Int]>([:])
     private let routes = Mutex<Routing?>(nil)
+    /// The mean cost of a `token_authorize` round, in ns (a moving average over the last calls).
+    private let authorizeMeanNs = Atomic<UInt64>(0)
+    /// `token_authorize` rounds an event loop handed on instead of running or finishing them.
+    public let inlineHandedOn = Atomic<Int>(0)
+    /// The longest an event loop spent in `authorizeInline`, in ns: the measured bound.
+    public let inlineLongestNs = Atomic<UInt64>(0)
     /// Events queued beyond this are dropped (and logged) rather than piling up behind a slow plugin.
     static let maxPendingEvents = 10_000
 
@@ -167,34 +173,84 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
         return .issue(ttlSeconds: called ? ttl : ctx.requestedTTLSeconds)
     }
 
+    /// The longest a `token_authorize` round runs on an event loop; past it the request is handed on.
+    public static let inlineDeadlineMs = 5
+    /// The mean round cost above which an event loop hands the request on without running the hook.
+    public static let inlineMeanBoundNs: UInt64 = 500_000
+
+    /// Whether any plugin defines `token_authorize` (Lua then runs for every stream).
+    public var authorizeMayBlock: Bool { !route("token_authorize").names.isEmpty }
+
     /// `token_authorize` of every plugin: all must answer `true`; a failure or budget overrun denies.
+    ///
+    /// May wait for a VM: call it from a thread that may block (`authorizeOffPool` does).
     public func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision {
-        var decision = AuthorizeDecision.allow
-        // This runs on every stream request: each field of the context is built only if the policy reads it.
-        each("token_authorize", prepare: {}, call: { vm, name in
-            try vm.call(plugin: name, hook: "token_authorize", context: HookContext.authorizeShape) { field, t in
-                HookContext.authorize(field, t, token: token, user: user, request: request, song: song, songId: songId)
+        let (pool, names) = route("token_authorize")
+        guard !names.isEmpty else { return .allow }
+        do {
+            return try pool.withVM { vm in
+                authorizeRound(vm, names, token: token, user: user, request: request, songId: songId, song: song, handOnAtDeadline: false) ?? .deny(reason: "the token policy failed")
             }
-        }) { plugin, result in
-            switch result {
-            case .failure(let error):
-                failed(plugin, "token_authorize", error, outcome: "denied")
-                decision = .deny(reason: "the token policy failed")
-                return false
-            case .success(let values):
-                switch values.first ?? .nil {
-                case .bool(true):
-                    return true
-                case .bool(false):
-                    decision = .deny(reason: values.dropFirst().first?.stringValue ?? "refused by plugin \(plugin)")
-                default:
-                    violated(plugin, "token_authorize", "must return true, or false and a reason", outcome: "denied")
-                    decision = .deny(reason: "the token policy failed")
-                }
-                return false
-            }
+        } catch {
+            failed(names[0], "token_authorize", error as? LuaError ?? LuaError(.loadFailed, "\(error)"), outcome: "denied")
+            return .deny(reason: "the token policy failed")
+        }
+    }
+
+    /// `authorize` for an event loop: on an idle VM only, within `inlineDeadlineMs`, and only while
+    /// rounds cost at most `inlineMeanBoundNs` on average; nil hands the request on (it never waits).
+    public func authorizeInline(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision? {
+        let (pool, names) = route("token_authorize")
+        guard !names.isEmpty else { return .allow }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { inlineLongestNs.max(DispatchTime.now().uptimeNanoseconds &- start, ordering: .relaxed) }
+        guard authorizeMeanNs.load(ordering: .relaxed) <= Self.inlineMeanBoundNs,
+              let answer = pool.tryWithVM({ vm -> AuthorizeDecision? in
+                  vm.deadlineOverrideMs = Self.inlineDeadlineMs
+                  defer { vm.deadlineOverrideMs = nil }
+                  return authorizeRound(vm, names, token: token, user: user, request: request, songId: songId, song: song, handOnAtDeadline: true)
+              }), let decision = answer
+        else {
+            inlineHandedOn.add(1, ordering: .relaxed)
+            return nil
         }
         return decision
+    }
+
+    /// One round of every plugin's `token_authorize` on `vm`; nil when `handOnAtDeadline` and the
+    /// shortened deadline passed (not a failure: the round runs again where it may take longer).
+    private func authorizeRound(
+        _ vm: LuaVM, _ names: [String], token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?, handOnAtDeadline: Bool
+    ) -> AuthorizeDecision? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let spent = DispatchTime.now().uptimeNanoseconds &- start
+            let mean = authorizeMeanNs.load(ordering: .relaxed)
+            authorizeMeanNs.store(mean == 0 ? spent : mean - mean / 8 + spent / 8, ordering: .relaxed)
+        }
+        for name in names {
+            let values: [LuaValue]
+            do {
+                // This runs on every stream request: each field of the context is built only if the policy reads it.
+                values = try vm.call(plugin: name, hook: "token_authorize", context: HookContext.authorizeShape) { field, t in
+                    HookContext.authorize(field, t, token: token, user: user, request: request, song: song, songId: songId)
+                }
+            } catch {
+                if handOnAtDeadline, vm.lastCallPassedDeadline { return nil }
+                failed(name, "token_authorize", error as? LuaError ?? LuaError(.runtime, "\(error)", plugin: name), outcome: "denied")
+                return .deny(reason: "the token policy failed")
+            }
+            switch values.first ?? .nil {
+            case .bool(true):
+                continue
+            case .bool(false):
+                return .deny(reason: values.dropFirst().first?.stringValue ?? "refused by plugin \(name)")
+            default:
+                violated(name, "token_authorize", "must return true, or false and a reason", outcome: "denied")
+                return .deny(reason: "the token policy failed")
+            }
+        }
+        return .allow
     }
 
     // MARK: ExpiryRules

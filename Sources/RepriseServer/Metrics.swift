@@ -55,6 +55,8 @@ public final class RepriseMetrics: Sendable {
         counter("reprise_streams_total", [("outcome", "aborted")], total: Int64(t.aborted), help: "Finished streams, by outcome.")
         counter("reprise_stream_refusals_total", total: Int64(t.refused), help: "Stream requests refused (401, 403).")
         counter("reprise_stream_fast_path_total", total: Int64(core.fastPathAnswers.count), help: "Stream requests answered on the event loop from memory.")
+        counter("reprise_policy_handed_on_total", total: Int64(core.plugins.inlineHandedOn.load(ordering: .relaxed)), help: "Stream requests whose token_authorize an event loop handed to the full path (no idle VM, too slow).")
+        gauge("reprise_policy_inline_longest_seconds", value: Double(core.plugins.inlineLongestNs.load(ordering: .relaxed)) / 1e9, help: "The longest an event loop spent in token_authorize (bound: 5 ms deadline).")
         if let playback = core.playback {
             for (kind, n) in playback.counters.snapshot {
                 counter("reprise_player_events_total", [("kind", kind)], total: Int64(n), help: "Player recoveries, retries, skips and token rotations.")

@@ -31,6 +31,29 @@ struct PoolTests {
         #expect(pool.stats.snapshot().count == 2)
     }
 
+    /// `tryWithVM` (for event loops) neither waits nor creates a VM; `withVM` sleeps until one is returned.
+    @Test func tryNeverWaitsAndWaitersWakeWhenAVMComesBack() async throws {
+        let dir = try PluginDir()
+        let source = try dir.write("p.lua", Self.versioned("v1"))
+        let pool = try LuaPool.make(plugins: [source], size: 1, maxSize: 1)
+        let held = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? pool.withVM { _ in
+                held.signal()
+                release.wait()
+            }
+        }
+        held.wait()
+        #expect(pool.tryWithVM { _ in 1 } == nil)
+        #expect(pool.vmCount == 1)
+        let waiter = Task.detached { try pool.call(plugin: "p", hook: "which") }
+        release.signal()
+        #expect(try await waiter.value == ["v1"])
+        let again = try pool.tryWithVM { vm in try vm.call(plugin: "p", hook: "which") }
+        #expect(again == ["v1"])
+        #expect(pool.vmCount == 1)
+    }
+
     @Test func poolLendsEachVMToOneCallerAndGrowsUpToMax() async throws {
         let dir = try PluginDir()
         let source = try dir.write("p.lua", """

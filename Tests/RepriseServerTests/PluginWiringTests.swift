@@ -39,6 +39,42 @@ import Testing
         } }
         """
 
+    /// A policy too slow for an event loop is handed to the full path, which decides; a quick one is
+    /// decided on the event loop. Either way the stream is served.
+    @Test func slowPoliciesLeaveTheEventLoop() async throws {
+        let dir = try Self.folder()
+        try """
+            return { name = "slow", hooks = { token_authorize = function(ctx)
+              if ctx.token.label == "slow" then local s = 0 for i = 1, 3000000 do s = s + i end end
+              return true
+            end } }
+            """.write(toFile: "\(dir)/slow.lua", atomically: true, encoding: .utf8)
+        let yaml = "plugins:\n  paths: [\(dir)]\n  enabled: [slow]\n  budget_instructions: 100000000\n"
+        let lib = try Library(extraYAML: yaml, clock: ManualWallClock())  // cached credentials stay fresh
+        let path = try lib.tone("A/song.flac", seconds: 1)
+        _ = try await lib.core.scanner.scan()
+        let id = try #require(try await lib.core.catalog.index()[path]?.id)
+        let user = try await lib.core.users.add(name: "ann", password: "password1", role: .user)
+        let (slow, _) = try await lib.core.tokens.issue(user: user, label: "slow", requestedTTLSeconds: nil, policy: lib.core.tokenPolicy)
+        let (quick, _) = try await lib.core.tokens.issue(user: user, label: "quick", requestedTTLSeconds: nil, policy: lib.core.tokenPolicy)
+        try await lib.live(.fastPath) { client in
+            for _ in 0..<3 {
+                let r = try await client.get("/stream/\(id)?token=\(quick.plaintext)")
+                #expect(r.status == .ok)
+            }
+            let fast = lib.core.services.fastPathAnswers.count
+            #expect(fast >= 1, "a quick policy is decided on the event loop")
+            let handedOn = lib.core.plugins.inlineHandedOn.load(ordering: .relaxed)
+            for _ in 0..<3 {
+                let r = try await client.get("/stream/\(id)?token=\(slow.plaintext)")
+                #expect(r.status == .ok)
+            }
+            #expect(lib.core.services.fastPathAnswers.count == fast, "a slow policy was decided on the event loop")
+            #expect(lib.core.plugins.inlineHandedOn.load(ordering: .relaxed) > handedOn)
+            #expect(lib.core.plugins.report().first?.errors == 0, "handing on is not a failure")
+        }
+    }
+
     @Test(arguments: Transport.allCases) func streamIsRefusedWithThePolicysReason(_ transport: Transport) async throws {
         let dir = try Self.folder()
         try Self.denyLate.write(toFile: "\(dir)/deny_late.lua", atomically: true, encoding: .utf8)
