@@ -42,6 +42,8 @@ public struct RepriseSettings: Sendable {
     public var bodyTimeout: Int64 = 60_000
     /// Open connections allowed from one address.
     public var maxConnectionsPerPeer: Int = 256
+    /// How long a write waits for the database's lock before failing (503 `storage_busy`), in ms.
+    public var busyTimeoutMs: Int64 = 10_000
 }
 
 /// A YAML subtree kept as data: for sections whose keys the core does not own.
@@ -96,6 +98,7 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("http.body_timeout", .duration, "60s"),
     ("http.max_connections_per_peer", .int(1...100_000), "256"),
     ("database.path", .string, "data/reprise.sqlite"),
+    ("database.busy_timeout", .duration, "10s"),
     ("sessions.web_ttl", .duration, "1h"),
     ("sessions.api_ttl", .duration, "24h"),
     ("sessions.min_age", .duration, "5m"),
@@ -202,6 +205,7 @@ public enum ConfigLoader {
         settings.requestTimeout = ms("http.request_timeout")
         settings.bodyTimeout = ms("http.body_timeout")
         settings.maxConnectionsPerPeer = int("http.max_connections_per_peer")
+        settings.busyTimeoutMs = max(1, ms("database.busy_timeout"))
         return settings
     }
 

@@ -20,7 +20,7 @@ public struct AdminCore: Sendable {
     public init(settings: RepriseSettings) throws {
         self.settings = settings
         do {
-            db = try RepriseDatabase.open(path: settings.databasePath)
+            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs)
         } catch let error as RepriseError {
             throw error
         } catch {

@@ -42,7 +42,7 @@ public struct ServerCore: Sendable {
         self.settings = settings
         self.clock = clock
         do {
-            db = try RepriseDatabase.open(path: settings.databasePath)
+            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs)
         } catch let error as RepriseError {
             throw error
         } catch {

@@ -4,8 +4,9 @@ import RepriseCore
 
 /// Opens Reprise's SQLite database (WAL, foreign keys) and migrates it.
 public enum RepriseDatabase {
-    /// Opens or creates the database at `path`, creating its folder, and applies migrations.
-    public static func open(path: String) throws -> DatabasePool {
+    /// Opens or creates the database at `path`, creating its folder, and applies migrations; a
+    /// write waits up to `busyTimeoutMs` for another writer (another process) to finish.
+    public static func open(path: String, busyTimeoutMs: Int64 = 10_000) throws -> DatabasePool {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -13,7 +14,7 @@ public enum RepriseDatabase {
         try createPrivately(path)
         var config = Configuration()
         config.foreignKeysEnabled = true
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(Double(busyTimeoutMs) / 1000)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }

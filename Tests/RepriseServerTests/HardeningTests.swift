@@ -36,6 +36,34 @@ extension Reply {
         try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router, body)
     }
 
+    /// A write that cannot get the database's lock within `database.busy_timeout` (another process
+    /// writes) is a 503 `storage_busy` with `Retry-After`; once the lock is free, writes succeed.
+    @Test func busyDatabaseIsA503WithRetryAfter() async throws {
+        let lib = try Library(busyTimeout: "200ms")
+        let (session, _) = try await lib.credentials()
+        let other = try DatabaseQueue(path: lib.dir.appendingPathComponent("db.sqlite").path)  // another process's connection
+        let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? other.inDatabase { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                release.wait()
+                try db.execute(sql: "ROLLBACK")
+            }
+            locked.signal()
+        }
+        locked.wait()
+        try await run(lib) { client in
+            let busy = try await client.post("/api/v1/tokens", bearer: session, json: #"{"label":"x"}"#)
+            #expect(busy.status == .serviceUnavailable)
+            #expect(busy.errorCode == "storage_busy")
+            #expect(busy.headers[.retryAfter] == "1")
+            release.signal()
+            locked.wait()  // rolled back
+            #expect(try await client.post("/api/v1/tokens", bearer: session, json: #"{"label":"x"}"#).status == .created)
+        }
+    }
+
     /// H1, H4: lifetimes out of range and refused labels are JSON 400s naming the field; the server lives on.
     @Test func tokenLifetimesAndLabelsAreCheckedAtTheEdge() async throws {
         let lib = try Library()
