@@ -4,10 +4,7 @@ import LuaHost
 /// Finds enabled plugin files in `plugins.paths`.
 public enum PluginDiscovery {
     /// The hooks the core calls; anything else in `hooks` is reported by `reprise plugin check`.
-    public static let knownHooks: Set<String> = [
-        "token_issue", "token_authorize", "session_ttl", "session_extend", "session_collect",
-        "on_session_created", "on_session_collected", "on_stream_started", "on_stream_finished",
-    ]
+    public static var knownHooks: Set<String> { Hooks.names }
 
     /// One discovery: the sources to load, the default plugins skipped, and the problems found.
     public struct Result: Sendable {
