@@ -451,16 +451,16 @@ struct AmpacheAPI: Sendable {
         var params: [String: String] = [:]
         for (k, v) in request.uri.queryParameters { params[String(k)] = String(v) }
         for (k, v) in Self.playParams(request.uri.path) where params[k] == nil { params[k] = v }
-        if let type = params["type"], type != "song" { throw APIError(.badRequest, code: "bad_request", "only type=song is served") }
+        if let type = params["type"], type != "song" { throw APIError(.badRequest, code: .badRequest, "only type=song is served") }
         let endpoint = StreamEndpoint(app: app)
         let (credential, song) = try await endpoint.countingRefusals {
-            guard let ssid = params["ssid"] else { throw APIError(.unauthorized, code: "unauthorized", "a stream token (ssid) is required") }
+            guard let ssid = params["ssid"] else { throw APIError(.unauthorized, code: .unauthorized, "a stream token (ssid) is required") }
             guard let secret = Secret.presented(ssid), secret.kind == .streamToken else {
-                throw APIError(.unauthorized, code: "invalid_token", "ssid must be a stream token; API sessions are refused on play URLs")
+                throw APIError(.unauthorized, code: .invalidToken, "ssid must be a stream token; API sessions are refused on play URLs")
             }
             return try await endpoint.authorize(token: secret, request: request, context: context, songId: params["oid"].flatMap { Int64($0) })
         }
-        guard let song else { throw APIError(.notFound, code: "not_found", "no such song (oid)") }
+        guard let song else { throw APIError(.notFound, code: .notFound, "no such song (oid)") }
         return try await endpoint.serve(song, request: request, context: context, credential: credential)
     }
 
@@ -473,7 +473,7 @@ struct AmpacheAPI: Sendable {
         let body = try await request.collectBody(upTo: app.maxBodyBytes)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
         guard let label = object?["label"] as? String, !label.isEmpty else {
-            throw APIError(.badRequest, code: "missing_fields", "missing field: label")
+            throw APIError(.badRequest, code: .missingFields, "missing field: label")
         }
         let (secret, info, revoked) = try await app.tokens.rotate(user: s.user, label: label, policy: app.tokenPolicy)
         if info.label == AmpacheStreamTokens.label { streamTokens.remember(secret.plaintext, userId: s.user.id) }

@@ -9,11 +9,11 @@ import Synchronization
 /// An error rendered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
 public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: Code
     public var message: String
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, code: Code, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
         self.message = message
@@ -22,20 +22,21 @@ public struct APIError: HTTPResponseError, Sendable {
 
     /// Maps a domain error onto its HTTP meaning.
     public init(_ error: RepriseError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .badRequest: .badRequest
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .unavailable: .serviceUnavailable
-        default: .internalServerError
+        let (status, code): (HTTPResponse.Status, Code) = switch error.code {
+        case .badRequest: (.badRequest, .badRequest)
+        case .unauthorized: (.unauthorized, .unauthorized)
+        case .forbidden: (.forbidden, .forbidden)
+        case .notFound: (.notFound, .notFound)
+        case .conflict: (.conflict, .conflict)
+        case .unavailable: (.serviceUnavailable, .unavailable)
+        case .config: (.internalServerError, .configError)
+        default: (.internalServerError, .internalError)
         }
-        self.init(status, code: error.code.description, error.message)
+        self.init(status, code: code, error.message)
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(ErrorBody(error: .init(code: code, message: message)))
+        let data = try JSONEncoder().encode(ErrorBody(error: .init(code: code.rawValue, message: message)))
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         if status == .unauthorized, fields[.wwwAuthenticate] == nil { fields[.wwwAuthenticate] = "Bearer realm=\"reprise\"" }
@@ -45,11 +46,11 @@ public struct APIError: HTTPResponseError, Sendable {
     /// 429 for a user or address past its failed-login allowance, with `Retry-After`.
     public static func tooManyAttempts(waitMs: Int64) -> APIError {
         let seconds = max(1, (waitMs + 999) / 1000)
-        return APIError(.tooManyRequests, code: "too_many_attempts", "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
+        return APIError(.tooManyRequests, code: .tooManyAttempts, "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
     }
 
-    static let unauthenticated = APIError(.unauthorized, code: "unauthorized", "a valid session is required (Authorization: Bearer <session>)")
-    static let adminOnly = APIError(.forbidden, code: "forbidden", "this needs an admin account")
+    static let unauthenticated = APIError(.unauthorized, code: .unauthorized, "a valid session is required (Authorization: Bearer <session>)")
+    static let adminOnly = APIError(.forbidden, code: .forbidden, "this needs an admin account")
 }
 
 extension APIError {
@@ -64,14 +65,14 @@ extension APIError {
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_FULL:
-                answer = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: "storage_full", "the database disk is full (request \(id))")
+                answer = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: .storageFull, "the database disk is full (request \(id))")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                answer = APIError(.serviceUnavailable, code: "storage_busy", "the database is busy; try again (request \(id))", headers: [.retryAfter: "1"])
+                answer = APIError(.serviceUnavailable, code: .storageBusy, "the database is busy; try again (request \(id))", headers: [.retryAfter: "1"])
             default:
-                answer = APIError(.serviceUnavailable, code: "storage_unavailable", "the database cannot be used now (request \(id))")
+                answer = APIError(.serviceUnavailable, code: .storageUnavailable, "the database cannot be used now (request \(id))")
             }
         } else {
-            answer = APIError(.internalServerError, code: "internal_error", "internal error (request \(id))")
+            answer = APIError(.internalServerError, code: .internalError, "internal error (request \(id))")
         }
         logger.error("request failed", metadata: [
             "request.id": "\(id)", "error.code": "\(answer.code)", "error": "\(Redactor.line(String(describing: error)))",
@@ -115,13 +116,13 @@ struct ErrorMiddleware: RouterMiddleware {
                 let allowed = routes.methods(for: request.uri.path)
                 if !allowed.isEmpty {
                     let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-                    return try APIError(.methodNotAllowed, code: "method_not_allowed", "\(request.method) is not allowed here; use \(allow)", headers: [.allow: allow]).response(from: request, context: context)
+                    return try APIError(.methodNotAllowed, code: .methodNotAllowed, "\(request.method) is not allowed here; use \(allow)", headers: [.allow: allow]).response(from: request, context: context)
                 }
-                return try APIError(.notFound, code: "not_found", "no route for \(request.method) \(Redactor.redact(request.uri.path))").response(from: request, context: context)
+                return try APIError(.notFound, code: .notFound, "no route for \(request.method) \(Redactor.redact(request.uri.path))").response(from: request, context: context)
             case .contentTooLarge:
-                return try APIError(.contentTooLarge, code: "body_too_large", "the request body is over the configured limit").response(from: request, context: context)
+                return try APIError(.contentTooLarge, code: .bodyTooLarge, "the request body is over the configured limit").response(from: request, context: context)
             default:
-                return try APIError(error.status, code: "http_\(error.status.code)", error.body ?? error.status.reasonPhrase).response(from: request, context: context)
+                return try APIError(error.status, code: .http(error.status), error.body ?? error.status.reasonPhrase).response(from: request, context: context)
             }
         } catch {
             return try APIError.unexpected(error, request: request, logger: context.logger).response(from: request, context: context)
@@ -155,5 +156,101 @@ public final class RouteTable: Sendable {
         }
         if out.contains(.get) { out.insert(.head) }
         return out
+    }
+}
+
+extension APIError {
+    /// An error code: the `code` of every JSON error, from this one list (README, "Error codes").
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The request conflicts with the current state (a domain rule).
+        public static let conflict = Code("conflict")
+        /// The server's configuration does not allow this (a plugin or player setting).
+        public static let configError = Code("config_error")
+        /// A JSON field has the wrong type or an out-of-range value; the message names it.
+        public static let badField = Code("bad_field")
+        /// The request is malformed (a parameter, an id, a body).
+        public static let badRequest = Code("bad_request")
+        /// The body is over `http.max_body_bytes`.
+        public static let bodyTooLarge = Code("body_too_large")
+        /// The song's file changed since the last scan.
+        public static let fileChanged = Code("file_changed")
+        /// The song's file is gone since the last scan.
+        public static let fileMissing = Code("file_missing")
+        /// The credential may not do this (an admin route).
+        public static let forbidden = Code("forbidden")
+        /// Anything unexpected; the message has a request id its log line repeats.
+        public static let internalError = Code("internal_error")
+        /// Unknown user or wrong password.
+        public static let invalidCredentials = Code("invalid_credentials")
+        /// The stream token is unknown, revoked or expired.
+        public static let invalidToken = Code("invalid_token")
+        /// The body is not JSON.
+        public static let malformedJson = Code("malformed_json")
+        /// The route exists with other methods (see `Allow`).
+        public static let methodNotAllowed = Code("method_not_allowed")
+        /// Required fields or parameters are absent; the message names them.
+        public static let missingFields = Code("missing_fields")
+        /// No such route, song, album, token, user or player.
+        public static let notFound = Code("not_found")
+        /// The player answered and refused the command.
+        public static let playerRefused = Code("player_refused")
+        /// The player cannot be reached.
+        public static let playerUnavailable = Code("player_unavailable")
+        /// A plugin reload failed; the running plugins stay.
+        public static let pluginLoadFailed = Code("plugin_load_failed")
+        /// The token policy refused the stream; the message is its reason.
+        public static let policyDenied = Code("policy_denied")
+        /// The range starts past the end of the file.
+        public static let rangeNotSatisfiable = Code("range_not_satisfiable")
+        /// The database stayed locked past `database.busy_timeout`; see `Retry-After`.
+        public static let storageBusy = Code("storage_busy")
+        /// The database disk is full.
+        public static let storageFull = Code("storage_full")
+        /// The database cannot be used (I/O error, read-only, corrupt).
+        public static let storageUnavailable = Code("storage_unavailable")
+        /// Too many failed logins for the user or address; see `Retry-After`.
+        public static let tooManyAttempts = Code("too_many_attempts")
+        /// No usable credential was presented.
+        public static let unauthorized = Code("unauthorized")
+        /// The feature is not configured or not available now.
+        public static let unavailable = Code("unavailable")
+
+        /// Every code above, for the README check.
+        public static let all: [Code] = [
+            .conflict,
+            .configError,
+            .badField,
+            .badRequest,
+            .bodyTooLarge,
+            .fileChanged,
+            .fileMissing,
+            .forbidden,
+            .internalError,
+            .invalidCredentials,
+            .invalidToken,
+            .malformedJson,
+            .methodNotAllowed,
+            .missingFields,
+            .notFound,
+            .playerRefused,
+            .playerUnavailable,
+            .pluginLoadFailed,
+            .policyDenied,
+            .rangeNotSatisfiable,
+            .storageBusy,
+            .storageFull,
+            .storageUnavailable,
+            .tooManyAttempts,
+            .unauthorized,
+            .unavailable,
+        ]
+
+        /// A status Hummingbird raised that Reprise has no code of its own for: `http_<status>`.
+        static func http(_ status: HTTPResponse.Status) -> Code { Code("http_\(status.code)") }
     }
 }

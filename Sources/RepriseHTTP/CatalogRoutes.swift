@@ -20,8 +20,8 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
     }
     on("/api/v1/songs/:id", .get) { request, context in
         _ = try await auth.session(request)
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "song ids are integers") }
-        guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: "not_found", "no song \(id)") }
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "song ids are integers") }
+        guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: .notFound, "no song \(id)") }
         return try json(.ok, SongView(song))
     }
     on("/api/v1/artists", .get) { request, _ in
@@ -38,9 +38,9 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
     }
     on("/api/v1/albums/:id/songs", .get) { request, context in
         _ = try await auth.session(request)
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "album ids are integers") }
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "album ids are integers") }
         let page = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0)
-        guard page.total > 0 else { throw APIError(.notFound, code: "not_found", "no album \(id)") }
+        guard page.total > 0 else { throw APIError(.notFound, code: .notFound, "no album \(id)") }
         return try json(.ok, SongPage(total: page.total, limit: 10_000, offset: 0, songs: page.songs.map(SongView.init)))
     }
     on("/api/v1/playlists/adhoc.m3u", .get) { request, _ in
@@ -63,7 +63,7 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
     }
     on("/api/v1/admin/scan", .post) { request, _ in
         _ = try await auth.admin(request)
-        guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: "unavailable", "no catalog is configured") }
+        guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: .unavailable, "no catalog is configured") }
         return try json(.ok, try await scan())
     }
     on("/api/v1/admin/streams", .get) { request, _ in
@@ -77,11 +77,11 @@ func paging(_ request: Request, defaultLimit: Int = 50) throws -> (Int, Int) {
     let q = request.uri.queryParameters
     var limit = defaultLimit, offset = 0
     if let l = q.get("limit") {
-        guard let v = Int(l), (1...1000).contains(v) else { throw APIError(.badRequest, code: "bad_request", "limit must be 1 to 1000") }
+        guard let v = Int(l), (1...1000).contains(v) else { throw APIError(.badRequest, code: .badRequest, "limit must be 1 to 1000") }
         limit = v
     }
     if let o = q.get("offset") {
-        guard let v = Int(o), v >= 0 else { throw APIError(.badRequest, code: "bad_request", "offset must be a non-negative integer") }
+        guard let v = Int(o), v >= 0 else { throw APIError(.badRequest, code: .badRequest, "offset must be a non-negative integer") }
         offset = v
     }
     return (limit, offset)
@@ -91,24 +91,24 @@ func paging(_ request: Request, defaultLimit: Int = 50) throws -> (Int, Int) {
 func playlist(_ app: AppServices, request: Request, auth: Authenticator) async throws -> ([Song], String) {
     let s = try await auth.session(request)
     let q = request.uri.queryParameters
-    guard let raw = q.get("ids"), !raw.isEmpty else { throw APIError(.badRequest, code: "missing_fields", "missing query parameter: ids") }
+    guard let raw = q.get("ids"), !raw.isEmpty else { throw APIError(.badRequest, code: .missingFields, "missing query parameter: ids") }
     var ids: [Int64] = []
     for part in raw.split(separator: ",") {
-        guard let id = Int64(part.trimmingCharacters(in: .whitespaces)) else { throw APIError(.badRequest, code: "bad_request", "ids must be comma-separated integers") }
+        guard let id = Int64(part.trimmingCharacters(in: .whitespaces)) else { throw APIError(.badRequest, code: .badRequest, "ids must be comma-separated integers") }
         ids.append(id)
     }
-    guard ids.count <= 5_000 else { throw APIError(.badRequest, code: "bad_request", "at most 5000 ids") }
+    guard ids.count <= 5_000 else { throw APIError(.badRequest, code: .badRequest, "at most 5000 ids") }
     let songs = try await app.catalog.songs(ids: ids)
     guard songs.count == ids.count else {
         let missing = Set(ids).subtracting(songs.map(\.id)).sorted()
-        throw APIError(.notFound, code: "not_found", "no song \(missing.map(String.init).joined(separator: ", "))")
+        throw APIError(.notFound, code: .notFound, "no song \(missing.map(String.init).joined(separator: ", "))")
     }
     if q.get("token_id") != nil {
-        throw APIError(.badRequest, code: "bad_request", "token secrets are stored hashed and cannot be shown again: pass token=<your token>, or omit it to mint a 'playlist' token")
+        throw APIError(.badRequest, code: .badRequest, "token secrets are stored hashed and cannot be shown again: pass token=<your token>, or omit it to mint a 'playlist' token")
     }
     if let given = q.get("token") {
         guard let secret = Secret.presented(given), let t = try await app.tokens.authenticate(secret), t.user.id == s.user.id else {
-            throw APIError(.badRequest, code: "bad_request", "token= must be a usable stream token of yours")
+            throw APIError(.badRequest, code: .badRequest, "token= must be a usable stream token of yours")
         }
         return (songs, secret.plaintext)
     }

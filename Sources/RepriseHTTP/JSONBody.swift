@@ -29,16 +29,16 @@ public struct JSONBody: Sendable {
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "body_too_large", "the request body is over \(limit) bytes")
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, "the request body is over \(limit) bytes")
         }
-        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "bad_request", "the request needs a JSON object body") }
+        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: .badRequest, "the request needs a JSON object body") }
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw APIError(.badRequest, code: "malformed_json", "the request body is not valid JSON")
+            throw APIError(.badRequest, code: .malformedJson, "the request body is not valid JSON")
         }
-        guard case .object(let object) = value else { throw APIError(.badRequest, code: "bad_request", "the request body must be a JSON object") }
+        guard case .object(let object) = value else { throw APIError(.badRequest, code: .badRequest, "the request body must be a JSON object") }
         return JSONBody(object: object)
     }
 
@@ -46,7 +46,7 @@ public struct JSONBody: Sendable {
     public func require(_ fields: String...) throws {
         let missing = fields.filter { object[$0] == nil || object[$0] == .null }
         if !missing.isEmpty {
-            throw APIError(.badRequest, code: "missing_fields", "missing field\(missing.count > 1 ? "s" : ""): \(missing.joined(separator: ", "))")
+            throw APIError(.badRequest, code: .missingFields, "missing field\(missing.count > 1 ? "s" : ""): \(missing.joined(separator: ", "))")
         }
     }
 
@@ -54,7 +54,7 @@ public struct JSONBody: Sendable {
         switch object[key] {
         case nil, .null: return nil
         case .string(let s): return s
-        default: throw APIError(.badRequest, code: "bad_field", "'\(key)' must be a string")
+        default: throw APIError(.badRequest, code: .badField, "'\(key)' must be a string")
         }
     }
 
@@ -62,7 +62,7 @@ public struct JSONBody: Sendable {
         switch object[key] {
         case nil, .null: return nil
         case .int(let i): return i
-        default: throw APIError(.badRequest, code: "bad_field", "'\(key)' must be an integer")
+        default: throw APIError(.badRequest, code: .badField, "'\(key)' must be an integer")
         }
     }
 
@@ -70,7 +70,7 @@ public struct JSONBody: Sendable {
         switch object[key] {
         case nil, .null: return nil
         case .bool(let b): return b
-        default: throw APIError(.badRequest, code: "bad_field", "'\(key)' must be true or false")
+        default: throw APIError(.badRequest, code: .badField, "'\(key)' must be true or false")
         }
     }
 
@@ -80,10 +80,10 @@ public struct JSONBody: Sendable {
         case nil, .null: return nil
         case .array(let items):
             return try items.map { item in
-                guard case .int(let i) = item else { throw APIError(.badRequest, code: "bad_field", "'\(key)' must be an array of integers") }
+                guard case .int(let i) = item else { throw APIError(.badRequest, code: .badField, "'\(key)' must be an array of integers") }
                 return i
             }
-        default: throw APIError(.badRequest, code: "bad_field", "'\(key)' must be an array of integers")
+        default: throw APIError(.badRequest, code: .badField, "'\(key)' must be an array of integers")
         }
     }
 }

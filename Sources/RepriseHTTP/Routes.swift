@@ -36,7 +36,7 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
         let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
         try body.require("username", "password")
         let kind = try body.string("kind").map { k in
-            guard let kind = SessionKind(rawValue: k) else { throw APIError(.badRequest, code: "bad_field", "'kind' must be web or api") }
+            guard let kind = SessionKind(rawValue: k) else { throw APIError(.badRequest, code: .badField, "'kind' must be web or api") }
             return kind
         } ?? .web
         let name = try StoredText.credential(try body.string("username")!, field: "username", max: StoredText.maxName)
@@ -46,7 +46,7 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
         if let wait = app.loginThrottle.refusal(keys: keys, now: now) { throw APIError.tooManyAttempts(waitMs: wait) }
         guard let user = try await app.users.verify(name: name, password: password) else {
             app.loginThrottle.failed(keys: keys, now: now)
-            throw APIError(.unauthorized, code: "invalid_credentials", "unknown user or wrong password")
+            throw APIError(.unauthorized, code: .invalidCredentials, "unknown user or wrong password")
         }
         app.loginThrottle.succeeded(keys: [keys[0]])
         let (secret, info) = try await app.sessions.create(
@@ -82,7 +82,7 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
         var userId = s.user.id
         if let name = request.uri.queryParameters.get("user") {
             guard s.user.role == .admin else { throw APIError.adminOnly }
-            guard let u = try await app.users.find(name: name) else { throw APIError(.notFound, code: "not_found", "no user named '\(name)'") }
+            guard let u = try await app.users.find(name: name) else { throw APIError(.notFound, code: .notFound, "no user named '\(name)'") }
             userId = u.id
         }
         return try json(.ok, TokenList(tokens: try await app.tokens.list(userId: userId).map(TokenView.init)))
@@ -90,9 +90,9 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
 
     on("/api/v1/tokens/:id", .delete) { request, context in
         let s = try await auth.session(request)
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: "bad_request", "token ids are integers") }
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "token ids are integers") }
         let revoked = try await app.tokens.revoke(id: id, userId: s.user.role == .admin ? nil : s.user.id)
-        guard revoked else { throw APIError(.notFound, code: "not_found", "no active token \(id)") }
+        guard revoked else { throw APIError(.notFound, code: .notFound, "no active token \(id)") }
         return Response(status: .noContent)
     }
 
@@ -112,11 +112,11 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
     }
 
     on("/metrics", .get) { request, _ in
-        guard let metrics = app.metrics else { throw APIError(.notFound, code: "not_found", "metrics are disabled (metrics.enabled)") }
+        guard let metrics = app.metrics else { throw APIError(.notFound, code: .notFound, "metrics are disabled (metrics.enabled)") }
         if let expected = app.metricsToken {
             let given = Authenticator.bearerValue(request) ?? ""
             guard SecretHash(Array(given.utf8)).constantTimeEquals(SecretHash(Array(expected.utf8))) else {
-                throw APIError(.unauthorized, code: "unauthorized", "metrics need Authorization: Bearer <metrics.token>")
+                throw APIError(.unauthorized, code: .unauthorized, "metrics need Authorization: Bearer <metrics.token>")
             }
         }
         let text = try await metrics()

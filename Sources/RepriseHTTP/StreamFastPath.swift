@@ -193,7 +193,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let decision = services.tokenPolicy.authorizeInline(token: t.token, user: t.user, request: facts, songId: song.id, song: song) else { return nil }
         if case .deny(let reason) = decision {
             services.ledger.refused()
-            return .refusal(.forbidden, json: Self.errorJSON(code: "policy_denied", message: reason))
+            return .refusal(.forbidden, json: Self.errorJSON(code: .policyDenied, message: reason))
         }
         let v = validators(song)
         var headers = HTTPHeaders([
@@ -339,7 +339,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// `sendfile(2)` region.
     private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let length = range.upperBound - range.lowerBound + 1
-        let missing = { Self.errorJSON(code: "file_missing", message: "cannot open the file of song \(song.id)") }
+        let missing = { Self.errorJSON(code: .fileMissing, message: "cannot open the file of song \(song.id)") }
         var out: ByteBuffer?
         let region: FileRegion?
         if length <= Self.copyBytes {
@@ -352,7 +352,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 // Shorter than the scan saw: answer as the full path does for a changed file.
                 forget(fd)
                 let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
-                return writeError(.conflict, json: Self.errorJSON(code: "file_changed", message: message), keepAlive: keepAlive, context: context)
+                return writeError(.conflict, json: Self.errorJSON(code: .fileChanged, message: message), keepAlive: keepAlive, context: context)
             }
             out = bytes
             region = nil
@@ -427,11 +427,11 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return read == length
     }
 
-    static let invalidToken = errorJSON(code: "invalid_token", message: "the stream token is unknown, revoked or expired")
+    static let invalidToken = errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired")
 
     /// The error shape of `APIError`.
-    static func errorJSON(code: String, message: String) -> String {
-        let data = (try? JSONEncoder().encode(ErrorBody(error: .init(code: code, message: message)))) ?? Data()
+    static func errorJSON(code: APIError.Code, message: String) -> String {
+        let data = (try? JSONEncoder().encode(ErrorBody(error: .init(code: code.rawValue, message: message)))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 

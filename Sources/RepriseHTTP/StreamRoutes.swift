@@ -43,27 +43,27 @@ public struct StreamEndpoint: Sendable {
     public func authorize(_ request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
         if let raw = request.uri.queryParameters.get("token") {
             guard let secret = Secret.presented(raw), secret.kind == .streamToken else {
-                throw APIError(.unauthorized, code: "invalid_token", "the stream token is unknown, revoked or expired")
+                throw APIError(.unauthorized, code: .invalidToken, "the stream token is unknown, revoked or expired")
             }
             return try await authorize(token: secret, request: request, context: context, songId: songId)
         }
         if let secret = Authenticator.bearer(request), secret.kind == .session, let s = try await app.sessions.authenticate(secret) {
             return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), try await song(songId))
         }
-        throw APIError(.unauthorized, code: "unauthorized", "a stream token (?token=) or a session (Authorization: Bearer) is required")
+        throw APIError(.unauthorized, code: .unauthorized, "a stream token (?token=) or a session (Authorization: Bearer) is required")
     }
 
     /// Checks a stream token (401 unless known and usable), then the policy with the song (403).
     public func authorize(token secret: Secret, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
         guard let t = try await app.tokens.authenticate(secret) else {
-            throw APIError(.unauthorized, code: "invalid_token", "the stream token is unknown, revoked or expired")
+            throw APIError(.unauthorized, code: .invalidToken, "the stream token is unknown, revoked or expired")
         }
         let song = try await song(songId)
         let facts = StreamRequestFacts(
             method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
             userAgent: request.headers[.userAgent], range: request.headers[.range])
         if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: t.token, user: t.user, request: facts, songId: songId, song: song) {
-            throw APIError(.forbidden, code: "policy_denied", reason)
+            throw APIError(.forbidden, code: .policyDenied, reason)
         }
         return (StreamCredential(user: t.user, sessionId: nil, token: t.token), song)
     }
@@ -88,7 +88,7 @@ public struct StreamEndpoint: Sendable {
         let songId = rawId.flatMap { Int64($0) }
         let (credential, found) = try await countingRefusals { try await authorize(request, context: context, songId: songId) }
         guard let song = found else {
-            throw APIError(.notFound, code: "not_found", "no song \(rawId ?? "")")
+            throw APIError(.notFound, code: .notFound, "no song \(rawId ?? "")")
         }
         return try await serve(song, request: request, context: context, credential: credential)
     }
@@ -129,7 +129,7 @@ public struct StreamEndpoint: Sendable {
         case .unsatisfiable:
             headers[.contentRange] = ContentRange.unsatisfied(size: size)
             headers[.contentType] = "application/json; charset=utf-8"
-            let body = try JSONEncoder().encode(ErrorBody(error: .init(code: "range_not_satisfiable", message: "the range starts past the end of the \(size)-byte file")))
+            let body = try JSONEncoder().encode(ErrorBody(error: .init(code: APIError.Code.rangeNotSatisfiable.rawValue, message: "the range starts past the end of the \(size)-byte file")))
             return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
         case .full:
             headers[.contentLength] = String(size)
@@ -164,11 +164,11 @@ public struct StreamEndpoint: Sendable {
     static func check(_ song: Song) throws -> stat {
         var st = stat()
         guard stat(song.path, &st) == 0 else {
-            throw APIError(.gone, code: "file_missing", "the file of song \(song.id) is gone since the last scan")
+            throw APIError(.gone, code: .fileMissing, "the file of song \(song.id) is gone since the last scan")
         }
         let mtimeMs = Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000
         guard Int64(st.st_size) == song.size, mtimeMs == song.mtimeMs else {
-            throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) changed since the last scan; rescan the catalog")
+            throw APIError(.conflict, code: .fileChanged, "the file of song \(song.id) changed since the last scan; rescan the catalog")
         }
         return st
     }
@@ -216,7 +216,7 @@ public struct StreamEndpoint: Sendable {
                 }
             }
             do {
-                guard fd >= 0 else { throw APIError(.gone, code: "file_missing", "cannot open the file of song \(song.id)") }
+                guard fd >= 0 else { throw APIError(.gone, code: .fileMissing, "cannot open the file of song \(song.id)") }
                 if let channel, try await channel.eventLoop.submit({ FileRegionHTTP1Channel.accepts(channel) }).get() {
                     regions = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
                 } else {
@@ -241,7 +241,7 @@ public struct StreamEndpoint: Sendable {
                             } else {
                                 let buffer = try await Self.read(fd: fd, offset: offset, count: want)
                                 guard buffer.readableBytes == want else {
-                                    throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) shrank while streaming")
+                                    throw APIError(.conflict, code: .fileChanged, "the file of song \(song.id) shrank while streaming")
                                 }
                                 try await writer.write(buffer)
                                 offset += Int64(want)
@@ -300,7 +300,7 @@ public struct StreamEndpoint: Sendable {
         } catch {
             var st = stat()
             if fstat(fd, &st) == 0, Int(st.st_size) < region.endIndex {
-                throw APIError(.conflict, code: "file_changed", "the file of song \(song.id) shrank while streaming")
+                throw APIError(.conflict, code: .fileChanged, "the file of song \(song.id) shrank while streaming")
             }
             throw error
         }

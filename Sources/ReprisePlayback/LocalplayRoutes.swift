@@ -14,15 +14,15 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
             let s = try await auth.session(request)
             let name = context.parameters.get("name") ?? ""
             guard let p = playback.supervisors[name], s.user.role == .admin || p.config.owner == s.user.name else {
-                throw APIError(.notFound, code: "not_found", "no player named '\(name)'")
+                throw APIError(.notFound, code: .notFound, "no player named '\(name)'")
             }
             return p
         }
         @Sendable func mapped(_ body: () async throws -> Void) async throws {
             do { try await body() } catch let e as RepriseError { throw APIError(e) } catch let e as BackendError {
                 // A refusal is the player's answer to this request (409); anything else means it cannot be reached (503).
-                if e.refused { throw APIError(.conflict, code: "player_refused", e.message) }
-                throw APIError(.serviceUnavailable, code: "player_unavailable", e.message)
+                if e.refused { throw APIError(.conflict, code: .playerRefused, e.message) }
+                throw APIError(.serviceUnavailable, code: .playerUnavailable, e.message)
             }
         }
         on("/api/v1/players", .get) { request, _ in
@@ -43,7 +43,7 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
             let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
             try body.require("song_ids")
             let ids = try body.intArray("song_ids") ?? []
-            guard !ids.isEmpty, ids.count <= 1000 else { throw APIError(.badRequest, code: "bad_field", "'song_ids' must hold 1 to 1000 ids") }
+            guard !ids.isEmpty, ids.count <= 1000 else { throw APIError(.badRequest, code: .badField, "'song_ids' must hold 1 to 1000 ids") }
             let clear = try body.bool("clear") ?? false
             try await mapped { try await p.enqueue(ids, clear: clear) }
             return try json(.ok, await p.report())
@@ -65,7 +65,7 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
             let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
             try body.require("volume")
             let v = try body.int("volume")!
-            guard (0...100).contains(v) else { throw APIError(.badRequest, code: "bad_field", "'volume' must be 0 to 100") }
+            guard (0...100).contains(v) else { throw APIError(.badRequest, code: .badField, "'volume' must be 0 to 100") }
             try await mapped { try await p.setVolume(Int(v)) }
             return try json(.ok, await p.report())
         }
@@ -74,12 +74,12 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
             let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
             try body.require("mode")
             guard let mode = AutoplaySettings.Mode(rawValue: try body.string("mode")!) else {
-                throw APIError(.badRequest, code: "bad_field", "'mode' must be random, artist or album")
+                throw APIError(.badRequest, code: .badField, "'mode' must be random, artist or album")
             }
             let filter = try body.int("filter")
-            if mode != .random && filter == nil { throw APIError(.badRequest, code: "missing_fields", "missing field: filter (an \(mode.rawValue) id)") }
+            if mode != .random && filter == nil { throw APIError(.badRequest, code: .missingFields, "missing field: filter (an \(mode.rawValue) id)") }
             let ahead = Int(try body.int("ahead") ?? 3)
-            guard (1...100).contains(ahead) else { throw APIError(.badRequest, code: "bad_field", "'ahead' must be 1 to 100") }
+            guard (1...100).contains(ahead) else { throw APIError(.badRequest, code: .badField, "'ahead' must be 1 to 100") }
             try await mapped { try await p.setAutoplay(AutoplaySettings(mode: mode, filter: filter, ahead: ahead)) }
             return try json(.ok, await p.report())
         }

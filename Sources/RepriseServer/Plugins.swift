@@ -139,7 +139,7 @@ public func pluginRoutes(_ plugins: PluginHost, app: AppServices) -> @Sendable (
                     }
                 }
             } catch let error as PluginError {
-                throw APIError(.unprocessableContent, code: "plugin_load_failed", "reload failed, the running plugins stay: \(error.message)")
+                throw APIError(.unprocessableContent, code: .pluginLoadFailed, "reload failed, the running plugins stay: \(error.message)")
             }
             return try json(.ok, PluginList(plugins: plugins.report()))
         }
