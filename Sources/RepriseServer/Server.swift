@@ -30,28 +30,9 @@ public struct Server {
 
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoops > 0 ? settings.eventLoops : usableCPUs())
         defer { loops.shutdownGracefully { _ in } }
-        let app = Application(
-            router: buildRouter(core.services, extensions: core.routeExtensions),
-            server: .reprise(
-                core.services, serverName: "reprise/\(Reprise.version)", sendfile: settings.sendfile,
-                limits: ConnectionLimits(
-                    requestTimeout: .milliseconds(settings.requestTimeout), bodyTimeout: .milliseconds(settings.bodyTimeout),
-                    maxPerPeer: settings.maxConnectionsPerPeer)),
-            configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "reprise/\(Reprise.version)"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? settings.httpPort
-                logger.notice("reprise listening", metadata: ["http.address": "\(settings.httpHost):\(port)", "http.public_url": "\(settings.publicURL)", "database.path": "\(settings.databasePath)"])
-            },
-            eventLoopGroupProvider: .shared(loops),
-            logger: logger
-        )
-        let gc = GCService(collector: core.gc, settings: core.gcSettings, clock: ContinuousClock(), logger: logger)
-        let scan = ScanService(scanner: core.scanner, onStart: settings.scanOnStart, intervalMs: settings.scanInterval, logger: logger)
-        let ledger = StreamLedgerService(ledger: core.ledger, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: ledger), .init(service: PluginReloadService(plugins: core.plugins, logger: logger)), .init(service: app), .init(service: gc), .init(service: scan)] + (core.playback.map { [.init(service: $0)] } ?? []),
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = core.serviceGroup(eventLoops: loops, signals: [.sigterm, .sigint], logger: logger) { port in
+            logger.notice("reprise listening", metadata: ["http.address": "\(settings.httpHost):\(port)", "http.public_url": "\(settings.publicURL)", "database.path": "\(settings.databasePath)"])
+        }
         try await group.run()
     }
 

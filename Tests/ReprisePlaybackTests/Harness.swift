@@ -80,13 +80,7 @@ final class Stage: @unchecked Sendable {
         var timing = SupervisorTiming()
         timing.pollMs = 150
         core = try ServerCore(settings: settings, logger: logger, tokenPolicy: tokenPolicy, playbackTiming: timing)
-        let app = Application(
-            router: buildRouter(core.services, extensions: core.routeExtensions), server: .reprise(fastPath: core.services, serverName: "reprise/test"),
-            configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        let gc = GCService(collector: core.gc, settings: core.gcSettings, clock: ContinuousClock(), logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StreamLedgerService(ledger: core.ledger, logger: logger)), .init(service: app), .init(service: gc)]
-        if let playback = core.playback { services.append(.init(service: playback)) }
-        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let group = core.serviceGroup(logger: logger)  // what `reprise serve` runs
         self.group = group
         runner = Task { try await group.run() }
     }
