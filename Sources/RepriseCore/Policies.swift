@@ -54,12 +54,29 @@ public struct StreamRequestFacts: Sendable, Equatable {
     public var ip: String?
     public var userAgent: String?
     public var range: String?
-    public init(method: String, path: String, ip: String?, userAgent: String?, range: String?) {
+    /// What authorized the stream: a stream token, or a session (its `token` is then the session's stand-in).
+    public var credential: CredentialKind
+    public init(method: String, path: String, ip: String?, userAgent: String?, range: String?, credential: CredentialKind = .token) {
         self.method = method
         self.path = path
         self.ip = ip
         self.userAgent = userAgent
         self.range = range
+        self.credential = credential
+    }
+}
+
+/// The kinds of credential a stream can be authorized by; the token policy sees every one.
+public enum CredentialKind: String, Sendable, Equatable {
+    case token
+    case session
+}
+
+extension StreamTokenInfo {
+    /// A session described as a token for the policy (`label` is `session:<kind>`, `id` 0), so that
+    /// policies written for tokens govern streams by session too.
+    public static func standIn(sessionId: Int64, user: User, kind: SessionKind, expiresAt: Int64, now: Int64) -> StreamTokenInfo {
+        StreamTokenInfo(id: 0, userId: user.id, userName: user.name, label: "session:\(kind.rawValue)", createdAt: now, expiresAt: expiresAt, lastUsedAt: now, revokedAt: nil)
     }
 }
 

@@ -48,7 +48,16 @@ public struct StreamEndpoint: Sendable {
             return try await authorize(token: secret, request: request, context: context, songId: songId)
         }
         if let secret = Authenticator.bearer(request), secret.kind == .session, let s = try await app.sessions.authenticate(secret) {
-            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), try await song(songId))
+            // The token policy governs streams by session too: a rule for a user holds whatever the client.
+            let song = try await song(songId)
+            let facts = StreamRequestFacts(
+                method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
+                userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .session)
+            let standIn = StreamTokenInfo.standIn(sessionId: s.sessionId, user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
+            if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song) {
+                throw APIError(.forbidden, code: .policyDenied, reason)
+            }
+            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
         }
         throw APIError(.unauthorized, code: .unauthorized, "a stream token (?token=) or a session (Authorization: Bearer) is required")
     }

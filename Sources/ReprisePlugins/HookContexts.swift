@@ -28,7 +28,7 @@ enum HookContext {
     }
 
     /// The fields of `token_authorize`'s context, built when the policy first reads them.
-    static let authorizeShape = LuaContextShape("token", "user", "request", "song")
+    static let authorizeShape = LuaContextShape("token", "user", "request", "song", "credential")
 
     /// Writes field `field` of `authorizeShape`: `token = {id, label, created, expires?, last_used?}`,
     /// `user = {id, name, role}`, `request = {method, path, ip?, user_agent?, range?}`, `song?`.
@@ -55,6 +55,11 @@ enum HookContext {
                 t.set("ip", request.ip)
                 t.set("user_agent", request.userAgent)
                 t.set("range", request.range)
+            }
+        case 4:
+            t.set("credential", fields: 2) { t in
+                t.set("kind", request.credential.rawValue)
+                t.set("label", request.credential == .token ? token.label : String(token.label.dropFirst("session:".count)))
             }
         default:
             if let song {

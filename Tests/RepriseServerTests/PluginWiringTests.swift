@@ -39,6 +39,41 @@ import Testing
         } }
         """
 
+    /// The token policy governs every stream, whatever the credential (FINDINGS L6): a rule about a
+    /// user holds for a stream token, a session bearer and an Ampache play URL alike, and the hook
+    /// sees what authorized the stream.
+    @Test func policyGovernsEveryCredential() async throws {
+        let dir = try Self.folder()
+        try """
+            return { name = "bedtime", hooks = { token_authorize = function(ctx)
+              if ctx.user.name == "kid" then
+                return false, "bedtime (" .. ctx.credential.kind .. " " .. ctx.credential.label .. ", " .. ctx.token.label .. ")"
+              end
+              return true
+            end } }
+            """.write(toFile: "\(dir)/bedtime.lua", atomically: true, encoding: .utf8)
+        let lib = try Library(extraYAML: Self.yaml(dir, enabled: ["bedtime"]), clock: ManualWallClock())
+        let path = try lib.tone("A/song.flac", seconds: 1)
+        _ = try await lib.core.scanner.scan()
+        let id = try #require(try await lib.core.catalog.index()[path]?.id)
+        let kid = try await lib.core.users.add(name: "kid", password: "password1", role: .user)
+        let parent = try await lib.core.users.add(name: "parent", password: "password1", role: .user)
+        let (kidToken, _) = try await lib.core.tokens.issue(user: kid, label: "phone", requestedTTLSeconds: nil, policy: lib.core.tokenPolicy)
+        let (kidSession, _) = try await lib.core.sessions.create(user: kid, kind: .web)
+        let (parentSession, _) = try await lib.core.sessions.create(user: parent, kind: .api)
+        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+            let byToken = try await client.get("/stream/\(id)?token=\(kidToken.plaintext)")
+            #expect(byToken.status == .forbidden)
+            #expect((byToken.json["error"] as? [String: Any])?["message"] as? String == "bedtime (token phone, phone)")
+            let bySession = try await client.get("/stream/\(id)", bearer: kidSession.plaintext)
+            #expect(bySession.status == .forbidden)
+            #expect((bySession.json["error"] as? [String: Any])?["message"] as? String == "bedtime (session web, session:web)")
+            let byAmpache = try await client.get("/play/index.php?ssid=\(kidToken.plaintext)&type=song&oid=\(id)")
+            #expect(byAmpache.status == .forbidden)
+            #expect(try await client.get("/stream/\(id)", bearer: parentSession.plaintext).status == .ok)
+        }
+    }
+
     /// A policy too slow for an event loop is handed to the full path, which decides; a quick one is
     /// decided on the event loop. Either way the stream is served.
     @Test func slowPoliciesLeaveTheEventLoop() async throws {

@@ -52,11 +52,17 @@
 ---@field requested_ttl_seconds integer|nil
 
 ---Each field is built when the hook first reads it; a context kept past the call holds only the fields read during it.
+---What authorized a stream: a stream token (label: the token's), or a session (label: web or api).
+---@class reprise.Credential
+---@field kind "token"|"session"
+---@field label string
+
 ---@class reprise.AuthorizeContext
----@field token reprise.Token
+---@field token reprise.Token for a session, its stand-in: id 0, label "session:<kind>"
 ---@field user reprise.User
 ---@field request reprise.Request
 ---@field song reprise.Song|nil
+---@field credential reprise.Credential
 
 ---@class reprise.TokenIssueAnswer
 ---@field ttl_seconds integer|nil nil: the token lives until revoked
