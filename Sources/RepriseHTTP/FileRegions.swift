@@ -125,7 +125,7 @@ public struct FileRegionHTTP1Channel: ServerChildChannel {
             }
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             if let fastPath {
-                try pipeline.addHandler(StreamFastPath(services: fastPath, serverName: serverName), position: .after(decoder))
+                try pipeline.addHandler(StreamFastPath(services: fastPath, serverName: serverName, sendfile: fileRegions), position: .after(decoder))
             }
             // Right after the decoder: it sees every request, the fast path's answers included.
             if let limits {
@@ -165,9 +165,10 @@ extension HTTPServerBuilder {
         return .init { responder in FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: services, serverName: serverName) }
     }
 
-    /// Reprise's server: `sendfile` and the fast path when `sendfile` is on, and `limits` on every connection.
+    /// Reprise's server: the fast path (with `sendfile` for its longer bodies when `sendfile` is on),
+    /// `sendfile` for the router's streams when on, and `limits` on every connection.
     public static func reprise(_ app: AppServices, serverName: String?, sendfile: Bool, limits: ConnectionLimits, peers: PeerConnections = PeerConnections()) -> HTTPServerBuilder {
-        let services = sendfile ? StreamFastPath.Services(app) : nil
+        let services = StreamFastPath.Services(app)
         return .init { responder in
             FileRegionHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: services, serverName: serverName, fileRegions: sendfile, limits: limits, peers: peers)
         }

@@ -104,10 +104,16 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    init(services: Services, serverName: String?) {
+    /// With `sendfile: false` (`http.sendfile`, for slow disks) no file is read here: refusals,
+    /// HEAD and 304 are answered, every body is left to the full path's thread pool.
+    init(services: Services, serverName: String?, sendfile: Bool = true) {
         self.services = services
         self.serverName = serverName
+        self.maxBody = sendfile ? Self.maxBytes : 0
     }
+
+    /// The longest body answered here on this connection.
+    private let maxBody: Int64
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
@@ -207,11 +213,11 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .notModified:
             headers.remove(name: "Content-Type")
             return .notModified(headers)
-        case .full where size <= Self.maxBytes:
+        case .full where head.method == .HEAD || size == 0 || size <= maxBody:
             headers.add(name: "Content-Length", value: String(size))
             if head.method == .HEAD || size == 0 { return .headers(.ok, headers) }
             return .file(.ok, headers, song: song, file: file, range: 0...(size - 1), credential: credential)
-        case .partial(let range) where range.upperBound - range.lowerBound < Self.maxBytes:
+        case .partial(let range) where head.method == .HEAD || range.upperBound - range.lowerBound < maxBody:
             headers.add(name: "Content-Range", value: ContentRange.satisfied(range, size: size))
             headers.add(name: "Content-Length", value: String(range.upperBound - range.lowerBound + 1))
             if head.method == .HEAD { return .headers(.partialContent, headers) }

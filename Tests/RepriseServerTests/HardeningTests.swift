@@ -274,23 +274,25 @@ extension Reply {
             // Slowloris: half a request head, then nothing.
             let slow = try RawConnection(port: port)
             try slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            #expect(slow.readUntilClosed(seconds: 5).closed)
+            let slowEnd = await slow.readUntilClosed(seconds: 5)
+            #expect(slowEnd.closed)
             // A complete request is answered; the idle keep-alive connection is then closed too.
             let idle = try RawConnection(port: port)
             try idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            let answer = idle.readUntilClosed(seconds: 5)
+            let answer = await idle.readUntilClosed(seconds: 5)
             #expect(answer.closed && answer.text.hasPrefix("HTTP/1.1 200"), "\(answer.text)")
             // Three connections from one address are allowed (the test client may hold one); then they are closed at once.
             let held = try (0..<3).map { _ in try RawConnection(port: port) }
             let extra = try RawConnection(port: port)
-            #expect(extra.readUntilClosed(seconds: 5).closed)
+            let extraEnd = await extra.readUntilClosed(seconds: 5)
+            #expect(extraEnd.closed)
             for c in held { c.shutdown() }
             // Once the server has seen those close, the address is served again.
             var answered = false
             for _ in 0..<100 where !answered {
                 let again = try RawConnection(port: port)
                 try again.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                answered = again.readUntilClosed(seconds: 5).text.hasPrefix("HTTP/1.1 200")
+                answered = await again.readUntilClosed(seconds: 5).text.hasPrefix("HTTP/1.1 200")
                 if !answered { try await Task.sleep(for: .milliseconds(20)) } // waiting for the server's close events
             }
             #expect(answered)
@@ -323,26 +325,37 @@ final class RawConnection {
     }
 
     /// Reads one response head, byte by byte, so that nothing after it is consumed.
-    func readHead(seconds: Int = 5) -> String {
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var data: [UInt8] = []
-        var byte: UInt8 = 0
-        while !data.suffix(4).elementsEqual("\r\n\r\n".utf8), recv(fd, &byte, 1, 0) == 1 { data.append(byte) }
-        return String(decoding: data, as: UTF8.self)
+    ///
+    /// Blocking reads run on a thread of their own: on Swift's cooperative pool (two threads here)
+    /// two tests waiting on sockets starved the servers they waited for.
+    func readHead(seconds: Int = 5) async -> String {
+        await offPool { [fd] in
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var data: [UInt8] = []
+            var byte: UInt8 = 0
+            while !data.suffix(4).elementsEqual("\r\n\r\n".utf8), recv(fd, &byte, 1, 0) == 1 { data.append(byte) }
+            return String(decoding: data, as: UTF8.self)
+        }
     }
 
     /// Reads until the server closes the connection (true) or `seconds` pass without that (false).
-    func readUntilClosed(seconds: Int) -> (closed: Bool, text: String) {
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return (true, String(decoding: data, as: UTF8.self)) }
-            if n < 0 { return (errno == ECONNRESET, String(decoding: data, as: UTF8.self)) }
-            data += buffer[0..<n]
+    func readUntilClosed(seconds: Int) async -> (closed: Bool, text: String) {
+        await offPool { [fd] in
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var data: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n == 0 { return (true, String(decoding: data, as: UTF8.self)) }
+                if n < 0 { return (errno == ECONNRESET, String(decoding: data, as: UTF8.self)) }
+                data += buffer[0..<n]
+            }
         }
+    }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: body()) } }
     }
 }
