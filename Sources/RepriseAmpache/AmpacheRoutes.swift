@@ -22,7 +22,7 @@ public func ampacheRoutes(_ app: AppServices, playback: Playback? = nil, localpl
             on(path, .get) { request, context in try await api.play(request, context: context) }
             on(path, .head) { request, context in try await api.play(request, context: context) }
         }
-        on("/api/v1/tokens/rotate", .post) { request, _ in try await api.rotate(request) }
+        on("/api/v1/tokens/rotate", .post) { request, context in try await api.rotate(request, context: context) }
     }
 }
 
@@ -467,8 +467,8 @@ struct AmpacheAPI: Sendable {
     // MARK: native rotation
 
     /// `POST /api/v1/tokens/rotate {"label"}`: revokes the caller's tokens with that label and mints one.
-    func rotate(_ request: Request) async throws -> Response {
-        let s = try await Authenticator(app: app).session(request)
+    func rotate(_ request: Request, context: RepriseContext) async throws -> Response {
+        let s = try context.requireSession()
         var request = request
         let body = try await request.collectBody(upTo: app.maxBodyBytes)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]

@@ -10,41 +10,41 @@ import RepriseStore
 public typealias RouteAdder = (String, HTTPRequest.Method, @escaping @Sendable (Request, RepriseContext) async throws -> Response) -> Void
 
 /// Browse, playlists, scan and stream-accounting routes.
-func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
-    on("/api/v1/songs", .get) { request, _ in
-        _ = try await auth.session(request)
+func addCatalogRoutes(_ app: AppServices, on: RouteAdder) {
+    on("/api/v1/songs", .get) { request, context in
+        _ = try context.requireUser()
         let q = request.uri.queryParameters
         let (limit, offset) = try paging(request)
         let page = try await app.catalog.songs(query: q.get("q"), artist: q.get("artist"), album: q.get("album"), limit: limit, offset: offset)
         return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: page.songs.map(SongView.init)))
     }
     on("/api/v1/songs/:id", .get) { request, context in
-        _ = try await auth.session(request)
+        _ = try context.requireUser()
         guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "song ids are integers") }
         guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: .notFound, "no song \(id)") }
         return try json(.ok, SongView(song))
     }
-    on("/api/v1/artists", .get) { request, _ in
-        _ = try await auth.session(request)
+    on("/api/v1/artists", .get) { request, context in
+        _ = try context.requireUser()
         let (limit, offset) = try paging(request, defaultLimit: 500)
         let page = try await app.catalog.artists(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
         return try json(.ok, ArtistPage(total: page.total, limit: limit, offset: offset, artists: page.artists))
     }
-    on("/api/v1/albums", .get) { request, _ in
-        _ = try await auth.session(request)
+    on("/api/v1/albums", .get) { request, context in
+        _ = try context.requireUser()
         let (limit, offset) = try paging(request, defaultLimit: 500)
         let page = try await app.catalog.albums(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
         return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: page.albums))
     }
     on("/api/v1/albums/:id/songs", .get) { request, context in
-        _ = try await auth.session(request)
+        _ = try context.requireUser()
         guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "album ids are integers") }
         let page = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0)
         guard page.total > 0 else { throw APIError(.notFound, code: .notFound, "no album \(id)") }
         return try json(.ok, SongPage(total: page.total, limit: 10_000, offset: 0, songs: page.songs.map(SongView.init)))
     }
-    on("/api/v1/playlists/adhoc.m3u", .get) { request, _ in
-        let (songs, token) = try await playlist(app, request: request, auth: auth)
+    on("/api/v1/playlists/adhoc.m3u", .get) { request, context in
+        let (songs, token) = try await playlist(app, request: request, context: context)
         var text = "#EXTM3U\n"
         for s in songs {
             // Tag text is one line: a newline in a tag must not add an entry.
@@ -52,8 +52,8 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
         }
         return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    on("/api/v1/playlists/adhoc.xspf", .get) { request, _ in
-        let (songs, token) = try await playlist(app, request: request, auth: auth)
+    on("/api/v1/playlists/adhoc.xspf", .get) { request, context in
+        let (songs, token) = try await playlist(app, request: request, context: context)
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
         for s in songs {
             xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
@@ -61,13 +61,13 @@ func addCatalogRoutes(_ app: AppServices, on: RouteAdder, auth: Authenticator) {
         xml += "  </trackList>\n</playlist>\n"
         return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
     }
-    on("/api/v1/admin/scan", .post) { request, _ in
-        _ = try await auth.admin(request)
+    on("/api/v1/admin/scan", .post) { request, context in
+        _ = try context.requireAdmin()
         guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: .unavailable, "no catalog is configured") }
         return try json(.ok, try await scan())
     }
-    on("/api/v1/admin/streams", .get) { request, _ in
-        _ = try await auth.admin(request)
+    on("/api/v1/admin/streams", .get) { request, context in
+        _ = try context.requireAdmin()
         return try json(.ok, StreamsView(active: app.ledger.active(), recent: Array(app.ledger.recent().suffix(100).reversed())))
     }
 }
@@ -88,8 +88,8 @@ func paging(_ request: Request, defaultLimit: Int = 50) throws -> (Int, Int) {
 }
 
 /// The songs and the token for an ad-hoc playlist: the caller's `token=` or a new `playlist` token.
-func playlist(_ app: AppServices, request: Request, auth: Authenticator) async throws -> ([Song], String) {
-    let s = try await auth.session(request)
+func playlist(_ app: AppServices, request: Request, context: RepriseContext) async throws -> ([Song], String) {
+    let s = try context.requireSession()
     let q = request.uri.queryParameters
     guard let raw = q.get("ids"), !raw.isEmpty else { throw APIError(.badRequest, code: .missingFields, "missing query parameter: ids") }
     var ids: [Int64] = []

@@ -10,6 +10,10 @@ public struct RepriseContext: RequestContext {
     public var remoteAddress: String?
     /// The connection; stream bodies pace their writes on its event loop.
     public var channel: (any Channel)?
+    /// Who the request is made as (`IdentityMiddleware`); nil without a usable credential.
+    public var identity: Identity?
+    /// Whether the bearer was a stream token (which no API route takes).
+    public var presentedStreamToken = false
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

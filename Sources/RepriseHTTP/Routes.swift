@@ -16,7 +16,8 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
         table.add(path, method)
         router.on(RouterPath(path), method: method) { request, context in try await handler(request, context) }
     }
-    let auth = Authenticator(app: app)
+    // Second: who the request is made as, for every route (`context.identity`).
+    router.middlewares.add(IdentityMiddleware(sessions: app.sessions, apiKeys: ApiKeyStore(db: app.db, clock: app.clock)))
 
     on("/healthz", .get) { _, _ in
         let readable = (try? await app.db.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
@@ -55,30 +56,28 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
         return try json(.created, SessionCreated(session: secret.plaintext, kind: info.kind.rawValue, expiresAt: info.expiresAt, user: user.name, role: user.role.rawValue))
     }
 
-    on("/api/v1/sessions/ping", .post) { request, _ in
-        let s = try await auth.session(request)
+    on("/api/v1/sessions/ping", .post) { request, context in
+        let s = try context.requireSession()
         // Written by hand: clients ping often, and this is the whole body.
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "{\"expires_at\":\(s.expiresAt)}")))
     }
 
-    on("/api/v1/sessions/current", .delete) { request, _ in
-        guard let secret = Authenticator.bearer(request), secret.kind == .session, try await app.sessions.authenticate(secret) != nil else {
-            throw APIError.unauthenticated
-        }
+    on("/api/v1/sessions/current", .delete) { request, context in
+        guard case .session(_, let secret)? = context.identity else { throw APIError.unauthenticated }
         try await app.sessions.logout(secret)
         return Response(status: .noContent)
     }
 
-    on("/api/v1/tokens", .post) { request, _ in
-        let s = try await auth.session(request)
+    on("/api/v1/tokens", .post) { request, context in
+        let s = try context.requireSession()
         let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
         try body.require("label")
         let (secret, info) = try await app.tokens.issue(user: s.user, label: try body.string("label")!, requestedTTLSeconds: try body.int("ttl_seconds"), policy: app.tokenPolicy)
         return try json(.created, TokenCreated(id: info.id, token: secret.plaintext, label: info.label, expiresAt: info.expiresAt))
     }
 
-    on("/api/v1/tokens", .get) { request, _ in
-        let s = try await auth.session(request)
+    on("/api/v1/tokens", .get) { request, context in
+        let s = try context.requireSession()
         var userId = s.user.id
         if let name = request.uri.queryParameters.get("user") {
             guard s.user.role == .admin else { throw APIError.adminOnly }
@@ -89,29 +88,29 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
     }
 
     on("/api/v1/tokens/:id", .delete) { request, context in
-        let s = try await auth.session(request)
+        let s = try context.requireSession()
         guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "token ids are integers") }
         let revoked = try await app.tokens.revoke(id: id, userId: s.user.role == .admin ? nil : s.user.id)
         guard revoked else { throw APIError(.notFound, code: .notFound, "no active token \(id)") }
         return Response(status: .noContent)
     }
 
-    on("/api/v1/admin/sessions", .get) { request, _ in
-        _ = try await auth.admin(request)
+    on("/api/v1/admin/sessions", .get) { request, context in
+        _ = try context.requireAdmin()
         return try json(.ok, SessionList(sessions: try await app.sessions.list().map(SessionView.init)))
     }
 
-    on("/api/v1/admin/gc", .get) { request, _ in
-        _ = try await auth.admin(request)
+    on("/api/v1/admin/gc", .get) { request, context in
+        _ = try context.requireAdmin()
         return try json(.ok, GCRuns(runs: try await GarbageCollector.recentRuns(db: app.db).map(GCView.init)))
     }
 
-    on("/api/v1/admin/gc", .post) { request, _ in
-        _ = try await auth.admin(request)
+    on("/api/v1/admin/gc", .post) { request, context in
+        _ = try context.requireAdmin()
         return try json(.ok, GCView(try await app.gc.runOnce()))
     }
 
-    on("/metrics", .get) { request, _ in
+    on("/metrics", .get) { request, context in
         guard let metrics = app.metrics else { throw APIError(.notFound, code: .notFound, "metrics are disabled (metrics.enabled)") }
         if let expected = app.metricsToken {
             let given = Authenticator.bearerValue(request) ?? ""
@@ -126,17 +125,13 @@ public func buildRouter(_ app: AppServices, extensions: [@Sendable (RouteAdder) 
     let stream = StreamEndpoint(app: app)
     on("/stream/:id", .get) { request, context in try await stream.respond(request, context: context, songId: context.parameters.get("id")) }
     on("/stream/:id", .head) { request, context in try await stream.respond(request, context: context, songId: context.parameters.get("id")) }
-    addCatalogRoutes(app, on: on, auth: auth)
+    addCatalogRoutes(app, on: on)
     for extend in extensions { extend(on) }
     return router
 }
 
-/// Resolves `Authorization: Bearer` credentials for API routes; stream tokens are refused here.
-public struct Authenticator: Sendable {
-    let app: AppServices
-
-    public init(app: AppServices) { self.app = app }
-
+/// Reads `Authorization: Bearer` values; `IdentityMiddleware` turns them into `context.identity`.
+public enum Authenticator {
     /// The session or stream token in `Authorization: Bearer`, if well-formed.
     public static func bearer(_ request: Request) -> Secret? { bearerValue(request).flatMap(Secret.presented) }
 
@@ -150,19 +145,6 @@ public struct Authenticator: Sendable {
         let token = bytes[scheme.count...].drop { $0 == 0x20 || $0 == 0x09 }
         guard let end = token.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
         return String(decoding: token[token.startIndex...end], as: UTF8.self)
-    }
-
-    public func session(_ request: Request) async throws -> AuthenticatedSession {
-        guard let secret = Self.bearer(request), secret.kind == .session, let s = try await app.sessions.authenticate(secret) else {
-            throw APIError.unauthenticated
-        }
-        return s
-    }
-
-    public func admin(_ request: Request) async throws -> AuthenticatedSession {
-        let s = try await session(request)
-        guard s.user.role == .admin else { throw APIError.adminOnly }
-        return s
     }
 }
 

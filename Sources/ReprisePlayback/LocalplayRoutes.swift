@@ -8,10 +8,9 @@ import RepriseStore
 /// The localplay API: `/api/v1/players...`, for each player's owner and admins.
 public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable (RouteAdder) -> Void {
     { on in
-        let auth = Authenticator(app: app)
         /// The supervisor of a player the caller may drive; 404 for unknown or foreign players.
         @Sendable func player(_ request: Request, _ context: RepriseContext) async throws -> PlayerSupervisor {
-            let s = try await auth.session(request)
+            let s = try context.requireSession()
             let name = context.parameters.get("name") ?? ""
             guard let p = playback.supervisors[name], s.user.role == .admin || p.config.owner == s.user.name else {
                 throw APIError(.notFound, code: .notFound, "no player named '\(name)'")
@@ -25,8 +24,8 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
                 throw APIError(.serviceUnavailable, code: .playerUnavailable, e.message)
             }
         }
-        on("/api/v1/players", .get) { request, _ in
-            let s = try await auth.session(request)
+        on("/api/v1/players", .get) { request, context in
+            let s = try context.requireSession()
             var reports: [PlayerReport] = []
             for p in playback.supervisors.values.sorted(by: { $0.config.name < $1.config.name }) where s.user.role == .admin || p.config.owner == s.user.name {
                 reports.append(await p.report())

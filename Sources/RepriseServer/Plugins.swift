@@ -125,13 +125,12 @@ func makePluginHost(settings: RepriseSettings, db: DatabasePool, logger: Logger)
 /// `GET /api/v1/admin/plugins` and `POST /api/v1/admin/plugins/reload` (admins only).
 public func pluginRoutes(_ plugins: PluginHost, app: AppServices) -> @Sendable (RouteAdder) -> Void {
     { on in
-        let auth = Authenticator(app: app)
-        on("/api/v1/admin/plugins", .get) { request, _ in
-            _ = try await auth.admin(request)
+        on("/api/v1/admin/plugins", .get) { request, context in
+            _ = try context.requireAdmin()
             return try json(.ok, PluginList(plugins: plugins.report()))
         }
-        on("/api/v1/admin/plugins/reload", .post) { request, _ in
-            _ = try await auth.admin(request)
+        on("/api/v1/admin/plugins/reload", .post) { request, context in
+            _ = try context.requireAdmin()
             do {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                     DispatchQueue.global().async {
