@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependency direction: RepriseCore <- RepriseStore <- RepriseHTTP <- reprise (executable).
-// RepriseConfig reads the layered configuration; RepriseCore imports no web, SQL or Lua library.
+// Dependency direction: RepriseCore <- RepriseStore <- {RepriseHTTP <- RepriseAmpache, ReprisePlayback}
+// <- RepriseServer (composition root) <- reprise (executable). The APIs drive players through
+// RepriseCore's `PlayerControl`; ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library.
 let package = Package(
     name: "reprise",
     platforms: [.macOS(.v15)],
@@ -23,10 +24,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
+        // A lock ThreadSanitizer understands (Synchronization.Mutex's futex is invisible to it); no dependencies.
+        .target(name: "RepriseSync"),
         // Domain: sessions, tokens, expiry and GC decisions, clocks, errors. No I/O libraries.
         .target(
             name: "RepriseCore",
             dependencies: [
+                "RepriseSync",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -35,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // Sandboxed Lua VMs, budgets, value conversion, host-function registry. Knows nothing of media.
-        .target(name: "LuaHost", dependencies: ["CLuaShim"]),
+        .target(name: "LuaHost", dependencies: ["CLuaShim", "RepriseSync"]),
         // RFC 9110 byte ranges and validators (ETag, dates, conditional requests); framework-free.
         .target(name: "HTTPRanges"),
         // TagLib's C API from Debian's libtagc0-dev.
@@ -47,7 +51,7 @@ let package = Package(
         // libmpdclient from Debian's libmpdclient-dev, with a small header shim.
         .systemLibrary(name: "CMPDClient", pkgConfig: "libmpdclient", providers: [.apt(["libmpdclient-dev"])]),
         // MPD client: one connection per dedicated thread, async API, typed errors.
-        .target(name: "MPDClient", dependencies: ["CMPDClient"]),
+        .target(name: "MPDClient", dependencies: ["CMPDClient", "RepriseSync"]),
         // Layered configuration: CLI flags > REPRISE_* environment > YAML file > defaults.
         .target(
             name: "RepriseConfig",
@@ -83,18 +87,17 @@ let package = Package(
         ),
         // Lua plugins as Reprise policies: token policy, expiry rules, events, backends.
         .target(name: "ReprisePlugins", dependencies: ["RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
-        // Players: Lua backends (MPD, VLC over HTTP), their host modules, the supervisor, the localplay API.
+        // Players: Lua backends (MPD, VLC over HTTP), their host modules, the supervisor; no HTTP API.
         .target(
             name: "ReprisePlayback",
             dependencies: [
-                "RepriseCore", "RepriseStore", "RepriseHTTP", "LuaHost", "MPDClient",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "RepriseCore", "RepriseStore", "LuaHost", "MPDClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Ampache API (JSON and XML) and its /play URLs over the stores and the stream endpoint.
-        .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStore", "RepriseHTTP", "ReprisePlayback", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        // Ampache API (JSON and XML) and its /play URLs over the stores, the stream endpoint and PlayerControl.
+        .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStore", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",

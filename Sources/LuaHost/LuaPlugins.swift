@@ -1,15 +1,15 @@
-import Synchronization
+import RepriseSync
 
 /// The current plugin set: a pool that `reload` replaces atomically.
 ///
 /// A reload builds and checks a whole new pool first and swaps it in only if every plugin loads;
 /// calls already running finish on the old pool, and a failed reload leaves the current one in place.
 public final class LuaPlugins: Sendable {
-    private let current: Mutex<LuaPool>
+    private let current: Locked<LuaPool>
 
     /// Wraps an existing pool.
     public init(pool: LuaPool) {
-        current = Mutex(pool)
+        current = Locked(pool)
     }
 
     /// Builds the first pool; see ``LuaPool/make(plugins:limits:registry:size:maxSize:stats:)``.

@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import RepriseSync
 
 /// A fixed set of VMs loaded with the same plugins, lent to one caller at a time.
 ///
@@ -45,7 +45,7 @@ public final class LuaPool: Sendable {
         case wait
     }
 
-    private let freeList: Mutex<FreeList>
+    private let freeList: Locked<FreeList>
     /// Wakes a caller waiting in `withVM` when a VM is returned.
     private let returned = DispatchSemaphore(value: 0)
 
@@ -60,7 +60,7 @@ public final class LuaPool: Sendable {
         self.maxSize = maxSize
         self.stats = stats
         self.plugins = plugins
-        self.freeList = Mutex(FreeList(idle: idle, created: idle.count))
+        self.freeList = Locked(FreeList(idle: idle, created: idle.count))
     }
 
     /// Builds `size` VMs, loads and checks every plugin in each, and throws the first failure.

@@ -1,4 +1,4 @@
-import Synchronization
+import RepriseSync
 
 /// Identifies one plugin hook (or `backend.function`) in the stats.
 public struct LuaCallKey: Sendable, Hashable, CustomStringConvertible {
@@ -39,7 +39,7 @@ public struct LuaHookStats: Sendable, Hashable {
 public final class LuaStats: Sendable {
     /// One hook's counters; a VM keeps the ones it calls, so a call does not look its key up.
     final class Counter: Sendable {
-        private let value = Mutex(LuaHookStats())
+        private let value = Locked(LuaHookStats())
 
         func add(nanoseconds: UInt64, failed: Bool) {
             value.withLock { $0.add(nanoseconds: nanoseconds, failed: failed) }
@@ -48,7 +48,7 @@ public final class LuaStats: Sendable {
         var current: LuaHookStats { value.withLock { $0 } }
     }
 
-    private let table = Mutex<[LuaCallKey: Counter]>([:])
+    private let table = Locked<[LuaCallKey: Counter]>([:])
 
     /// Creates empty statistics.
     public init() {}

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import RepriseSync
 
 /// A dedicated thread that runs submitted jobs one at a time, in order.
 final class ConnectionThread: Sendable {
@@ -9,7 +9,7 @@ final class ConnectionThread: Sendable {
         var stopping = false
     }
 
-    private let queue = Mutex(Queue())
+    private let queue = Locked(Queue())
     private let available = DispatchSemaphore(value: 0)
 
     /// Starts the thread under a name.

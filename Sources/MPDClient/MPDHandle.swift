@@ -1,7 +1,7 @@
 import CMPDClient
 import Foundation
-import Synchronization
 
+import RepriseSync
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +17,7 @@ final class MPDHandle: @unchecked Sendable {
         var cancelledIdle: UInt64 = 0
     }
 
-    let shared = Mutex(Shared())
+    let shared = Locked(Shared())
     /// The C handle; read and written only on the connection's thread.
     private var connection: OpaquePointer?
     /// A pipe that wakes a blocked `idle` (read end polled on the connection's thread).

@@ -4,14 +4,13 @@ import Hummingbird
 import NIOCore
 import RepriseCore
 import RepriseHTTP
-import ReprisePlayback
 import RepriseStore
-import Synchronization
+import RepriseSync
 
 /// Registers the Ampache API (`/server/json.server.php`, `/server/xml.server.php`), its play URLs
 /// (`/play/index.php`, query and path forms) and `POST /api/v1/tokens/rotate`.
 /// `localplay` maps a user name to the player `localplay` drives for that user (`ampache.localplay`).
-public func ampacheRoutes(_ app: AppServices, playback: Playback? = nil, localplay: [String: String] = [:]) -> @Sendable (RouteAdder) -> Void {
+public func ampacheRoutes(_ app: AppServices, playback: (any PlayerDirectory)? = nil, localplay: [String: String] = [:]) -> @Sendable (RouteAdder) -> Void {
     let api = AmpacheAPI(app: app, playback: playback, localplay: localplay)
     return { on in
         for (path, format) in [("/server/json.server.php", AmpacheAPI.Format.json), ("/server/xml.server.php", .xml)] {
@@ -32,7 +31,7 @@ public func ampacheRoutes(_ app: AppServices, playback: Playback? = nil, localpl
 /// one is minted and older ones stay valid for players that still hold their URLs.
 final class AmpacheStreamTokens: Sendable {
     static let label = "ampache"
-    private let current = Mutex<[Int64: String]>([:])
+    private let current = Locked<[Int64: String]>([:])
 
     /// The user's usable `ampache` token, minting one under the token policy when there is none.
     func token(for user: User, app: AppServices) async throws -> String {
@@ -86,11 +85,11 @@ struct AmpacheAPI: Sendable {
     let apiKeys: ApiKeyStore
     let streamTokens = AmpacheStreamTokens()
     /// The supervised players `localplay` drives; nil when none are configured.
-    let playback: Playback?
+    let playback: (any PlayerDirectory)?
     /// User name -> the player `localplay` drives for that user; others get their first owned player.
     let localplayChoice: [String: String]
 
-    init(app: AppServices, playback: Playback? = nil, localplay: [String: String] = [:]) {
+    init(app: AppServices, playback: (any PlayerDirectory)? = nil, localplay: [String: String] = [:]) {
         self.app = app
         self.apiKeys = ApiKeyStore(db: app.db, clock: app.clock)
         self.playback = playback
@@ -497,14 +496,14 @@ extension CharacterSet {
 
 extension AmpacheAPI {
     /// The player `localplay` drives for `user`: the one `ampache.localplay` names, else the first, by name, that the user owns.
-    func localPlayer(_ action: String, user: User) throws -> PlayerSupervisor {
+    func localPlayer(_ action: String, user: User) throws -> any PlayerControl {
         if let name = localplayChoice[user.name] {
-            guard let player = playback?.supervisors[name], player.config.owner == user.name || user.role == .admin else {
+            guard let player = playback?.players[name], player.owner == user.name || user.role == .admin else {
                 throw AmpacheError(.accessDenied, action: action, type: "system", "player '\(name)' is not available to this user")
             }
             return player
         }
-        let owned = (playback?.supervisors.values).map { Array($0) }?.filter { $0.config.owner == user.name }.sorted { $0.config.name < $1.config.name }
+        let owned = (playback?.players.values).map { Array($0) }?.filter { $0.owner == user.name }.sorted { $0.name < $1.name }
         guard let player = owned?.first else {
             throw AmpacheError(.badRequest, action: action, type: "system", "no player configured for this user")
         }

@@ -1,4 +1,4 @@
-import Synchronization
+import RepriseSync
 
 /// Limits password and digest guesses per user name and per address.
 ///
@@ -17,7 +17,7 @@ public final class LoginThrottle: Sendable {
     /// Most keys remembered; the oldest are forgotten first.
     public static let maxKeys = 50_000
 
-    private let failures = Mutex<[String: [Int64]]>([:])
+    private let failures = Locked<[String: [Int64]]>([:])
 
     public init(maxFailures: Int = 10, window: Int64 = 60_000) {
         self.maxFailures = max(1, maxFailures)

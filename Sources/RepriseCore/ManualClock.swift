@@ -1,4 +1,4 @@
-import Synchronization
+import RepriseSync
 
 /// A `Clock` whose time moves only when `advance(by:)` is called; sleepers wake when it passes their deadline.
 ///
@@ -22,7 +22,7 @@ public final class ManualClock: Clock, @unchecked Sendable {
         var nextId = 0
         var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Reads the current time as UTC epoch milliseconds.
 public protocol WallClock: Sendable {
@@ -18,8 +17,8 @@ public struct SystemWallClock: WallClock {
 
 /// A clock that moves only when told to; for tests.
 public final class ManualWallClock: WallClock {
-    private let now: Mutex<Int64>
-    public init(_ startMs: Int64 = 1_700_000_000_000) { now = Mutex(startMs) }
+    private let now: Locked<Int64>
+    public init(_ startMs: Int64 = 1_700_000_000_000) { now = Locked(startMs) }
     public func nowMs() -> Int64 { now.withLock { $0 } }
     /// Moves the clock forward by `ms` milliseconds.
     public func advance(ms: Int64) { now.withLock { $0 += ms } }
@@ -27,6 +26,7 @@ public final class ManualWallClock: WallClock {
     public func set(ms: Int64) { now.withLock { $0 = ms } }
 }
 
+import RepriseSync
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import RepriseCore
 import Synchronization
+import RepriseSync
 
 /// An error rendered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
 public struct APIError: HTTPResponseError, Sendable {
@@ -132,7 +133,7 @@ struct ErrorMiddleware: RouterMiddleware {
 
 /// The registered routes, so a path with the wrong method answers 405 instead of 404.
 public final class RouteTable: Sendable {
-    private let entries = Mutex<[(segments: [String], method: HTTPRequest.Method)]>([])
+    private let entries = Locked<[(segments: [String], method: HTTPRequest.Method)]>([])
 
     public init() {}
 

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
+import RepriseSync
 
 /// Limits what one connection can hold: time to send a request head, time to send its body, and
 /// connections per address.
@@ -22,7 +22,7 @@ public struct ConnectionLimits: Sendable {
 
 /// Open connections per peer address, shared by every connection of a server.
 public final class PeerConnections: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Locked<[String: Int]>([:])
 
     public init() {}
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import RepriseSync
 
 /// Lets a response body send a file region with `sendfile(2)` through Hummingbird, whose body
 /// writer carries only `ByteBuffer`s.
@@ -23,7 +24,7 @@ final class FileRegionHandoff: Sendable {
     static let markerSize = 24
     /// Random per process, so that no file's bytes are taken for a marker.
     private let magic: (UInt64, UInt64)
-    private let state = Mutex<(next: UInt64, pending: [UInt64: Pending])>((1, [:]))
+    private let state = Locked<(next: UInt64, pending: [UInt64: Pending])>((1, [:]))
 
     init() {
         var random = SystemRandomNumberGenerator()

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import RepriseCore
 import RepriseStore
-import Synchronization
+import RepriseSync
 
 /// Answers `GET`/`HEAD /stream/{id}?token=` on the connection's event loop when memory holds all
 /// it needs; hands every other request to Hummingbird unchanged.
@@ -441,7 +441,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static let dates = Mutex<(second: Int64, text: String)>((-1, ""))
+    private static let dates = Locked<(second: Int64, text: String)>((-1, ""))
 
     /// The `Date` header value, formatted once per second.
     static func date() -> String {

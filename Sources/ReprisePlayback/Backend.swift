@@ -44,16 +44,7 @@ public struct BackendQueueEntry: Sendable, Equatable {
 }
 
 /// A failure reported by a backend (the Lua `nil, err`), or a broken connection.
-public struct BackendError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    /// The player answered and refused the command (a backend's `nil, err, "refused"`); it is still reachable.
-    public let refused: Bool
-    public init(_ message: String, refused: Bool = false) {
-        self.message = message
-        self.refused = refused
-    }
-    public var description: String { message }
-}
+public typealias BackendError = PlayerError
 
 /// The backend contract (see plugins/README.md): how the supervisor drives a player.
 public protocol PlayerBackend: Sendable {

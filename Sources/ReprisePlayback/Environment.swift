@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RepriseCore
 import RepriseStore
-import Synchronization
+import RepriseSync
 
 /// What supervisors need from the rest of Reprise.
 public struct PlaybackEnvironment: Sendable {
@@ -35,7 +35,7 @@ public struct PlaybackEnvironment: Sendable {
 
 /// Counts recoveries, retries, skips and rotations for metrics.
 public final class PlaybackCounters: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Locked<[String: Int]>([:])
     public init() {}
     func count(_ kind: String) { counts.withLock { $0[kind, default: 0] += 1 } }
     /// Counts by kind (recovery, retry, skip, rotate).

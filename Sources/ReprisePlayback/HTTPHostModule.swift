@@ -4,7 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import LuaHost
-import Synchronization
+import RepriseSync
 
 /// `reprise.http.request{method, url, headers, body, timeout_ms, basic_auth}` for Lua backends:
 /// returns `{status, headers, body}` or `nil, err`; only hosts the player's config allows.
@@ -29,7 +29,7 @@ struct HTTPHostModule: Sendable {
                 request.setValue("Basic " + Data(pair.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
             }
             let done = DispatchSemaphore(value: 0)
-            let box = Mutex<(Data?, HTTPURLResponse?, (any Error)?)>((nil, nil, nil))
+            let box = Locked<(Data?, HTTPURLResponse?, (any Error)?)>((nil, nil, nil))
             // Redirects are never followed: the 3xx comes back to the plugin, and neither the
             // player's password nor its headers can be sent to a host off the allow-list.
             let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)

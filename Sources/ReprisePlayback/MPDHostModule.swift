@@ -2,6 +2,7 @@ import Dispatch
 import LuaHost
 import MPDClient
 import Synchronization
+import RepriseSync
 
 /// `reprise.mpd`: libmpdclient for Lua backends. Calls block the player's thread (never the
 /// cooperative pool) until MPD answers; failures return `nil, err`.
@@ -11,7 +12,7 @@ import Synchronization
 /// reprise.mpd.add(c, url); reprise.mpd.play(c, 0)
 /// ```
 final class MPDHostModule: Sendable {
-    private let connections = Mutex<[Int64: MPDConnection]>([:])
+    private let connections = Locked<[Int64: MPDConnection]>([:])
     private let nextId = Atomic<Int64>(1)
 
     func closeAll() {
@@ -22,7 +23,7 @@ final class MPDHostModule: Sendable {
     /// Waits for async MPD work from a synchronous host function (on the player's own thread).
     private func blocking<T: Sendable>(_ op: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
-        let box = Mutex<Result<T, any Error>?>(nil)
+        let box = Locked<Result<T, any Error>?>(nil)
         Task {
             let r: Result<T, any Error>
             do { r = .success(try await op()) } catch { r = .failure(error) }

@@ -60,3 +60,7 @@ extension PlayerConfig {
         }
     }
 }
+
+extension Playback: PlayerDirectory {
+    public var players: [String: any PlayerControl] { supervisors }
+}

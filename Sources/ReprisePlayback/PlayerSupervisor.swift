@@ -34,23 +34,6 @@ public struct SupervisorTiming: Sendable {
     public init() {}
 }
 
-/// A player's status for the API.
-public struct PlayerReport: Sendable, Encodable {
-    public var name: String
-    public var backend: String
-    public var owner: String
-    public var connected: Bool
-    public var state: String
-    public var position: Int
-    public var elapsedMs: Int64
-    public var volume: Int?
-    public var queue: [Int64]
-    public var autoplay: AutoplaySettings?
-    public var recoveries: Int
-    public var skips: Int
-    public var lastError: String?
-}
-
 /// Watches one player and keeps it doing what its state says: reconnects, restores, retries, refills.
 public actor PlayerSupervisor {
     public nonisolated let config: PlayerConfig
@@ -501,5 +484,14 @@ public actor PlayerSupervisor {
             name: config.name, backend: config.backend, owner: config.owner, connected: connected, state: state.state.rawValue,
             position: state.position, elapsedMs: state.elapsedMs, volume: state.volume, queue: state.queue, autoplay: state.autoplay,
             recoveries: recoveries, skips: skips, lastError: lastError)
+    }
+}
+
+extension PlayerSupervisor: PlayerControl {
+    public nonisolated var name: String { config.name }
+    public nonisolated var owner: String { config.owner }
+
+    public func recentEvents(limit: Int) async throws -> [PlayerEvent] {
+        try await env.states.events(config.name, limit: limit).map { PlayerEvent(at: $0.at, kind: $0.kind, message: $0.message) }
     }
 }

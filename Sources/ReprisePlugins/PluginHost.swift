@@ -3,6 +3,7 @@ import Logging
 import LuaHost
 import RepriseCore
 import Synchronization
+import RepriseSync
 
 /// The enabled Lua plugins as Reprise's token policy, expiry rules and event sink.
 ///
@@ -19,7 +20,7 @@ import Synchronization
 public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     /// The settings the running plugins were found and limited with.
     public var settings: PluginSettings { current.withLock { $0 } }
-    private let current: Mutex<PluginSettings>
+    private let current: Locked<PluginSettings>
     /// Reads the settings again on reload (the config file's `plugins:` section); nil keeps them.
     private let settingsSource: (@Sendable () throws -> PluginSettings)?
     /// The pool of VMs, replaced as a whole on reload.
@@ -28,8 +29,8 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     private let logger: Logger
     private let eventQueue = DispatchQueue(label: "reprise.plugins.events")
     private let pendingEvents = Atomic<Int>(0)
-    private let contractErrors = Mutex<[LuaCallKey: Int]>([:])
-    private let routes = Mutex<Routing?>(nil)
+    private let contractErrors = Locked<[LuaCallKey: Int]>([:])
+    private let routes = Locked<Routing?>(nil)
     /// The mean cost of a `token_authorize` round, in ns (a moving average over the last calls).
     private let authorizeMeanNs = Atomic<UInt64>(0)
     /// `token_authorize` rounds an event loop handed on instead of running or finishing them.
@@ -45,7 +46,7 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
         clock: @escaping @Sendable () -> Int64 = HostFunctionRegistry.wallClockMilliseconds,
         reloadSettings: (@Sendable () throws -> PluginSettings)? = nil
     ) throws {
-        current = Mutex(settings)
+        current = Locked(settings)
         settingsSource = reloadSettings
         self.logger = logger
         let found = PluginDiscovery.discover(settings)

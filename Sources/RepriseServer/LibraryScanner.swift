@@ -5,15 +5,15 @@ import RepriseCatalog
 import RepriseCore
 import RepriseStore
 import ServiceLifecycle
-import Synchronization
+import RepriseSync
 
 /// Scans the music folders into the catalog; one scan at a time.
 public final class LibraryScanner: Sendable {
     let roots: [String]
     let catalog: CatalogStore
     let logger: Logger
-    private let running = Mutex<Bool>(false)
-    private let last = Mutex<ScanSummary?>(nil)
+    private let running = Locked<Bool>(false)
+    private let last = Locked<ScanSummary?>(nil)
 
     /// The latest finished scan.
     public var lastScan: ScanSummary? { last.withLock { $0 } }

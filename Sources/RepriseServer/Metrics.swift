@@ -1,16 +1,16 @@
 import Prometheus
 import RepriseCore
 import RepriseStore
-import Synchronization
+import RepriseSync
 
 /// Prometheus metrics, collected from the stores and services when scraped.
 public final class RepriseMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let core: ServerCore
     /// Extra collectors run before each scrape (plugins, players).
-    let collectors = Mutex<[@Sendable (PrometheusCollectorRegistry, inout [String: Int64]) -> Void]>([])
+    let collectors = Locked<[@Sendable (PrometheusCollectorRegistry, inout [String: Int64]) -> Void]>([])
     /// Values counters last reported, so cumulative totals become increments.
-    private let seen = Mutex<[String: Int64]>([:])
+    private let seen = Locked<[String: Int64]>([:])
 
     public init(core: ServerCore) {
         self.core = core

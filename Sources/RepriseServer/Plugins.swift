@@ -10,7 +10,6 @@ import RepriseHTTP
 import ReprisePlugins
 import RepriseStore
 import ServiceLifecycle
-import Synchronization
 
 extension RepriseSettings {
     /// The `plugins:` section, validated: unknown keys and wrong values name the file and key.

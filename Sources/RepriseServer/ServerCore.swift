@@ -10,7 +10,7 @@ import RepriseCore
 import RepriseHTTP
 import ReprisePlugins
 import RepriseStore
-import Synchronization
+import RepriseSync
 
 /// The stores and policies built from settings; shared by `serve` and the admin commands.
 public struct ServerCore: Sendable {
@@ -120,7 +120,7 @@ public func bootstrapLogging(level: String) -> Logger {
 
 /// Creates the metrics registry once, on first use.
 final class MetricsBox: Sendable {
-    private let metrics = Mutex<RepriseMetrics?>(nil)
+    private let metrics = Locked<RepriseMetrics?>(nil)
     func value(_ core: ServerCore) -> RepriseMetrics {
         metrics.withLock { m in
             if let m { return m }

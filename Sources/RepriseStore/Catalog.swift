@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import GRDB
 import GRDBSQLite
 import RepriseCore
+import RepriseSync
 
 extension RepriseDatabase {
     static func registerCatalog(_ m: inout DatabaseMigrator) {
@@ -312,7 +312,7 @@ extension Array {
 
 /// Songs by id kept briefly in memory, so a stream request costs no SQL for a song streamed recently.
 final class SongCache: Sendable {
-    private let songs = Mutex<[Int64: (song: Song, at: Int64)]>([:])
+    private let songs = Locked<[Int64: (song: Song, at: Int64)]>([:])
     private let clock: any WallClock
     /// Another process's scan becomes visible after this long, ms.
     static let ttlMs: Int64 = 5_000

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import RepriseCore
-import Synchronization
+import RepriseSync
 
 /// GC settings, all in ms except the batch size.
 public struct GCSettings: Sendable, Equatable {
@@ -410,7 +410,7 @@ extension GCRunStats {
 
 /// An async lock: `enter` waits until the pass before has called `leave`.
 final class PassGate: Sendable {
-    private let state = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Locked<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func enter() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -440,8 +440,8 @@ final class PassGate: Sendable {
 
 /// Running sums of GC passes.
 public final class GCTotals: Sendable {
-    private let sums = Mutex(GCRunStats(startedAt: 0))
-    private let runs = Mutex(0)
+    private let sums = Locked(GCRunStats(startedAt: 0))
+    private let runs = Locked(0)
     init() {}
 
     func add(_ s: GCRunStats) {
@@ -479,7 +479,7 @@ final class WALCheckpointer: Sendable {
     private let previousCache: Int
     private let logger: Logger
     /// When the last checkpoint ran (uptime ns).
-    private let last: Mutex<UInt64>
+    private let last: Locked<UInt64>
     /// Checkpoints at most this often: each one syncs the database file.
     static let intervalNs: UInt64 = 200_000_000
     /// The writer's page cache during a pass (KiB): batches revisit the random-order `hash` index.
@@ -491,7 +491,7 @@ final class WALCheckpointer: Sendable {
         self.previous = previous
         self.previousCache = previousCache
         self.logger = logger
-        last = Mutex(DispatchTime.now().uptimeNanoseconds)
+        last = Locked(DispatchTime.now().uptimeNanoseconds)
     }
 
     /// Turns the writer's auto-checkpoint off; the pass calls `step()` after each batch.

@@ -51,20 +51,6 @@ public struct PlayerState: Sendable, Equatable, Codable {
     }
 }
 
-/// Autoplay: keep at least `ahead` songs queued after the current one.
-public struct AutoplaySettings: Sendable, Equatable, Codable {
-    public enum Mode: String, Sendable, Codable { case random, artist, album }
-    public var mode: Mode
-    /// An artist or album id for those modes.
-    public var filter: Int64?
-    public var ahead: Int
-    public init(mode: Mode, filter: Int64?, ahead: Int) {
-        self.mode = mode
-        self.filter = filter
-        self.ahead = ahead
-    }
-}
-
 /// Player states and their event log in SQLite.
 public struct PlayerStateStore: Sendable {
     let db: DatabasePool

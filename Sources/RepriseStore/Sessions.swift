@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import RepriseCore
-import Synchronization
+import RepriseSync
 
 /// A session as a request sees it after validation.
 public struct AuthenticatedSession: Sendable, Equatable {
@@ -26,7 +26,7 @@ public final class SessionStore: Sendable {
     let logger: Logger
     /// How long a cached session is trusted before its row is read again, ms.
     let revalidateMs: Int64
-    private let cache = Mutex<[SecretHash: Entry]>([:])
+    private let cache = Locked<[SecretHash: Entry]>([:])
 
     struct Entry: Sendable {
         var info: SessionInfo

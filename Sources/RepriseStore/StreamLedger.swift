@@ -4,6 +4,7 @@ import Logging
 import RepriseCore
 import ServiceLifecycle
 import Synchronization
+import RepriseSync
 
 /// Accounts every stream in memory and persists finished ones in batches.
 ///
@@ -47,9 +48,9 @@ public final class StreamLedger: Sendable {
     let db: DatabasePool
     let clock: any WallClock
     let keepRecent: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Boxed: a bare closure behind `Mutex` is reabstracted (wrapped in two thunks) on every access.
-    private let observer = Mutex<Observer?>(nil)
+    private let observer = Locked<Observer?>(nil)
     struct Observer: Sendable { let call: @Sendable (StreamRecord) -> Void }
     /// Credentials held by streams in progress; GC consults it.
     public let leases = ActiveLeases()
@@ -237,7 +238,7 @@ extension StreamRecord {
 
 /// Credentials held in this process (by streams and players); a counted set.
 public final class ActiveLeases: Sendable {
-    private let held = Mutex<[LeaseTarget: Int]>([:])
+    private let held = Locked<[LeaseTarget: Int]>([:])
     public init() {}
 
     /// Takes one hold on `target`.

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import RepriseCore
 import Synchronization
+import RepriseSync
 
 /// A stream token as a stream request sees it after validation.
 public struct AuthenticatedToken: Sendable, Equatable {
@@ -22,15 +23,15 @@ public final class StreamTokenStore: Sendable {
     /// steady use is never found stale: without it, every request arriving in the moment after
     /// the entry aged out took the slow path and read the row itself, once a second.
     let refreshAheadMs: Int64
-    private let cache = Mutex<[SecretHash: Entry]>([:])
+    private let cache = Locked<[SecretHash: Entry]>([:])
     /// Bumped whenever entries are dropped (revoke, purge): a reload that began before does not store what it read.
     private let evictions = Atomic<UInt64>(0)
     /// Background reloads in flight, by token.
-    private let refreshing = Mutex<[SecretHash: Task<Void, Never>]>([:])
+    private let refreshing = Locked<[SecretHash: Task<Void, Never>]>([:])
     /// Rows read so far (for tests: a refresh happens once, not once per request).
     let reloads = Atomic<Int>(0)
     /// Hashes recently looked up and not found, with when (ms): a client retrying a bad token costs no SQL.
-    private let misses = Mutex<[SecretHash: Int64]>([:])
+    private let misses = Locked<[SecretHash: Int64]>([:])
     static let maxMisses = 10_000
 
     struct Entry: Sendable {

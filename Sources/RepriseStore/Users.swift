@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import HummingbirdBcrypt
 import RepriseCore
-import Synchronization
+import RepriseSync
 
 /// Users and their bcrypt passwords.
 public struct UserStore: Sendable {
@@ -113,7 +113,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 
 /// The decoy bcrypt hash, made once on first use.
 final class DecoyHash: Sendable {
-    private let made = Mutex<String?>(nil)
+    private let made = Locked<String?>(nil)
 
     func value(cost: UInt8) async -> String {
         if let hash = made.withLock({ $0 }) { return hash }

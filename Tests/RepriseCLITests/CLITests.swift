@@ -5,9 +5,11 @@ import Testing
 /// Runs the built `reprise` binary.
 struct CLI {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// `REPRISE_BINARY`, else the `reprise` built beside this test bundle (any scratch path: make sanitize's too).
     static var binary: String {
-        let env = ProcessInfo.processInfo.environment["REPRISE_BINARY"]
-        return env ?? root.appendingPathComponent(".build/debug/reprise").path
+        if let env = ProcessInfo.processInfo.environment["REPRISE_BINARY"] { return env }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("reprise").path
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : root.appendingPathComponent(".build/debug/reprise").path
     }
 
     let dir: URL

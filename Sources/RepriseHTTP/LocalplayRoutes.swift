@@ -2,23 +2,22 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import RepriseCore
-import RepriseHTTP
-import RepriseStore
 
-/// The localplay API: `/api/v1/players...`, for each player's owner and admins.
-public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable (RouteAdder) -> Void {
+/// The localplay API: `/api/v1/players...`, for each player's owner and admins, over any
+/// `PlayerDirectory` (ReprisePlayback's supervised players in `reprise serve`).
+public func localplayRoutes(_ playback: any PlayerDirectory, app: AppServices) -> @Sendable (RouteAdder) -> Void {
     { on in
         /// The supervisor of a player the caller may drive; 404 for unknown or foreign players.
-        @Sendable func player(_ request: Request, _ context: RepriseContext) async throws -> PlayerSupervisor {
+        @Sendable func player(_ request: Request, _ context: RepriseContext) async throws -> any PlayerControl {
             let s = try context.requireSession()
             let name = context.parameters.get("name") ?? ""
-            guard let p = playback.supervisors[name], s.user.role == .admin || p.config.owner == s.user.name else {
+            guard let p = playback.players[name], s.user.role == .admin || p.owner == s.user.name else {
                 throw APIError(.notFound, code: .notFound, "no player named '\(name)'")
             }
             return p
         }
         @Sendable func mapped(_ body: () async throws -> Void) async throws {
-            do { try await body() } catch let e as RepriseError { throw APIError(e) } catch let e as BackendError {
+            do { try await body() } catch let e as RepriseError { throw APIError(e) } catch let e as PlayerError {
                 // A refusal is the player's answer to this request (409); anything else means it cannot be reached (503).
                 if e.refused { throw APIError(.conflict, code: .playerRefused, e.message) }
                 throw APIError(.serviceUnavailable, code: .playerUnavailable, e.message)
@@ -27,14 +26,14 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
         on("/api/v1/players", .get) { request, context in
             let s = try context.requireSession()
             var reports: [PlayerReport] = []
-            for p in playback.supervisors.values.sorted(by: { $0.config.name < $1.config.name }) where s.user.role == .admin || p.config.owner == s.user.name {
+            for p in playback.players.values.sorted(by: { $0.name < $1.name }) where s.user.role == .admin || p.owner == s.user.name {
                 reports.append(await p.report())
             }
             return try json(.ok, ["players": reports])
         }
         on("/api/v1/players/:name", .get) { request, context in
             let p = try await player(request, context)
-            let events = try await playback.env.states.events(p.config.name, limit: 20).map { PlayerEventView(at: $0.at, kind: $0.kind, message: $0.message) }
+            let events = try await p.recentEvents(limit: 20)
             return try json(.ok, PlayerDetail(player: await p.report(), events: events))
         }
         on("/api/v1/players/:name/queue", .post) { request, context in
@@ -90,5 +89,4 @@ public func localplayRoutes(_ playback: Playback, app: AppServices) -> @Sendable
     }
 }
 
-struct PlayerEventView: Encodable, Sendable { let at: Int64, kind: String, message: String }
-struct PlayerDetail: Encodable, Sendable { let player: PlayerReport, events: [PlayerEventView] }
+struct PlayerDetail: Encodable, Sendable { let player: PlayerReport, events: [PlayerEvent] }
