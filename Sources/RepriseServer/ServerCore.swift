@@ -73,7 +73,8 @@ public struct ServerCore: Sendable {
             let env = PlaybackEnvironment(
                 clock: clock, catalog: catalog, tokens: tokens, users: users, ledger: ledger, states: PlayerStateStore(db: db, clock: clock),
                 tokenPolicy: self.tokenPolicy, publicURL: settings.publicURL)
-            playback = try Playback(players: players, env: env, pluginPaths: settings.pluginPaths, limits: LuaLimits(), timing: playbackTiming, logger: logger)
+            // Backends run under the plugins' budget and memory cap (plugins.budget_instructions, memory_limit).
+            playback = try Playback(players: players, env: env, pluginPaths: settings.pluginPaths, limits: try settings.pluginSettings().limits, timing: playbackTiming, logger: logger)
         }
     }
 
