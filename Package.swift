@@ -142,9 +142,9 @@ let package = Package(
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
         .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "TestSupport"]),
         // Child processes for tests, spawned without leaking descriptors and awaited off the cooperative pool.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["RepriseSync"], path: "Tests/TestSupport"),
         // A private Debian mpd for tests, shared by the test targets that need a real player.
-        .target(name: "MPDTestSupport", dependencies: ["TestSupport"], path: "Tests/MPDTestSupport"),
+        .target(name: "MPDTestSupport", dependencies: ["TestSupport", "RepriseSync"], path: "Tests/MPDTestSupport"),
         .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
         .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig"]),
         .testTarget(

@@ -49,7 +49,7 @@ public final class StreamLedger: Sendable {
     let clock: any WallClock
     let keepRecent: Int
     private let state = Locked(State())
-    /// Boxed: a bare closure behind `Mutex` is reabstracted (wrapped in two thunks) on every access.
+    /// Boxed: a bare closure behind a lock is reabstracted (wrapped in two thunks) on every access.
     private let observer = Locked<Observer?>(nil)
     struct Observer: Sendable { let call: @Sendable (StreamRecord) -> Void }
     /// Credentials held by streams in progress; GC consults it.

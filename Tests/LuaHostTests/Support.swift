@@ -88,7 +88,7 @@ final class LogRecorder: Sendable {
         var fields: [String: LuaValue]
     }
 
-    private let storage = Mutex<[Line]>([])
+    private let storage = Locked<[Line]>([])
 
     var lines: [Line] { storage.withLock { $0 } }
 
@@ -99,11 +99,4 @@ final class LogRecorder: Sendable {
     }
 }
 
-/// A value shared between test tasks.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-}
+@_exported import RepriseSync  // `Locked`, a value shared between test tasks

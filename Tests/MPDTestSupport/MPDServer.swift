@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import Synchronization
 import TestSupport
@@ -133,7 +134,7 @@ public final class MPDServer: @unchecked Sendable {
 
     /// Every MPD started by this process; killed when the test process exits, so that a suite that
     /// ends before its cleanup ran (a `defer { Task { ... } }`, a crash in a test) leaves no `mpd` behind.
-    private static let started = Mutex<[pid_t]>([])
+    private static let started = Locked<[pid_t]>([])
     private static let exitHook: Void = {
         atexit {
             for pid in MPDServer.started.withLock({ $0 }) {

@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import Synchronization
 import Testing
@@ -5,7 +6,7 @@ import Testing
 
 /// A clock advancing by `step` ms on each read.
 final class StepClock: Sendable {
-    private let now = Mutex<Int64>(0)
+    private let now = Locked<Int64>(0)
     let step: Int64
     init(step: Int64) { self.step = step }
     func read() -> Int64 { now.withLock { $0 += step; return $0 } }

@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import Synchronization
 import Testing
@@ -126,7 +127,7 @@ struct TagReaderTests {
         }
         let paths = written
         let expected = try paths.map { try TagReader.read(path: $0) }
-        let results = Mutex(Array(repeating: [TagInfo](), count: paths.count))
+        let results = Locked(Array(repeating: [TagInfo](), count: paths.count))
         DispatchQueue.concurrentPerform(iterations: 64) { i in
             let info = try? TagReader.read(path: paths[i % paths.count])
             results.withLock { $0[i % paths.count].append(info ?? TagInfo(format: .wav)) }

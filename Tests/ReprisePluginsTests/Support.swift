@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import Logging
 import LuaHost
@@ -13,7 +14,7 @@ final class CapturedLogs: Sendable {
         var metadata: [String: String]
     }
 
-    private let lines = Mutex<[Line]>([])
+    private let lines = Locked<[Line]>([])
 
     /// A logger that writes into this capture.
     var logger: Logger {
@@ -67,8 +68,8 @@ final class PluginFolder: Sendable {
 
 /// A settable clock for `reprise.now()`.
 final class TestClock: Sendable {
-    private let ms: Mutex<Int64>
-    init(_ start: Int64) { ms = Mutex(start) }
+    private let ms: Locked<Int64>
+    init(_ start: Int64) { ms = Locked(start) }
     func set(_ value: Int64) { ms.withLock { $0 = value } }
     var now: @Sendable () -> Int64 { { [self] in ms.withLock { $0 } } }
 }

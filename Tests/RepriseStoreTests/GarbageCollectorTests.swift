@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import GRDB
 import RepriseCore
@@ -10,7 +11,7 @@ import Testing
 /// Records collected sessions with the time they went.
 final class CollectedLog: EventSink {
     let clock: any WallClock
-    let entries = Mutex<[(SessionInfo, Int64)]>([])
+    let entries = Locked<[(SessionInfo, Int64)]>([])
     init(clock: any WallClock) { self.clock = clock }
     func sessionCreated(_ session: SessionInfo) {}
     func sessionCollected(_ session: SessionInfo) { entries.withLock { $0.append((session, clock.nowMs())) } }
@@ -256,7 +257,7 @@ final class CollectedLog: EventSink {
     @Test func passesTakeTurns() async throws {
         let gate = PassGate()
         await gate.enter()
-        final class Flag: Sendable { let set = Mutex(false) }
+        final class Flag: Sendable { let set = Locked(false) }
         let entered = Flag()
         let second = Task {
             await gate.enter()

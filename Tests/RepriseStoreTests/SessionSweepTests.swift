@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import GRDB
 import RepriseCore
@@ -9,7 +10,7 @@ import Testing
 /// as when a plugin with `session_collect` is loaded in the middle of a pass.
 final class LateRules: ExpiryRules {
     let sweeps: Int
-    let asked = Mutex(0)
+    let asked = Locked(0)
     init(sweeps: Int) { self.sweeps = sweeps }
     func ttl(for session: SessionInfo) -> Int64? { nil }
     func extend(_ session: SessionInfo, now: Int64) -> Int64? { nil }

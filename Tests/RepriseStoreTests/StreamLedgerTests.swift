@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import GRDB
 import RepriseCore
@@ -10,7 +11,7 @@ import Testing
     @Test func observerDoesNotGrowPerStream() throws {
         let f = try Fixture()
         let ledger = StreamLedger(db: f.db, clock: f.clock, keepRecent: 10)
-        let depths = Mutex<[Int]>([])
+        let depths = Locked<[Int]>([])
         ledger.observe { _ in depths.withLock { $0.append(Thread.callStackSymbols.count) } }
         for _ in 0..<2_000 {
             let id = ledger.start(songId: 1, userId: 1, sessionId: nil, tokenId: 7, player: nil, range: 0...9, bytesExpected: 10)

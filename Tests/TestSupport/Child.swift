@@ -1,3 +1,4 @@
+import RepriseSync
 import Foundation
 import Synchronization
 
@@ -31,7 +32,7 @@ public final class Child: Sendable {
     public let stderr: FileHandle?
     public let command: String
 
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     private let exited = DispatchSemaphore(value: 0)
 
     private struct State {
