@@ -75,7 +75,7 @@ public enum CredentialKind: String, Sendable, Equatable {
 extension StreamTokenInfo {
     /// A session described as a token for the policy (`label` is `session:<kind>`, `id` 0), so that
     /// policies written for tokens govern streams by session too.
-    public static func standIn(sessionId: Int64, user: User, kind: SessionKind, expiresAt: Int64, now: Int64) -> StreamTokenInfo {
+    public static func standIn(user: User, kind: SessionKind, expiresAt: Int64, now: Int64) -> StreamTokenInfo {
         StreamTokenInfo(id: 0, userId: user.id, userName: user.name, label: "session:\(kind.rawValue)", createdAt: now, expiresAt: expiresAt, lastUsedAt: now, revokedAt: nil)
     }
 }

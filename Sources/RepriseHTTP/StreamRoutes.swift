@@ -53,7 +53,7 @@ public struct StreamEndpoint: Sendable {
             let facts = StreamRequestFacts(
                 method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
                 userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .session)
-            let standIn = StreamTokenInfo.standIn(sessionId: s.sessionId, user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
+            let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
             if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song) {
                 throw APIError(.forbidden, code: .policyDenied, reason)
             }

@@ -111,10 +111,11 @@ final class Stage: @unchecked Sendable {
         if try await core.users.find(name: "ann") == nil {
             try await core.users.add(name: "ann", password: "password1", role: .user)
         }
+        // The supervisor connects on its next tick once the owner exists; the session is made after
+        // that, so a short `sessions.web_ttl` starts when the test does (slow builds, e.g. TSan, too).
+        guard try await eventually(10, { await report()?.connected == true }) else { throw CocoaError(.userCancelled) }
         let (status, body) = try await call("POST", "/api/v1/sessions", json: #"{"username":"ann","password":"password1"}"#)
         guard status == 201, let s = body["session"] as? String else { throw CocoaError(.userCancelled) }
-        // The supervisor connects on its next tick once the owner exists.
-        guard try await eventually(10, { await report()?.connected == true }) else { throw CocoaError(.userCancelled) }
         return s
     }
 
