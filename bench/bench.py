@@ -138,6 +138,8 @@ class Reprise:
             f.write(f"""http:
   host: 127.0.0.1
   port: {self.port}
+  # Every bench client is 127.0.0.1: B6 alone holds 1,000 connections (the default cap is 256).
+  max_connections_per_peer: 4096
 database:
   path: {db}
 gc:

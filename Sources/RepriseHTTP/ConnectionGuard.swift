@@ -59,7 +59,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let peers: PeerConnections
     let logger: Logger
     private var peer: String?
+    /// The one scheduled check; it re-schedules itself while a later deadline stands.
     private var timer: Scheduled<Void>?
+    /// When the connection is closed unless disarmed or moved, and what it was waiting for.
+    /// Requests move it without scheduling anything: a pipelining player sends thousands a second.
+    private var deadline: (at: NIODeadline, what: String, amount: TimeAmount)?
     /// Requests whose response has not ended yet (more than one when a client pipelines).
     private var inFlight = 0
 
@@ -93,6 +97,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        deadline = nil
         if let peer { peers.close(peer) }
         peer = nil
         context.fireChannelInactive()
@@ -100,6 +105,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
+        timer = nil
+        deadline = nil
         if let peer { peers.close(peer) }
         peer = nil
     }
@@ -112,8 +119,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            timer?.cancel()
-            timer = nil
+            deadline = nil  // the response is being made: no request timeout runs
         }
         context.fireChannelRead(data)
     }
@@ -136,11 +142,26 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm(context: ChannelHandlerContext, _ amount: TimeAmount, what: String) {
-        timer?.cancel()
+        deadline = (.now() + amount, what, amount)
+        if timer == nil { schedule(context: context, at: deadline!.at) }
+    }
+
+    /// Checks at `at`: closes if the deadline passed, sleeps on if it moved, stops if disarmed.
+    private func schedule(context: ChannelHandlerContext, at: NIODeadline) {
         let channel = context.channel
-        let logger = logger, peer = peer ?? "unknown"
-        timer = context.eventLoop.scheduleTask(in: amount) {
-            logger.info("connection closed: the \(what) took too long", metadata: ["http.peer": "\(peer)", "http.timeout_ms": "\(amount.nanoseconds / 1_000_000)"])
+        let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: at) {
+            let guardian = loop.value
+            guardian.timer = nil
+            guard let deadline = guardian.deadline else { return }
+            if deadline.at > .now() {
+                guardian.schedule(context: ctx.value, at: deadline.at)
+                return
+            }
+            guardian.logger.info("connection closed: the \(deadline.what) took too long", metadata: [
+                "http.peer": "\(guardian.peer ?? "unknown")", "http.timeout_ms": "\(deadline.amount.nanoseconds / 1_000_000)",
+            ])
             channel.close(promise: nil)
         }
     }
