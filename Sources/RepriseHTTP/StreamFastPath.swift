@@ -12,7 +12,7 @@ import RepriseSync
 /// Hummingbird answers each request in a task on Swift's cooperative pool, two thread hops per
 /// request; for short stream requests (a player's probes and seeks, refusals) they cost more than
 /// the work. Here the token and the song come from the stores' caches, the token policy runs
-/// inline as on the router (its hook is budgeted by `plugins.budget_instructions`), and the body,
+/// inline within a small bound (`PluginHost.authorizeInline`), and the body,
 /// at most `maxBytes`, is one `sendfile(2)` region, or, up to `copyBytes`, read and sent with the
 /// head. Anything else (a cache miss, a session credential, a longer body, several ranges, a
 /// changed file, a request body, HTTP/1.0) takes the full path, which holds durable leases and
@@ -335,10 +335,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return send(head(status, headers, keepAlive: keepAlive), body: isHead ? nil : context.channel.allocator.buffer(string: json), context: context)
     }
 
-    /// Bodies up to this size are read into the buffer that holds the head and sent with one
-    /// `write`: one system call and one TCP segment where a region takes a `write` for the head and
-    /// a `sendfile` for the body.
-    static let copyBytes: Int64 = 64 * 1024
+    /// Bodies up to this size are read (`pread`) and written with the head; longer ones go out as a
+    /// `sendfile` region. B2's 64 KiB range ran at half the rate copied (docs/performance.md, 2026-12-06).
+    static let copyBytes: Int64 = 16 * 1024
 
     /// Sends a slice of the song's file, accounted in the ledger like any stream: up to `copyBytes`
     /// read (`pread`, from the page cache as `sendfile` would) behind the head, longer as one
