@@ -128,14 +128,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if case .end = unwrapOutboundIn(data) {
             inFlight = max(0, inFlight - 1)
             if inFlight == 0 {
-                // The next request head is awaited once this response is written.
-                let written = promise ?? context.eventLoop.makePromise()
-                context.write(data, promise: written)
-                written.futureResult.whenSuccess { [weak self] in
-                    guard let self, self.inFlight == 0, self.peer != nil else { return }
-                    self.arm(context: context, self.limits.requestTimeout, what: "request head")
-                }
-                return
+                // The next request head is awaited from now; the check waits while the client is
+                // still reading this response (the channel not writable), so a stream is never cut.
+                arm(context: context, limits.requestTimeout, what: "request head")
             }
         }
         context.write(data, promise: promise)
@@ -157,6 +152,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             guard let deadline = guardian.deadline else { return }
             if deadline.at > .now() {
                 guardian.schedule(context: ctx.value, at: deadline.at)
+                return
+            }
+            if !channel.isWritable {
+                // A response is still being read: wait for it, then give the next head its whole time.
+                let again = NIODeadline.now() + deadline.amount
+                guardian.deadline = (again, deadline.what, deadline.amount)
+                guardian.schedule(context: ctx.value, at: again)
                 return
             }
             guardian.logger.info("connection closed: the \(deadline.what) took too long", metadata: [
