@@ -54,7 +54,4 @@ public enum Hooks {
 
     /// The names of `all`.
     public static let names: Set<String> = Set(all.map(\.name))
-
-    /// The declaration named `name`.
-    public static func named(_ name: String) -> HookDeclaration? { all.first { $0.name == name } }
 }

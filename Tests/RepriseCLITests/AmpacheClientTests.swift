@@ -33,13 +33,7 @@ struct AmpacheClientTests {
         let mpd = try await MPDServer.start()
         defer { Task { await mpd.stop() } }
         // Two players owned by admin on one MPD; `ampache.localplay` picks the second, not the first by name.
-        let yaml = """
-            plugins:
-              paths: [\(CLI.root.appendingPathComponent("plugins").path)]
-            playback:
-              players:
-                - {name: den, backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpd.port)}
-                - {name: living, backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpd.port)}
+        let yaml = LiveServer.playersYAML(mpdPort: mpd.port, names: ["den", "living"]) + """
             ampache:
               localplay:
                 admin: living

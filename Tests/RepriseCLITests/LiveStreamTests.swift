@@ -45,6 +45,20 @@ final class LiveServer {
     }
 }
 
+extension LiveServer {
+    /// YAML for the shipped plugins and MPD players `names`, owned by admin, on one MPD.
+    static func playersYAML(mpdPort: Int, names: [String]) -> String {
+        """
+        plugins:
+          paths: [\(CLI.root.appendingPathComponent("plugins").path)]
+        playback:
+          players:
+        \(names.map { "    - {name: \($0), backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpdPort)}" }.joined(separator: "\n"))
+
+        """
+    }
+}
+
 func run(_ tool: String, _ args: [String]) async throws {
     let r = try await Child.run(tool, args)
     guard r.status == 0 else { throw ChildError("\(tool) exited \(r.status): \(r.errors)") }

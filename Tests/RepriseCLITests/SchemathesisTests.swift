@@ -13,15 +13,7 @@ struct SchemathesisTests {
     @Test func liveServerAnswersEveryGeneratedRequestAsDescribed() async throws {
         let mpd = try await MPDServer.start()
         defer { Task { await mpd.stop() } }
-        let yaml = """
-            plugins:
-              paths: [\(CLI.root.appendingPathComponent("plugins").path)]
-            playback:
-              players:
-                - {name: den, backend: mpd, owner: admin, host: 127.0.0.1, port: \(mpd.port)}
-
-            """
-        let server = try await LiveServer(files: [("a.wav", 2), ("b.flac", 2)], extraYAML: yaml)
+        let server = try await LiveServer(files: [("a.wav", 2), ("b.flac", 2)], extraYAML: LiveServer.playersYAML(mpdPort: mpd.port, names: ["den"]))
         defer { server.stop() }
         let admin = try await server.adminSession(songs: 2)
         let work = server.cli.dir.appendingPathComponent("schemathesis")
