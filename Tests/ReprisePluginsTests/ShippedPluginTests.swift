@@ -43,29 +43,29 @@ import Testing
     static let noon: Int64 = 1_699_963_200_000
 
     @Test func quietHoursDenyInsideTheWindowExceptListedTokens() throws {
-        let clock = TestClock(Self.lateEvening)
+        let clock = ManualWallClock(Self.lateEvening)
         let host = try makeHost(folders, ["default_tokens", "quiet_hours"], config: [
             "quiet_hours": ["from": "22:00", "to": "07:00", "allow_labels": ["alarm"], "allow_token_ids": [99], "utc_offset_minutes": 0, "reason": "quiet hours"],
         ], clock: clock)
         #expect(host.authorizeFixture() == .deny(reason: "quiet hours"))
         #expect(host.authorizeFixture(token: Facts.token(label: "alarm")) == .allow)
         #expect(host.authorizeFixture(token: Facts.token(id: 99)) == .allow)
-        clock.set(Self.noon)
+        clock.set(ms: Self.noon)
         #expect(host.authorizeFixture() == .allow)
-        clock.set(Self.noon - 6 * 3_600_000) // 06:00, still inside a window that wraps midnight
+        clock.set(ms: Self.noon - 6 * 3_600_000) // 06:00, still inside a window that wraps midnight
         #expect(host.authorizeFixture() == .deny(reason: "quiet hours"))
-        clock.set(Self.noon - 5 * 3_600_000) // 07:00: the end is exclusive
+        clock.set(ms: Self.noon - 5 * 3_600_000) // 07:00: the end is exclusive
         #expect(host.authorizeFixture() == .allow)
     }
 
     @Test func quietHoursWithAnOffsetAndADaytimeWindow() throws {
-        let clock = TestClock(Self.noon) // 13:00 at UTC+1
+        let clock = ManualWallClock(Self.noon) // 13:00 at UTC+1
         let host = try makeHost(folders, ["quiet_hours"], config: [
             "quiet_hours": ["from": "12:30", "to": "14:00", "utc_offset_minutes": 60],
         ], clock: clock)
         guard case .deny(let reason) = host.authorizeFixture() else { Issue.record("allowed at 13:00"); return }
         #expect(reason.contains("12:30") && reason.contains("14:00"))
-        clock.set(Self.noon + 3_600_000) // 14:00 local
+        clock.set(ms: Self.noon + 3_600_000) // 14:00 local
         #expect(host.authorizeFixture() == .allow)
     }
 

@@ -66,13 +66,6 @@ final class PluginFolder: Sendable {
     }
 }
 
-/// A settable clock for `reprise.now()`.
-final class TestClock: Sendable {
-    private let ms: Locked<Int64>
-    init(_ start: Int64) { ms = Locked(start) }
-    func set(_ value: Int64) { ms.withLock { $0 = value } }
-    var now: @Sendable () -> Int64 { { [self] in ms.withLock { $0 } } }
-}
 
 /// The repository's `plugins/` folder.
 let shippedPlugins = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -100,9 +93,9 @@ extension PluginHost {
 /// Builds a host over `folders` with `enabled` plugins.
 func makeHost(
     _ folders: [String], _ enabled: [String], config: [String: LuaValue] = [:], budget: Int = 200_000,
-    logs: CapturedLogs = CapturedLogs(), clock: TestClock = TestClock(1_700_000_000_000)
+    logs: CapturedLogs = CapturedLogs(), clock: ManualWallClock = ManualWallClock(1_700_000_000_000)
 ) throws -> PluginHost {
     try PluginHost(
         settings: PluginSettings(paths: folders, enabled: enabled, config: config, budgetInstructions: budget, poolSize: 2),
-        logger: logs.logger, clock: clock.now)
+        logger: logs.logger, clock: { clock.nowMs() })
 }
