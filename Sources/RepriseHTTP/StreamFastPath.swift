@@ -421,15 +421,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Appends the bytes of `range` to `out`; false when the file is shorter.
     static func read(fd: Int32, range: ClosedRange<Int64>, into out: inout ByteBuffer) -> Bool {
         let length = Int(range.upperBound - range.lowerBound + 1)
-        let read = out.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
-            var total = 0
-            while total < length {
-                let n = pread(fd, ptr.baseAddress! + total, length - total, off_t(range.lowerBound) + off_t(total))
-                if n > 0 { total += n } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-            return total
-        }
-        return read == length
+        return preadFully(fd: fd, offset: range.lowerBound, count: length, into: &out) == length
     }
 
     static let invalidToken = errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired")

@@ -319,15 +319,7 @@ public struct StreamEndpoint: Sendable {
     static func read(fd: Int32, offset: Int64, count: Int) async throws -> ByteBuffer {
         try await NIOThreadPool.singleton.runIfActive {
             var buffer = ByteBufferAllocator().buffer(capacity: count)
-            var total = 0
-            while total < count {
-                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - total) { ptr in
-                    let r = pread(fd, ptr.baseAddress, count - total, off_t(offset) + off_t(total))
-                    return r > 0 ? r : 0
-                }
-                if n == 0 { break }
-                total += n
-            }
+            _ = preadFully(fd: fd, offset: offset, count: count, into: &buffer)
             return buffer
         }
     }

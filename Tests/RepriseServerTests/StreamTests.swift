@@ -27,7 +27,9 @@ import Testing
         let (lib, bytes, id, _, token) = try await setUp(clock: ManualWallClock())  // cached credentials stay fresh
         try await lib.test(transport) { client in
             let before = FileRegionHandoff.shared.regionsSent
-            let r = try await client.get("/stream/\(id)?token=\(token)")
+            // On a connection of its own: a request sent before the router's previous answer has
+            // ended on the server goes to the router too (responses keep their order).
+            let r = try await client.get("/stream/\(id)?token=\(token)", headers: ["Connection": "close"])
             #expect(r.status == .ok)
             #expect(r.body == bytes)
             if transport == .sendfile { #expect(FileRegionHandoff.shared.regionsSent > before) }
