@@ -140,11 +140,11 @@ struct AmpacheAPI: Sendable {
         case "handshake":
             return .document(try await handshake(p, request: request, context: context))
         case "ping":
-            return .document(try await ping(p, request: request))
+            return .document(try await ping(p, request: request, context: context))
         default:
             break
         }
-        let caller = try await authenticate(action, p, request: request)
+        let caller = try await authenticate(action, p, request: request, context: context)
         switch action {
         case "goodbye":
             if case .session(_, let secret) = caller { try await app.sessions.logout(secret) }
@@ -269,9 +269,9 @@ struct AmpacheAPI: Sendable {
     }
 
     /// Public: server versions; with a valid `auth` it also extends the session and adds the handshake fields.
-    func ping(_ p: Params, request: Request) async throws -> AmpacheDocument {
+    func ping(_ p: Params, request: Request, context: RepriseContext) async throws -> AmpacheDocument {
         var fields: [(String, AValue)] = [("server", .text(Self.apiVersion)), ("version", .text(Self.apiVersion)), ("compatible", .text(Self.compatible))]
-        if p["auth"] != nil || Authenticator.bearerValue(request) != nil, let caller = try? await authenticate("ping", p, request: request) {
+        if p["auth"] != nil || Authenticator.bearerValue(request) != nil, let caller = try? await authenticate("ping", p, request: request, context: context) {
             switch caller {
             case .session(let s, let secret):
                 fields = [("session_expire", .text(Self.iso(s.expiresAt)))] + fields + (try await sessionFields(s.user, auth: secret.plaintext, expiresAt: nil))
@@ -282,8 +282,14 @@ struct AmpacheAPI: Sendable {
         return .fields(fields)
     }
 
-    /// Resolves `auth` (or a bearer) to an `rs_` session or an `ak_` API key.
-    func authenticate(_ action: String, _ p: Params, request: Request) async throws -> Caller {
+    /// Resolves `auth` (or a bearer, which `IdentityMiddleware` already resolved) to an `rs_` session or an `ak_` API key.
+    func authenticate(_ action: String, _ p: Params, request: Request, context: RepriseContext) async throws -> Caller {
+        if p["auth"] == nil, let identity = context.identity {
+            switch identity {
+            case .session(let s, let secret): return .session(s, secret)
+            case .apiKey(let user): return .apiKey(user)
+            }
+        }
         guard let raw = p["auth"] ?? Authenticator.bearerValue(request) else { throw AmpacheError.missing(action, "auth") }
         if raw.hasPrefix(ApiKeyStore.prefix) {
             guard let user = try await apiKeys.user(forKey: raw) else { throw AmpacheError(.accessDenied, action: action, type: "account", "unknown API key") }

@@ -33,14 +33,12 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Requests handed to Hummingbird whose responses have not ended yet.
     private var handedOn = 0
-    /// The response encoder's context; the fast path answers only on connections that have one.
+    /// Whether the pipeline has NIO's response encoder; the fast path answers only then.
     ///
     /// Answers go out through the encoder, never past it: NIO's encoder pairs each response with
     /// the method its decoder queued, and an answer that skipped it shifted every later pairing (the
     /// next response lost its body as if it answered a HEAD; found by Schemathesis).
-    private var wire: ChannelHandlerContext?
-    /// This handler's own context, through which answers are written.
-    private var own: ChannelHandlerContext?
+    private var hasEncoder = false
     /// The event loop's flushes, done together after its turn.
     private var flushes: FlushBatch?
 
@@ -141,14 +139,12 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
-        own = context
+        hasEncoder = (try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)) != nil
         flushes = FlushBatch.current
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        wire = nil
-        own = nil
+        hasEncoder = false
         for f in openFiles { Glibc.close(f.fd) }
         openFiles.removeAll()
     }
@@ -171,7 +167,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer for `head`, or nil when the full path must take the request.
     func plan(_ head: HTTPRequestHead, channel: any Channel) -> Answer? {
-        guard wire != nil, head.version == .http1_1, head.method == .GET || head.method == .HEAD,
+        guard hasEncoder, head.version == .http1_1, head.method == .GET || head.method == .HEAD,
               !head.headers.contains(name: "transfer-encoding"),
               head.headers["content-length"].allSatisfy({ $0 == "0" }),
               let target = Self.parse(head.uri)
@@ -313,15 +309,15 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     @discardableResult
     private func send(_ head: HTTPResponseHead, body: ByteBuffer? = nil, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
-        guard wire != nil, let own else {
+        guard hasEncoder else {
             sent.fail(ChannelError.ioOnClosedChannel)
             return sent.futureResult
         }
-        own.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { own.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        if let region { own.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil) }
-        own.write(wrapOutboundOut(.end(nil)), promise: sent)
-        flushes?.add(own)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        if let region { context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil) }
+        context.write(wrapOutboundOut(.end(nil)), promise: sent)
+        flushes?.add(context)
         return sent.futureResult
     }
 

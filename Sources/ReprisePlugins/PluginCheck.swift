@@ -49,8 +49,8 @@ public enum PluginCheck {
                 if let info = vm.plugins.first {
                     entry.version = info.version
                     entry.hooks = info.hooks
-                    for hook in info.hooks where !PluginDiscovery.knownHooks.contains(hook) {
-                        entry.problems.append("\(source.path): unknown hook '\(hook)' (known: \(PluginDiscovery.knownHooks.sorted().joined(separator: ", ")))")
+                    for hook in info.hooks where !Hooks.names.contains(hook) {
+                        entry.problems.append("\(source.path): unknown hook '\(hook)' (known: \(Hooks.names.sorted().joined(separator: ", ")))")
                     }
                 }
             } catch let error as LuaError {

@@ -3,8 +3,6 @@ import LuaHost
 
 /// Finds enabled plugin files in `plugins.paths`.
 public enum PluginDiscovery {
-    /// The hooks the core calls; anything else in `hooks` is reported by `reprise plugin check`.
-    public static var knownHooks: Set<String> { Hooks.names }
 
     /// One discovery: the sources to load, the default plugins skipped, and the problems found.
     public struct Result: Sendable {

@@ -70,9 +70,9 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
     /// as `reprise plugin check` does.
     static func checkHooks(_ plugins: [PluginInfo], sources: [PluginSource]) throws {
         for p in plugins {
-            for hook in p.hooks where !PluginDiscovery.knownHooks.contains(hook) {
+            for hook in p.hooks where !Hooks.names.contains(hook) {
                 let file = sources.first { $0.name == p.name }?.path ?? p.name
-                throw PluginError(.load, "\(file): unknown hook '\(hook)' (known: \(PluginDiscovery.knownHooks.sorted().joined(separator: ", ")))")
+                throw PluginError(.load, "\(file): unknown hook '\(hook)' (known: \(Hooks.names.sorted().joined(separator: ", ")))")
             }
         }
     }

@@ -46,9 +46,12 @@ struct PoolTests {
         held.wait()
         #expect(pool.tryWithVM { _ in 1 } == nil)
         #expect(pool.vmCount == 1)
-        let waiter = Task.detached { try pool.call(plugin: "p", hook: "which") }
-        release.signal()
-        #expect(try await waiter.value == ["v1"])
+        // The waiter blocks, so it runs on a thread of its own, not on Swift's cooperative pool.
+        let answer = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[LuaValue], any Error>) in
+            DispatchQueue.global().async { c.resume(with: Result { try pool.call(plugin: "p", hook: "which") }) }
+            release.signal()
+        }
+        #expect(answer == ["v1"])
         let again = try pool.tryWithVM { vm in try vm.call(plugin: "p", hook: "which") }
         #expect(again == ["v1"])
         #expect(pool.vmCount == 1)

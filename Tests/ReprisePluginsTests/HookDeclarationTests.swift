@@ -40,8 +40,14 @@ import Testing
         }
     }
 
-    @Test func discoveryAcceptsExactlyTheDeclaredHooks() {
-        #expect(PluginDiscovery.knownHooks == Hooks.names)
+    @Test func loadingAcceptsExactlyTheDeclaredHooks() throws {
         #expect(Hooks.names.count == Hooks.all.count)
+        let dir = try PluginFolder()
+        let every = Hooks.all.map { "\($0.name) = function() end" }.joined(separator: ", ")
+        try dir.write("every", "return { hooks = { \(every) } }")
+        try dir.write("typo", "return { hooks = { token_authorise = function() return true end } }")
+        #expect(try makeHost([dir.path], ["every"]).report().first?.hooks.count == Hooks.all.count)
+        let refused = #expect(throws: PluginError.self) { try makeHost([dir.path], ["typo"]) }
+        #expect(refused?.message.contains("unknown hook 'token_authorise'") == true)
     }
 }
