@@ -43,7 +43,7 @@ import Testing
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
         let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
-        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        try await stage.enqueue(ids, session: session)
         _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
         #expect(try await stage.eventually(10) { let r = await stage.report(); return r?.position == 0 && (r?.elapsedMs ?? 0) > 1_500 })
         await stage.mpd.kill9()
@@ -69,7 +69,7 @@ import Testing
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
         let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
-        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        try await stage.enqueue(ids, session: session)
         _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
         _ = try await stage.call("POST", "/api/v1/players/living/next", bearer: session)
         #expect(try await stage.eventually(10) { let r = await stage.report(); return r?.position == 1 && (r?.elapsedMs ?? 0) > 2_000 })
@@ -96,7 +96,7 @@ import Testing
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
         let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
-        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        try await stage.enqueue(ids, session: session)
         _ = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
         // Streams finish ahead of playback (the player buffers); follow the player's own position instead.
         let done = try await stage.eventually(40) {
@@ -104,7 +104,8 @@ import Testing
             return (r?.position ?? 0) >= 5 && r?.state == "play"
         }
         let seen = await stage.report()
-        #expect(done, "20 s of music did not play: \(String(describing: seen))")
+        let events = done ? [] : ((try await stage.call("GET", "/api/v1/players/living", bearer: session).1["events"] as? [[String: Any]]) ?? [])
+        #expect(done, "20 s of music did not play: \(String(describing: seen)) \(events)")
         #expect(stage.core.ledger.totals().refused == 0, "an expired player token was refused")
         #expect(stage.core.ledger.recent().allSatisfy { $0.status == .completed })
         let rotations = stage.core.playback?.counters.snapshot["rotate"] ?? 0
@@ -122,7 +123,7 @@ import Testing
         let up = try await stage.eventually(10) { await stage.report()?.connected == true }
         #expect(up)
         let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
-        _ = try await stage.call("POST", "/api/v1/players/living/queue", bearer: session, json: "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}")
+        try await stage.enqueue(ids, session: session)
         let (tokens, _) = try await stage.call("GET", "/api/v1/tokens", bearer: session)
         #expect(tokens == 200)
         let ann = try #require(try await stage.core.users.find(name: "ann"))

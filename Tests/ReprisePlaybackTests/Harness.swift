@@ -119,6 +119,20 @@ final class Stage: @unchecked Sendable {
         return s
     }
 
+    /// Queues `ids` on the player; retries while it answers 503 (reconnecting), as a client would, and
+    /// fails with the server's answer otherwise.
+    func enqueue(_ ids: [Int64], session: String) async throws {
+        let json = "{\"song_ids\": [\(ids.map(String.init).joined(separator: ","))]}"
+        let deadline = Date().addingTimeInterval(15)
+        while true {
+            let (status, body) = try await call("POST", "/api/v1/players/living/queue", bearer: session, json: json)
+            if (200..<300).contains(status) { return }
+            print("queue answered \(status): \(body); player: \(String(describing: await report()))")
+            guard status == 503, Date() < deadline else { throw ChildError("queue answered \(status): \(body)") }
+            try await Task.sleep(for: .milliseconds(200))  // waiting for the real player to come back
+        }
+    }
+
     /// Polls `condition` every 100 ms for at most `seconds` (waiting on real players, not on time).
     func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
