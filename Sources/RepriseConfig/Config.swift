@@ -44,6 +44,10 @@ public struct RepriseSettings: Sendable {
     public var maxConnectionsPerPeer: Int = 256
     /// How long a write waits for the database's lock before failing (503 `storage_busy`), in ms.
     public var busyTimeoutMs: Int64 = 10_000
+    /// Failed logins allowed per user name and per address inside `loginWindow`.
+    public var loginFailures: Int = 10
+    /// The window failed logins are counted in, ms.
+    public var loginWindow: Int64 = 60_000
 }
 
 /// A YAML subtree kept as data: for sections whose keys the core does not own.
@@ -108,6 +112,8 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("gc.batch_size", .int(1...100_000), "500"),
     ("tokens.retention", .duration, "30d"),
     ("auth.bcrypt_cost", .int(4...16), "12"),
+    ("auth.login_failures", .int(1...1_000_000), "10"),
+    ("auth.login_window", .duration, "1m"),
     ("log.level", .level, "info"),
     ("catalog.paths", .stringList, "music"),
     ("catalog.scan_interval", .duration, "1h"),
@@ -206,6 +212,8 @@ public enum ConfigLoader {
         settings.bodyTimeout = ms("http.body_timeout")
         settings.maxConnectionsPerPeer = int("http.max_connections_per_peer")
         settings.busyTimeoutMs = max(1, ms("database.busy_timeout"))
+        settings.loginFailures = int("auth.login_failures")
+        settings.loginWindow = max(1, ms("auth.login_window"))
         return settings
     }
 

@@ -40,6 +40,7 @@ public struct ServerCore: Sendable {
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
+        loginThrottle = LoginThrottle(maxFailures: settings.loginFailures, window: settings.loginWindow)
         self.clock = clock
         do {
             db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs)
@@ -81,7 +82,7 @@ public struct ServerCore: Sendable {
     /// Stream requests answered on the event loop, shared by every `services` copy.
     public let fastPathAnswers = Counter()
     /// Failed logins, shared by every `services` copy (native API and Ampache alike).
-    public let loginThrottle = LoginThrottle()
+    public let loginThrottle: LoginThrottle
 
     public var services: AppServices {
         let scanner = self.scanner

@@ -10,7 +10,7 @@ final class LiveServer {
     let music: URL
     var base: String { "http://127.0.0.1:\(port)" }
 
-    init(files: [(String, Int)], extraYAML: String = "") async throws {
+    init(files: [(String, Int)], extraYAML: String = "", environment: [String: String] = [:]) async throws {
         cli = try CLI(extraYAML: extraYAML)
         music = cli.dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
@@ -22,6 +22,7 @@ final class LiveServer {
         try config.write(toFile: cli.config, atomically: true, encoding: .utf8)
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }
         env["REPRISE_ADMIN_PASSWORD"] = "password1"
+        env.merge(environment) { _, new in new }
         process = try Child(CLI.binary, ["serve", "--config", cli.config, "--port", "\(port)"], environment: env)
         for _ in 0..<100 {
             if let h = try? await http("GET", "\(base)/healthz"), h.0 == 200 { return }

@@ -10,6 +10,7 @@ import NIOCore
 import RepriseCore
 import RepriseHTTP
 import RepriseStore
+import RepriseConfig
 import Testing
 @testable import RepriseServer
 
@@ -156,6 +157,22 @@ extension Reply {
             _ = try await lib.core.users.add(name: "bob", password: "password2", role: .user)
             #expect(try await client.post("/api/v1/sessions", json: #"{"username":"bob","password":"password2"}"#).status == .created)
         }
+    }
+
+    /// `auth.login_failures` and `auth.login_window` set the limit and how long a guesser waits.
+    @Test func loginLimitsComeFromTheConfig() async throws {
+        let lib = try Library(auth: ["login_failures: 2", "login_window: 10m"])
+        _ = try await lib.core.users.add(name: "ann", password: "password1", role: .user)
+        try await run(lib) { client in
+            for _ in 0..<2 {
+                #expect(try await client.post("/api/v1/sessions", json: #"{"username":"ann","password":"guess"}"#).status == .unauthorized)
+            }
+            let limited = try await client.post("/api/v1/sessions", json: #"{"username":"ann","password":"password1"}"#)
+            #expect(limited.status == .tooManyRequests)
+            let wait = Int(limited.headers[.retryAfter] ?? "") ?? 0
+            #expect(wait > 60 && wait <= 600, "Retry-After \(wait) s is not inside the 10-minute window")
+        }
+        #expect(throws: ConfigError.self) { _ = try Library(auth: ["login_failures: 0"]) }
     }
 
     /// H11, H16: client text is capped and single-line; NUL in a user name is refused, not truncated.

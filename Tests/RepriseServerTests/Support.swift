@@ -26,7 +26,7 @@ struct Library {
     let core: ServerCore
 
     /// `clock` replaces the system's, e.g. a `ManualWallClock` so that caches never go stale during a test.
-    init(extraYAML: String = "", clock: any WallClock = SystemWallClock(), busyTimeout: String = "10s") throws {
+    init(extraYAML: String = "", auth: [String] = [], clock: any WallClock = SystemWallClock(), busyTimeout: String = "10s") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-lib-\(UUID().uuidString)")
         music = dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
@@ -37,7 +37,7 @@ struct Library {
               busy_timeout: \(busyTimeout)
             auth:
               bcrypt_cost: 4
-            http:
+            \(auth.map { "  \($0)\n" }.joined())http:
               public_url: http://music.test:8460
             catalog:
               paths: [\(music.path)]
