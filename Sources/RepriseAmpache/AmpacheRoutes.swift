@@ -10,9 +10,9 @@ import RepriseSync
 /// Registers the Ampache API (`/server/json.server.php`, `/server/xml.server.php`), its play URLs
 /// (`/play/index.php`, query and path forms) and `POST /api/v1/tokens/rotate`.
 /// `localplay` maps a user name to the player `localplay` drives for that user (`ampache.localplay`).
-public func ampacheRoutes(_ app: AppServices, playback: (any PlayerDirectory)? = nil, localplay: [String: String] = [:]) -> @Sendable (RouteAdder) -> Void {
+public func ampacheRoutes(_ app: AppServices, playback: (any PlayerDirectory)? = nil, localplay: [String: String] = [:]) -> RouteModule {
     let api = AmpacheAPI(app: app, playback: playback, localplay: localplay)
-    return { on in
+    return RouteModule.build { on in
         for (path, format) in [("/server/json.server.php", AmpacheAPI.Format.json), ("/server/xml.server.php", .xml)] {
             on(path, .get) { request, context in try await api.handle(request, context: context, format: format) }
             on(path, .post) { request, context in try await api.handle(request, context: context, format: format) }

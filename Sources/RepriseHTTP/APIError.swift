@@ -102,7 +102,7 @@ struct ErrorBody: Encodable {
 /// Turns every error into the JSON error shape: unknown routes 404, wrong methods 405, the rest 500.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = RepriseContext
-    let routes: RouteTable
+    let allowed: AllowedMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -114,7 +114,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             switch error.status {
             case .notFound:
-                let allowed = routes.methods(for: request.uri.path)
+                let allowed = self.allowed.methods(for: request.uri.path)
                 if !allowed.isEmpty {
                     let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
                     return try APIError(.methodNotAllowed, code: .methodNotAllowed, "\(request.method) is not allowed here; use \(allow)", headers: [.allow: allow]).response(from: request, context: context)
@@ -131,32 +131,36 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// The registered routes, so a path with the wrong method answers 405 instead of 404.
-public final class RouteTable: Sendable {
-    private let entries = Locked<[(segments: [String], method: HTTPRequest.Method)]>([])
+/// The methods the router serves per path, read from the router itself once its routes are in
+/// (`Router.routes`), so a path with the wrong method answers 405 instead of 404.
+public final class AllowedMethods: Sendable {
+    private let entries = Locked<[(segments: [Substring], method: HTTPRequest.Method)]>([])
 
     public init() {}
 
-    /// Every registered route as `(path, method)`, parameters written `:name`.
-    public var routes: [(path: String, method: HTTPRequest.Method)] {
-        entries.withLock { $0.map { ("/" + $0.segments.joined(separator: "/"), $0.method) } }
+    /// Takes the router's routes (paths as `RouterPath` prints them: `{name}` captures, `*` and `**` wildcards).
+    func load(_ routes: [(path: String, method: HTTPRequest.Method)]) {
+        entries.withLock { $0 = routes.map { (Self.split($0.path), $0.method) } }
     }
 
-    /// Records a route as it is registered.
-    func add(_ path: String, _ method: HTTPRequest.Method) {
-        entries.withLock { $0.append((Self.split(path), method)) }
-    }
+    static func split(_ path: String) -> [Substring] { path.split(separator: "/") }
 
-    static func split(_ path: String) -> [String] { path.split(separator: "/").map(String.init) }
-
+    /// The methods some route serves at `path`; HEAD wherever GET is.
     func methods(for path: String) -> Set<HTTPRequest.Method> {
         let parts = Self.split(path)
         var out = Set<HTTPRequest.Method>()
-        for e in entries.withLock({ $0 }) where e.segments.count == parts.count {
-            if zip(e.segments, parts).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }) { out.insert(e.method) }
-        }
+        for e in entries.withLock({ $0 }) where Self.matches(e.segments, parts) { out.insert(e.method) }
         if out.contains(.get) { out.insert(.head) }
         return out
+    }
+
+    static func matches(_ pattern: [Substring], _ parts: [Substring]) -> Bool {
+        if pattern.last == "**" { return parts.count >= pattern.count - 1 && zip(pattern.dropLast(), parts).allSatisfy(segment) }
+        return pattern.count == parts.count && zip(pattern, parts).allSatisfy(segment)
+    }
+
+    static func segment(_ pattern: Substring, _ part: Substring) -> Bool {
+        pattern == part || pattern == "*" || (pattern.hasPrefix("{") && pattern.hasSuffix("}"))
     }
 }
 

@@ -6,69 +6,68 @@ import NIOCore
 import RepriseCore
 import RepriseStore
 
-/// Registers a handler for a path and method.
-public typealias RouteAdder = (String, HTTPRequest.Method, @escaping @Sendable (Request, RepriseContext) async throws -> Response) -> Void
-
 /// Browse, playlists, scan and stream-accounting routes.
-func addCatalogRoutes(_ app: AppServices, on: RouteAdder) {
-    on("/api/v1/songs", .get) { request, context in
-        _ = try context.requireUser()
-        let q = request.uri.queryParameters
-        let (limit, offset) = try paging(request)
-        let page = try await app.catalog.songs(query: q.get("q"), artist: q.get("artist"), album: q.get("album"), limit: limit, offset: offset)
-        return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: page.songs.map(SongView.init)))
-    }
-    on("/api/v1/songs/:id", .get) { request, context in
-        _ = try context.requireUser()
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "song ids are integers") }
-        guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: .notFound, "no song \(id)") }
-        return try json(.ok, SongView(song))
-    }
-    on("/api/v1/artists", .get) { request, context in
-        _ = try context.requireUser()
-        let (limit, offset) = try paging(request, defaultLimit: 500)
-        let page = try await app.catalog.artists(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
-        return try json(.ok, ArtistPage(total: page.total, limit: limit, offset: offset, artists: page.artists))
-    }
-    on("/api/v1/albums", .get) { request, context in
-        _ = try context.requireUser()
-        let (limit, offset) = try paging(request, defaultLimit: 500)
-        let page = try await app.catalog.albums(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
-        return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: page.albums))
-    }
-    on("/api/v1/albums/:id/songs", .get) { request, context in
-        _ = try context.requireUser()
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "album ids are integers") }
-        let page = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0)
-        guard page.total > 0 else { throw APIError(.notFound, code: .notFound, "no album \(id)") }
-        return try json(.ok, SongPage(total: page.total, limit: 10_000, offset: 0, songs: page.songs.map(SongView.init)))
-    }
-    on("/api/v1/playlists/adhoc.m3u", .get) { request, context in
-        let (songs, token) = try await playlist(app, request: request, context: context)
-        var text = "#EXTM3U\n"
-        for s in songs {
-            // Tag text is one line: a newline in a tag must not add an entry.
-            text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
+func catalogRoutes(_ app: AppServices) -> RouteModule {
+        RouteModule.build { on in
+        on("/api/v1/songs", .get) { request, context in
+            _ = try context.requireUser()
+            let q = request.uri.queryParameters
+            let (limit, offset) = try paging(request)
+            let page = try await app.catalog.songs(query: q.get("q"), artist: q.get("artist"), album: q.get("album"), limit: limit, offset: offset)
+            return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: page.songs.map(SongView.init)))
         }
-        return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-    on("/api/v1/playlists/adhoc.xspf", .get) { request, context in
-        let (songs, token) = try await playlist(app, request: request, context: context)
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
-        for s in songs {
-            xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
+        on("/api/v1/songs/:id", .get) { request, context in
+            _ = try context.requireUser()
+            guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "song ids are integers") }
+            guard let song = try await app.catalog.song(id: id) else { throw APIError(.notFound, code: .notFound, "no song \(id)") }
+            return try json(.ok, SongView(song))
         }
-        xml += "  </trackList>\n</playlist>\n"
-        return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
-    }
-    on("/api/v1/admin/scan", .post) { request, context in
-        _ = try context.requireAdmin()
-        guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: .unavailable, "no catalog is configured") }
-        return try json(.ok, try await scan())
-    }
-    on("/api/v1/admin/streams", .get) { request, context in
-        _ = try context.requireAdmin()
-        return try json(.ok, StreamsView(active: app.ledger.active(), recent: Array(app.ledger.recent().suffix(100).reversed())))
+        on("/api/v1/artists", .get) { request, context in
+            _ = try context.requireUser()
+            let (limit, offset) = try paging(request, defaultLimit: 500)
+            let page = try await app.catalog.artists(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
+            return try json(.ok, ArtistPage(total: page.total, limit: limit, offset: offset, artists: page.artists))
+        }
+        on("/api/v1/albums", .get) { request, context in
+            _ = try context.requireUser()
+            let (limit, offset) = try paging(request, defaultLimit: 500)
+            let page = try await app.catalog.albums(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
+            return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: page.albums))
+        }
+        on("/api/v1/albums/:id/songs", .get) { request, context in
+            _ = try context.requireUser()
+            guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(.badRequest, code: .badRequest, "album ids are integers") }
+            let page = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0)
+            guard page.total > 0 else { throw APIError(.notFound, code: .notFound, "no album \(id)") }
+            return try json(.ok, SongPage(total: page.total, limit: 10_000, offset: 0, songs: page.songs.map(SongView.init)))
+        }
+        on("/api/v1/playlists/adhoc.m3u", .get) { request, context in
+            let (songs, token) = try await playlist(app, request: request, context: context)
+            var text = "#EXTM3U\n"
+            for s in songs {
+                // Tag text is one line: a newline in a tag must not add an entry.
+                text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
+            }
+            return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        on("/api/v1/playlists/adhoc.xspf", .get) { request, context in
+            let (songs, token) = try await playlist(app, request: request, context: context)
+            var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
+            for s in songs {
+                xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
+            }
+            xml += "  </trackList>\n</playlist>\n"
+            return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
+        }
+        on("/api/v1/admin/scan", .post) { request, context in
+            _ = try context.requireAdmin()
+            guard let scan = app.scan else { throw APIError(.serviceUnavailable, code: .unavailable, "no catalog is configured") }
+            return try json(.ok, try await scan())
+        }
+        on("/api/v1/admin/streams", .get) { request, context in
+            _ = try context.requireAdmin()
+            return try json(.ok, StreamsView(active: app.ledger.active(), recent: Array(app.ledger.recent().suffix(100).reversed())))
+        }
     }
 }
 

@@ -5,8 +5,8 @@ import RepriseCore
 
 /// The localplay API: `/api/v1/players...`, for each player's owner and admins, over any
 /// `PlayerDirectory` (ReprisePlayback's supervised players in `reprise serve`).
-public func localplayRoutes(_ playback: any PlayerDirectory, app: AppServices) -> @Sendable (RouteAdder) -> Void {
-    { on in
+public func localplayRoutes(_ playback: any PlayerDirectory, app: AppServices) -> RouteModule {
+    RouteModule.build { on in
         /// The supervisor of a player the caller may drive; 404 for unknown or foreign players.
         @Sendable func player(_ request: Request, _ context: RepriseContext) async throws -> any PlayerControl {
             let s = try context.requireSession()

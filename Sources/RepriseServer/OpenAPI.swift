@@ -35,9 +35,8 @@ public enum OpenAPIDocument {
 }
 
 /// `GET /api/v1/openapi.json`, unauthenticated.
-func openAPIRoutes() throws -> @Sendable (RouteAdder) -> Void {
-    let body = try OpenAPIDocument.json()
-    return { on in
+func openAPIRoutes(_ body: Data) -> RouteModule {
+    RouteModule.build { on in
         on("/api/v1/openapi.json", .get) { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(data: body)))
         }

@@ -122,8 +122,8 @@ func makePluginHost(settings: RepriseSettings, db: DatabasePool, logger: Logger)
 }
 
 /// `GET /api/v1/admin/plugins` and `POST /api/v1/admin/plugins/reload` (admins only).
-public func pluginRoutes(_ plugins: PluginHost, app: AppServices) -> @Sendable (RouteAdder) -> Void {
-    { on in
+public func pluginRoutes(_ plugins: PluginHost, app: AppServices) -> RouteModule {
+    RouteModule.build { on in
         on("/api/v1/admin/plugins", .get) { request, context in
             _ = try context.requireAdmin()
             return try json(.ok, PluginList(plugins: plugins.report()))

@@ -36,7 +36,8 @@ public struct ServerCore: Sendable {
     public let playback: Playback?
     let metricsBox = MetricsBox()
     /// `GET /api/v1/openapi.json`, its document converted once.
-    let openAPI: @Sendable (RouteAdder) -> Void
+    /// `docs/openapi.yaml` as JSON, served at `/api/v1/openapi.json`.
+    let openAPI: Data
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
@@ -51,7 +52,7 @@ public struct ServerCore: Sendable {
         }
         plugins = try makePluginHost(settings: settings, db: db, logger: logger)
         do {
-            openAPI = try openAPIRoutes()
+            openAPI = try OpenAPIDocument.json()
         } catch {
             throw RepriseError(.internal, "cannot read the shipped openapi.yaml: \(error)")
         }
@@ -99,9 +100,9 @@ public struct ServerCore: Sendable {
         return services
     }
 
-    /// Routes added by feature modules (Ampache, players) to the core router.
-    public var routeExtensions: [@Sendable (RouteAdder) -> Void] {
-        var out: [@Sendable (RouteAdder) -> Void] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services), openAPI]
+    /// The feature modules' routes (Ampache, plugins, OpenAPI, players) next to the core's.
+    public var routeModules: [RouteModule] {
+        var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
         return out
     }

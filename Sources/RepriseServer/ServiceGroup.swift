@@ -20,7 +20,7 @@ extension ServerCore {
     ) -> ServiceGroup {
         let settings = self.settings
         let app = Application(
-            router: buildRouter(services, extensions: routeExtensions),
+            router: buildRouter(services, modules: routeModules),
             server: .reprise(
                 services, serverName: "reprise/\(Reprise.version)", sendfile: settings.sendfile,
                 limits: ConnectionLimits(

@@ -29,8 +29,8 @@ struct TestServer {
         self.clock = clock
     }
 
-    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: buildRouter(services))
+    func test(modules: [RouteModule] = [], _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: buildRouter(services, modules: modules))
         try await app.test(.router, body)
     }
 }
@@ -127,6 +127,35 @@ func errorCode(_ body: [String: Any]) -> String? { (body["error"] as? [String: A
             #expect(h2[.allow] == "POST")
             let (s3, _, _) = try await client.call(.put, "/api/v1/tokens/7")
             #expect(s3 == .methodNotAllowed)
+        }
+    }
+
+    /// A module's own middleware runs for its routes only, after the router's identity and error mapping.
+    @Test func moduleMiddlewareStaysInItsModule() async throws {
+        struct Stamp: RouterMiddleware {
+            func handle(_ request: Request, context: RepriseContext, next: (Request, RepriseContext) async throws -> Response) async throws -> Response {
+                var response = try await next(request, context)
+                response.headers[HTTPField.Name("X-Module")!] = context.identity == nil ? "anonymous" : "known"
+                return response
+            }
+        }
+        let module = RouteModule(context: RepriseContext.self).add(middleware: Stamp())
+        module.on("/module/open", .get) { _, _ in Response(status: .noContent) }
+        module.on("/module/thing", .get) { _, context in
+            guard context.identity != nil else { throw APIError(.unauthorized, code: .unauthorized, "log in") }
+            return Response(status: .noContent)
+        }
+        let server = try TestServer()
+        try await server.test(modules: [module]) { client in
+            let (s1, b1, h1) = try await client.call(.get, "/module/thing")
+            #expect(s1 == .unauthorized && errorCode(b1) == "unauthorized")  // mapped by the router's error middleware
+            #expect(h1[HTTPField.Name("X-Module")!] == nil)  // the error passed through Stamp
+            let (s0, _, h0) = try await client.call(.get, "/module/open")
+            #expect(s0 == .noContent && h0[HTTPField.Name("X-Module")!] == "anonymous")
+            let (s2, _, _) = try await client.call(.post, "/module/thing")
+            #expect(s2 == .methodNotAllowed)
+            let (_, _, h3) = try await client.call(.get, "/healthz")
+            #expect(h3[HTTPField.Name("X-Module")!] == nil)
         }
     }
 

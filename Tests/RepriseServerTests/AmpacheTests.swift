@@ -56,7 +56,7 @@ final class XMLShape: NSObject, XMLParserDelegate {
     }
 
     func run(_ lib: Library, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router, body)
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router, body)
     }
 
     func passwordAuth(_ ts: Int64 = Int64(Date().timeIntervalSince1970)) -> String {

@@ -34,7 +34,7 @@ extension Reply {
 /// FINDINGS H1–H22: each request, answer or value that crashed, hung, leaked or answered an empty 5xx.
 @Suite struct HardeningTests {
     func run(_ lib: Library, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router, body)
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router, body)
     }
 
     /// A write that cannot get the database's lock within `database.busy_timeout` (another process

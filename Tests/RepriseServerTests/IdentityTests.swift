@@ -14,7 +14,7 @@ import Testing
         let (session, token) = try await lib.credentials()
         let ann = try #require(try await lib.core.users.find(name: "ann"))
         let key = try await ApiKeyStore(db: lib.core.db, clock: lib.core.clock).rotate(userId: ann.id)
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
             // A session reaches everything its user may.
             #expect(try await client.get("/api/v1/songs", bearer: session).status == .ok)
             #expect(try await client.post("/api/v1/tokens", bearer: session, json: #"{"label":"x"}"#).status == .created)

@@ -24,10 +24,10 @@ import Testing
 
     @Test func everyRouteIsDescribedAndEveryDescriptionRouted() throws {
         let lib = try Self.library()
-        let table = RouteTable()
-        _ = buildRouter(lib.core.services, extensions: lib.core.routeExtensions, table: table)
+        let router = buildRouter(lib.core.services, modules: lib.core.routeModules)
         // Ampache's routes follow Ampache's documentation, not this one.
-        let routed = Set(table.routes.filter { !$0.path.hasPrefix("/server/") && !$0.path.hasPrefix("/play/") }.map { "\($0.method.rawValue) \($0.path)" })
+        let paths = router.routes.map { (path: $0.path.description.replacingOccurrences(of: #"\{([^}]+)\}"#, with: ":$1", options: .regularExpression), method: $0.method) }
+        let routed = Set(paths.filter { !$0.path.hasPrefix("/server/") && !$0.path.hasPrefix("/play/") }.map { "\($0.method.rawValue) \($0.path)" })
         let described = Set(try OpenAPIDocument.operations().map { "\($0.method) \($0.path)" })
         #expect(routed.count > 30)
         #expect(routed.subtracting(described).sorted() == [], "routes missing from docs/openapi.yaml")
@@ -40,9 +40,30 @@ import Testing
         #expect(docs.hasPrefix("openapi: 3.1.0"))
     }
 
+    /// 405 and `Allow` come from the router's own routes, feature modules' included (captures and wildcards).
+    @Test func wrongMethodsAnswer405FromTheRoutersRoutes() async throws {
+        let lib = try Self.library()
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
+            for (method, path, allow) in [
+                (HTTPRequest.Method.put, "/api/v1/tokens/7", "DELETE"),
+                (.patch, "/api/v1/players/den/queue", "DELETE, POST"),
+                (.delete, "/play/index.php/ssid/abc/oid/1/name/x.mp3", "GET, HEAD"),
+                (.put, "/server/json.server.php", "GET, HEAD, POST"),
+            ] {
+                try await client.execute(uri: path, method: method) { response in
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                }
+            }
+            try await client.execute(uri: "/api/v1/players/den/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
     @Test func servedAsJSONWithoutAuthentication() async throws {
         let lib = try Self.library()
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
             try await client.execute(uri: "/api/v1/openapi.json", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json; charset=utf-8")

@@ -61,7 +61,7 @@ import Testing
         let (kidToken, _) = try await lib.core.tokens.issue(user: kid, label: "phone", requestedTTLSeconds: nil, policy: lib.core.tokenPolicy)
         let (kidSession, _) = try await lib.core.sessions.create(user: kid, kind: .web)
         let (parentSession, _) = try await lib.core.sessions.create(user: parent, kind: .api)
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
             let byToken = try await client.get("/stream/\(id)?token=\(kidToken.plaintext)")
             #expect(byToken.status == .forbidden)
             #expect((byToken.json["error"] as? [String: Any])?["message"] as? String == "bedtime (token phone, phone)")
@@ -188,7 +188,7 @@ import Testing
         let (admin, _) = try await lib.credentials()
         let bob = try await lib.core.users.add(name: "bob", password: "password1", role: .user)
         let (user, _) = try await lib.core.sessions.create(user: bob, kind: .web)
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
             #expect(try await client.get("/api/v1/admin/plugins", bearer: user.plaintext).status == .forbidden)
             #expect(try await client.get("/api/v1/admin/plugins/reload", method: .post, bearer: user.plaintext).status == .forbidden)
             #expect(try await client.get("/api/v1/admin/plugins").status == .unauthorized)
@@ -237,7 +237,7 @@ import Testing
             let text = try String(contentsOfFile: config, encoding: .utf8)
             try text.replacingOccurrences(of: from, with: to).write(toFile: config, atomically: true, encoding: .utf8)
         }
-        try await Application(router: buildRouter(lib.core.services, extensions: lib.core.routeExtensions)).test(.router) { client in
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router) { client in
             #expect(try await client.get("/stream/\(id)?token=\(a.plaintext)").status == .forbidden)
             #expect(try await client.get("/stream/\(id)?token=\(b.plaintext)").status == .ok)
             try edit("deny: a", "deny: b")
