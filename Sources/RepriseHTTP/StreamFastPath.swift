@@ -158,8 +158,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// What to send for a request answered here.
     enum Answer {
-        /// A status and the JSON error body.
-        case refusal(HTTPResponseStatus, json: String)
+        /// An error response, head fields and body ready.
+        case refusal(Refusal)
         case notModified(HTTPHeaders)
         case headers(HTTPResponseStatus, HTTPHeaders)
         case file(HTTPResponseStatus, HTTPHeaders, song: Song, file: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential)
@@ -174,14 +174,14 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         else { return nil }
         guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
             services.ledger.refused()
-            return .refusal(.unauthorized, json: Self.invalidToken)
+            return .refusal(Self.invalidToken)
         }
         let t: AuthenticatedToken
         switch services.tokens.authenticateCached(secret, hash: hash(of: secret)) {
         case .unknown: return nil
         case .invalid:
             services.ledger.refused()
-            return .refusal(.unauthorized, json: Self.invalidToken)
+            return .refusal(Self.invalidToken)
         case .valid(let valid): t = valid
         }
         // A missing or changed file goes to the full path, which says what is wrong.
@@ -195,7 +195,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let decision = services.tokenPolicy.authorizeInline(token: t.token, user: t.user, request: facts, songId: song.id, song: song) else { return nil }
         if case .deny(let reason) = decision {
             services.ledger.refused()
-            return .refusal(.forbidden, json: Self.errorJSON(code: .policyDenied, message: reason))
+            return .refusal(Refusal(.forbidden, json: Self.errorJSON(code: .policyDenied, message: reason)))
         }
         let v = validators(song)
         var headers = HTTPHeaders([
@@ -278,20 +278,15 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func respond(_ answer: Answer, keepAlive: Bool, isHead: Bool, context: ChannelHandlerContext) {
         services.answers.increment()
-        let done: EventLoopFuture<Void>
         switch answer {
-        case .refusal(let status, let json):
-            done = writeError(status, json: json, keepAlive: keepAlive, isHead: isHead, context: context)
+        case .refusal(let refusal):
+            write(refusal, keepAlive: keepAlive, isHead: isHead, context: context)
         case .notModified(let headers):
-            done = send(head(.notModified, headers, keepAlive: keepAlive), context: context)
+            send(head(.notModified, headers, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
         case .headers(let status, let headers):
-            done = send(head(status, headers, keepAlive: keepAlive), context: context)
+            send(head(status, headers, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
         case .file(let status, let headers, let song, let file, let range, let credential):
-            done = sendFile(status, headers, song: song, file: file, range: range, credential: credential, keepAlive: keepAlive, context: context)
-        }
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
+            sendFile(status, headers, song: song, file: file, range: range, credential: credential, keepAlive: keepAlive, context: context)
         }
     }
 
@@ -305,30 +300,49 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Writes the head, `body` and `region` if any, and the end through the encoder, flushed with
-    /// the rest of the event loop's turn; the future completes when the kernel took the last byte.
-    @discardableResult
-    private func send(_ head: HTTPResponseHead, body: ByteBuffer? = nil, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
+    /// the rest of the event loop's turn; `promise` completes when the kernel took the last byte.
+    /// Without keep-alive the connection closes then.
+    private func send(_ head: HTTPResponseHead, body: ByteBuffer? = nil, region: FileRegion? = nil, promise: EventLoopPromise<Void>? = nil, keepAlive: Bool, context: ChannelHandlerContext) {
+        // Most answers keep the connection and need no promise: none is made for them.
+        let sent = promise ?? (keepAlive ? nil : context.eventLoop.makePromise(of: Void.self))
+        if !keepAlive, let sent {
+            let channel = context.channel
+            sent.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
         guard hasEncoder else {
-            sent.fail(ChannelError.ioOnClosedChannel)
-            return sent.futureResult
+            sent?.fail(ChannelError.ioOnClosedChannel)
+            return
         }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         if let region { context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil) }
         context.write(wrapOutboundOut(.end(nil)), promise: sent)
         flushes?.add(context)
-        return sent.futureResult
     }
 
     /// Writes a whole JSON error response, as `APIError` renders it; to a HEAD, its head only.
     ///
     /// A body after a HEAD answer would be read by the client as the start of the next response
     /// (found by Schemathesis: the next answer on the connection lost its body).
-    private func writeError(_ status: HTTPResponseStatus, json: String, keepAlive: Bool, isHead: Bool = false, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(json.utf8.count))])
-        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
-        return send(head(status, headers, keepAlive: keepAlive), body: isHead ? nil : context.channel.allocator.buffer(string: json), context: context)
+    private func writeError(_ status: HTTPResponseStatus, json: String, keepAlive: Bool, isHead: Bool = false, context: ChannelHandlerContext) {
+        write(Refusal(status, json: json), keepAlive: keepAlive, isHead: isHead, context: context)
+    }
+
+    private func write(_ refusal: Refusal, keepAlive: Bool, isHead: Bool, context: ChannelHandlerContext) {
+        send(head(refusal.status, refusal.headers, keepAlive: keepAlive), body: isHead ? nil : refusal.body, keepAlive: keepAlive, context: context)
+    }
+
+    /// An error response as `APIError` renders it, built once where it is always the same.
+    struct Refusal {
+        let status: HTTPResponseStatus
+        let headers: HTTPHeaders
+        let body: ByteBuffer
+
+        init(_ status: HTTPResponseStatus, json: String) {
+            var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(json.utf8.count))])
+            if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
+            (self.status, self.headers, self.body) = (status, headers, ByteBuffer(string: json))
+        }
     }
 
     /// Bodies up to this size are read (`pread`) and written with the head; longer ones go out as a
@@ -338,7 +352,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends a slice of the song's file, accounted in the ledger like any stream: up to `copyBytes`
     /// read (`pread`, from the page cache as `sendfile` would) behind the head, longer as one
     /// `sendfile(2)` region.
-    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) {
         let length = range.upperBound - range.lowerBound + 1
         let missing = { Self.errorJSON(code: .fileMissing, message: "cannot open the file of song \(song.id)") }
         var out: ByteBuffer?
@@ -372,7 +386,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             player: credential.player, range: range, bytesExpected: length)
         let sent = context.eventLoop.makePromise(of: Void.self)
         if let region { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
-        send(head(status, headers, keepAlive: keepAlive), body: out, region: region, promise: sent, context: context)
+        send(head(status, headers, keepAlive: keepAlive), body: out, region: region, promise: sent, keepAlive: keepAlive, context: context)
         sent.futureResult.whenComplete { result in
             var reason: String?
             switch result {
@@ -386,7 +400,6 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             try? region?.fileHandle.close()
             ledger.finish(streamId, reason: reason)
         }
-        return sent.futureResult
     }
 
     /// A descriptor of the file at the song's path, which must be `identity`: kept open from an
@@ -420,7 +433,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return preadFully(fd: fd, offset: range.lowerBound, count: length, into: &out) == length
     }
 
-    static let invalidToken = errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired")
+    /// The refusal of most fast-path requests that fail (B3 in docs/performance.md): made once.
+    static let invalidToken = Refusal(.unauthorized, json: errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired"))
 
     /// The error shape of `APIError`.
     static func errorJSON(code: APIError.Code, message: String) -> String {
