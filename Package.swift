@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependency direction: RepriseCore <- RepriseStore <- {RepriseHTTP <- RepriseAmpache, ReprisePlayback}
-// <- RepriseServer (composition root) <- reprise (executable). The APIs drive players through
-// RepriseCore's `PlayerControl`; ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library.
+// Dependency direction: RepriseCore <- RepriseStorage (repository protocols, engine-free) <-
+// {RepriseSQLite (GRDB), RepriseHTTP <- RepriseAmpache, ReprisePlayback} <- RepriseServer (composition
+// root: picks RepriseSQLite) <- reprise (executable). The APIs drive players through RepriseCore's
+// `PlayerControl`; ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library; only
+// RepriseSQLite and the composition root import GRDB.
 let package = Package(
     name: "reprise",
     platforms: [.macOS(.v15)],
@@ -61,11 +63,21 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // SQLite persistence through GRDB: schema, records, session store, GC service.
+        // What the APIs and players need of storage, as protocols over domain types; the stream ledger. No engine.
         .target(
-            name: "RepriseStore",
+            name: "RepriseStorage",
+            dependencies: [
+                "RepriseCore", "RepriseSync",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // RepriseStorage on SQLite through GRDB: schema and migrations, stores, GC and its service.
+        .target(
+            name: "RepriseSQLite",
             dependencies: [
                 "RepriseCore",
+                "RepriseStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -78,7 +90,7 @@ let package = Package(
             name: "RepriseHTTP",
             dependencies: [
                 "RepriseCore",
-                "RepriseStore",
+                "RepriseStorage",
                 "HTTPRanges",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -91,20 +103,21 @@ let package = Package(
         .target(
             name: "ReprisePlayback",
             dependencies: [
-                "RepriseCore", "RepriseStore", "LuaHost", "MPDClient",
+                "RepriseCore", "RepriseStorage", "LuaHost", "MPDClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Ampache API (JSON and XML) and its /play URLs over the stores, the stream endpoint and PlayerControl.
-        .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStore", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",
             dependencies: [
                 "RepriseCore",
                 "RepriseConfig",
-                "RepriseStore",
+                "RepriseStorage",
+                "RepriseSQLite",
                 "RepriseHTTP",
                 "RepriseCatalog",
                 "ReprisePlugins",
@@ -126,7 +139,7 @@ let package = Package(
             dependencies: [
                 "RepriseCore",
                 "RepriseConfig",
-                "RepriseStore",
+                "RepriseSQLite",
                 "RepriseServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,9 +161,10 @@ let package = Package(
         .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
         .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig"]),
         .testTarget(
-            name: "RepriseStoreTests",
+            name: "RepriseSQLiteTests",
             dependencies: [
-                "RepriseStore",
+                "RepriseSQLite",
+                "RepriseStorage",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -159,6 +173,7 @@ let package = Package(
             name: "RepriseHTTPTests",
             dependencies: [
                 "RepriseHTTP",
+                "RepriseSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 import RepriseCore
 import RepriseHTTP
-import RepriseStore
+import RepriseStorage
 import RepriseSync
 
 /// Registers the Ampache API (`/server/json.server.php`, `/server/xml.server.php`), its play URLs
@@ -82,7 +82,7 @@ struct AmpacheAPI: Sendable {
     static let timestampWindow: Int64 = 1800
 
     let app: AppServices
-    let apiKeys: ApiKeyStore
+    let apiKeys: any ApiKeyRepository
     let streamTokens = AmpacheStreamTokens()
     /// The supervised players `localplay` drives; nil when none are configured.
     let playback: (any PlayerDirectory)?
@@ -91,7 +91,7 @@ struct AmpacheAPI: Sendable {
 
     init(app: AppServices, playback: (any PlayerDirectory)? = nil, localplay: [String: String] = [:]) {
         self.app = app
-        self.apiKeys = ApiKeyStore(db: app.db, clock: app.clock)
+        self.apiKeys = app.apiKeys
         self.playback = playback
         self.localplayChoice = localplay
     }
@@ -291,7 +291,7 @@ struct AmpacheAPI: Sendable {
             }
         }
         guard let raw = p["auth"] ?? Authenticator.bearerValue(request) else { throw AmpacheError.missing(action, "auth") }
-        if raw.hasPrefix(ApiKeyStore.prefix) {
+        if raw.hasPrefix(ApiKeyFormat.prefix) {
             guard let user = try await apiKeys.user(forKey: raw) else { throw AmpacheError(.accessDenied, action: action, type: "account", "unknown API key") }
             return .apiKey(user)
         }

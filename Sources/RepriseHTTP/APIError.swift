@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import Logging
+import RepriseStorage
 import HTTPTypes
 import Hummingbird
 import RepriseCore
@@ -63,13 +63,13 @@ extension APIError {
     public static func unexpected(_ error: any Error, request: Request, logger: Logger) -> APIError {
         let id = RequestID.next()
         let answer: APIError
-        if let db = error as? DatabaseError {
-            switch db.resultCode {
-            case .SQLITE_FULL:
+        if let failing = error as? any StorageFailing {
+            switch failing.storageFailure {
+            case .full:
                 answer = APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), code: .storageFull, "the database disk is full (request \(id))")
-            case .SQLITE_BUSY, .SQLITE_LOCKED:
+            case .busy:
                 answer = APIError(.serviceUnavailable, code: .storageBusy, "the database is busy; try again (request \(id))", headers: [.retryAfter: "1"])
-            default:
+            case .unavailable:
                 answer = APIError(.serviceUnavailable, code: .storageUnavailable, "the database cannot be used now (request \(id))")
             }
         } else {

@@ -4,7 +4,7 @@ import Hummingbird
 
 import NIOCore
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 
 /// Browse, playlists, scan and stream-accounting routes.
 func catalogRoutes(_ app: AppServices) -> RouteModule {

@@ -1,6 +1,6 @@
 import Hummingbird
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 
 /// Who a request is made as, set once per request by `IdentityMiddleware`; routes read `context.identity`.
 ///
@@ -26,8 +26,8 @@ public enum Identity: Sendable {
 /// token is noted, so that API routes can say it authorizes streaming only.
 struct IdentityMiddleware: RouterMiddleware {
     typealias Context = RepriseContext
-    let sessions: SessionStore
-    let apiKeys: ApiKeyStore
+    let sessions: any SessionRepository
+    let apiKeys: any ApiKeyRepository
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let value = Authenticator.bearerValue(request) else { return try await next(request, context) }
@@ -39,7 +39,7 @@ struct IdentityMiddleware: RouterMiddleware {
             case .streamToken:
                 context.presentedStreamToken = true
             }
-        } else if value.hasPrefix(ApiKeyStore.prefix), let user = try await apiKeys.user(forKey: value) {
+        } else if value.hasPrefix(ApiKeyFormat.prefix), let user = try await apiKeys.user(forKey: value) {
             context.identity = .apiKey(user)
         }
         return try await next(request, context)

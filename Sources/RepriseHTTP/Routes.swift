@@ -1,9 +1,8 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 
 /// A feature module's routes: the native API, Ampache, players, later Subsonic and the web UI each
 /// contribute one, with middleware of their own (`add(middleware:)`) ahead of their handlers.
@@ -38,7 +37,7 @@ public func buildRouter(_ app: AppServices, modules: [RouteModule] = []) -> Rout
     // First: Hummingbird builds each route's responder with the middleware present when it is added.
     router.middlewares.add(ErrorMiddleware(allowed: allowed))
     // Second: who the request is made as, for every route (`context.identity`).
-    router.middlewares.add(IdentityMiddleware(sessions: app.sessions, apiKeys: ApiKeyStore(db: app.db, clock: app.clock)))
+    router.middlewares.add(IdentityMiddleware(sessions: app.sessions, apiKeys: app.apiKeys))
     for module in [coreRoutes(app), streamRoutes(app), catalogRoutes(app)] + modules { router.addRoutes(module) }
     // 405s come from what the router now serves.
     allowed.load(router.routes.map { ($0.path.description, $0.method) })
@@ -49,14 +48,11 @@ public func buildRouter(_ app: AppServices, modules: [RouteModule] = []) -> Rout
 func coreRoutes(_ app: AppServices) -> RouteModule {
     RouteModule.build { on in
         on("/healthz", .get) { _, _ in
-            let readable = (try? await app.db.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
-            var database = readable ? "ok" : "unavailable"
-            if readable {
-                do {
-                    try await RepriseDatabase.probeWrite(app.db)
-                } catch let error as DatabaseError {
-                    database = error.resultCode == .SQLITE_FULL ? "full" : "read-only or failing (\(error.resultCode))"
-                }
+            let database = switch await app.health.check() {
+            case .ok: "ok"
+            case .unavailable: "unavailable"
+            case .full: "full"
+            case .failing(let why): "read-only or failing (\(why))"
             }
             let ok = database == "ok"
             return try json(ok ? .ok : .serviceUnavailable, HealthBody(status: ok ? "ok" : "degraded", version: Reprise.version, database: database))
@@ -131,7 +127,7 @@ func coreRoutes(_ app: AppServices) -> RouteModule {
 
         on("/api/v1/admin/gc", .get) { request, context in
             _ = try context.requireAdmin()
-            return try json(.ok, GCRuns(runs: try await GarbageCollector.recentRuns(db: app.db).map(GCView.init)))
+            return try json(.ok, GCRuns(runs: try await app.gc.recentRuns().map(GCView.init)))
         }
 
         on("/api/v1/admin/gc", .post) { request, context in

@@ -1,20 +1,21 @@
-import GRDB
 import Logging
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 import Synchronization
 
 /// Everything the HTTP routes need, built once by `reprise serve` (or a test).
 public struct AppServices: Sendable {
-    public var db: DatabasePool
     public var clock: any WallClock
-    public var users: UserStore
-    public var sessions: SessionStore
-    public var tokens: StreamTokenStore
-    public var leases: LeaseStore
-    public var gc: GarbageCollector
-    public var catalog: CatalogStore
+    public var users: any UserRepository
+    public var sessions: any SessionRepository
+    public var tokens: any StreamTokenRepository
+    public var apiKeys: any ApiKeyRepository
+    public var leases: any LeaseRepository
+    public var gc: any GarbageCollecting
+    public var catalog: any CatalogRepository
     public var ledger: StreamLedger
+    /// Whether storage can be read and written (`/healthz`).
+    public var health: any StorageHealth
     /// Runs a catalog scan (admin endpoint); nil when no catalog is configured.
     public var scan: (@Sendable () async throws -> ScanSummary)?
     /// Renders `/metrics`; nil when metrics are disabled.
@@ -32,9 +33,10 @@ public struct AppServices: Sendable {
     /// Failed password and digest attempts, per user and per address (native login, Ampache handshake).
     public var loginThrottle = LoginThrottle()
 
-    public init(db: DatabasePool, clock: any WallClock, users: UserStore, sessions: SessionStore, tokens: StreamTokenStore, leases: LeaseStore, gc: GarbageCollector, catalog: CatalogStore, ledger: StreamLedger, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
-        self.db = db
+    public init(clock: any WallClock, users: any UserRepository, sessions: any SessionRepository, tokens: any StreamTokenRepository, apiKeys: any ApiKeyRepository, leases: any LeaseRepository, gc: any GarbageCollecting, catalog: any CatalogRepository, ledger: StreamLedger, health: any StorageHealth, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.clock = clock
+        self.apiKeys = apiKeys
+        self.health = health
         self.users = users
         self.sessions = sessions
         self.tokens = tokens

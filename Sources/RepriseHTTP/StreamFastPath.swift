@@ -3,7 +3,7 @@ import HTTPRanges
 import NIOCore
 import NIOHTTP1
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 import RepriseSync
 
 /// Answers `GET`/`HEAD /stream/{id}?token=` on the connection's event loop when memory holds all
@@ -91,8 +91,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// What the fast path uses of `AppServices`, held once per server: copying the whole struct
     /// per request retained and released every store it holds.
     final class Services: Sendable {
-        let tokens: StreamTokenStore
-        let catalog: CatalogStore
+        let tokens: any StreamTokenRepository
+        let catalog: any CatalogRepository
         let tokenPolicy: any TokenPolicy
         let ledger: StreamLedger
         let answers: Counter

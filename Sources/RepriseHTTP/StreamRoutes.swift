@@ -5,7 +5,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 
 /// Who a stream request was authorized as.
 public struct StreamCredential: Sendable {

@@ -1,22 +1,22 @@
 import Foundation
 import Logging
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 import RepriseSync
 
 /// What supervisors need from the rest of Reprise.
 public struct PlaybackEnvironment: Sendable {
     public var clock: any WallClock
-    public var catalog: CatalogStore
-    public var tokens: StreamTokenStore
-    public var users: UserStore
+    public var catalog: any CatalogRepository
+    public var tokens: any StreamTokenRepository
+    public var users: any UserRepository
     public var ledger: StreamLedger
-    public var states: PlayerStateStore
+    public var states: any PlayerStateRepository
     public var tokenPolicy: any TokenPolicy
     public var publicURL: String
     public var counters = PlaybackCounters()
 
-    public init(clock: any WallClock, catalog: CatalogStore, tokens: StreamTokenStore, users: UserStore, ledger: StreamLedger, states: PlayerStateStore, tokenPolicy: any TokenPolicy, publicURL: String) {
+    public init(clock: any WallClock, catalog: any CatalogRepository, tokens: any StreamTokenRepository, users: any UserRepository, ledger: StreamLedger, states: any PlayerStateRepository, tokenPolicy: any TokenPolicy, publicURL: String) {
         self.clock = clock
         self.catalog = catalog
         self.tokens = tokens

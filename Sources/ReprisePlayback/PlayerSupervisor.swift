@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import RepriseCore
-import RepriseStore
+import RepriseStorage
 
 /// A configured player.
 public struct PlayerConfig: Sendable, Equatable {

@@ -3,7 +3,8 @@ import GRDB
 import Logging
 import RepriseConfig
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 
 /// The stores the admin commands use, without plugins or players, so that a broken plugin never
 /// locks an admin out of `reprise user`, `token` or `session`.

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import RepriseCatalog
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import ServiceLifecycle
 import RepriseSync
 

@@ -1,6 +1,7 @@
 import Prometheus
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import RepriseSync
 
 /// Prometheus metrics, collected from the stores and services when scraped.

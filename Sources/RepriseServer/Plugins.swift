@@ -8,7 +8,8 @@ import RepriseConfig
 import RepriseCore
 import RepriseHTTP
 import ReprisePlugins
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import ServiceLifecycle
 
 extension RepriseSettings {

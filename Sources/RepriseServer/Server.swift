@@ -6,7 +6,8 @@ import NIOPosix
 import RepriseConfig
 import RepriseCore
 import RepriseHTTP
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import ServiceLifecycle
 
 /// `reprise serve`: the HTTP API, GC and the other services, until SIGINT or SIGTERM.

@@ -9,7 +9,8 @@ import RepriseConfig
 import RepriseCore
 import RepriseHTTP
 import ReprisePlugins
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import RepriseSync
 
 /// The stores and policies built from settings; shared by `serve` and the admin commands.
@@ -88,8 +89,8 @@ public struct ServerCore: Sendable {
     public var services: AppServices {
         let scanner = self.scanner
         var services = AppServices(
-            db: db, clock: clock, users: users, sessions: sessions, tokens: tokens, leases: leases, gc: gc, catalog: catalog, ledger: ledger,
-            scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
+            clock: clock, users: users, sessions: sessions, tokens: tokens, apiKeys: ApiKeyStore(db: db, clock: clock), leases: leases, gc: gc,
+            catalog: catalog, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
         services.fastPathAnswers = fastPathAnswers
         services.loginThrottle = loginThrottle
         if settings.metricsEnabled {

@@ -4,7 +4,8 @@ import NIOCore
 import NIOPosix
 import RepriseCore
 import RepriseHTTP
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import ServiceLifecycle
 import UnixSignals
 

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import RepriseCore
 import RepriseServer
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 
 /// `reprise user ...`
 struct UserCommand: AsyncParsableCommand {

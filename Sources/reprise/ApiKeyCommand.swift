@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import RepriseCore
 import RepriseServer
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 
 /// `reprise user apikey NAME`: creates or rotates the user's API key and prints it once.
 struct UserApiKey: AsyncParsableCommand {

@@ -5,7 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
+import RepriseStorage
 import Testing
 @testable import RepriseHTTP
 
@@ -21,10 +22,10 @@ struct TestServer {
         let sessions = SessionStore(db: db, clock: clock, policy: policy)
         let tokens = StreamTokenStore(db: db, clock: clock)
         services = AppServices(
-            db: db, clock: clock, users: UserStore(db: db, clock: clock, bcryptCost: 4), sessions: sessions, tokens: tokens,
-            leases: LeaseStore(db: db, clock: clock),
+            clock: clock, users: UserStore(db: db, clock: clock, bcryptCost: 4), sessions: sessions, tokens: tokens,
+            apiKeys: ApiKeyStore(db: db, clock: clock), leases: LeaseStore(db: db, clock: clock),
             gc: GarbageCollector(db: db, clock: clock, policy: policy, settings: GCSettings(), sessions: sessions, tokens: tokens),
-            catalog: CatalogStore(db: db, clock: clock), ledger: StreamLedger(db: db, clock: clock),
+            catalog: CatalogStore(db: db, clock: clock), ledger: StreamLedger(db: db, clock: clock), health: SQLiteHealth(db: db),
             maxBodyBytes: maxBody)
         self.clock = clock
     }

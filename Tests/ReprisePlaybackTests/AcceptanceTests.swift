@@ -1,6 +1,6 @@
 import Foundation
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
 import Testing
 
 @Suite(.serialized) struct PlaybackAcceptanceTests {

@@ -7,7 +7,7 @@ import RepriseCore
 import RepriseHTTP
 import ReprisePlayback
 import RepriseServer
-import RepriseStore
+import RepriseSQLite
 import ServiceLifecycle
 import TestSupport
 

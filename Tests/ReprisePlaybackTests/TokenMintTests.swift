@@ -1,7 +1,7 @@
 import Foundation
 @testable import ReprisePlayback
 import RepriseCore
-import RepriseStore
+import RepriseSQLite
 import Testing
 
 @Suite(.serialized) struct TokenMintTests {

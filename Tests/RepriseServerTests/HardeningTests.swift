@@ -9,7 +9,7 @@ import HummingbirdTesting
 import NIOCore
 import RepriseCore
 import RepriseHTTP
-import RepriseStore
+import RepriseSQLite
 import RepriseConfig
 import Testing
 @testable import RepriseServer

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import RepriseCore
 import RepriseHTTP
-import RepriseStore
+import RepriseSQLite
 @testable import RepriseServer
 import Testing
 

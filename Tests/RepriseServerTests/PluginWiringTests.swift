@@ -7,7 +7,7 @@ import RepriseConfig
 import RepriseCore
 import RepriseHTTP
 import ReprisePlugins
-import RepriseStore
+import RepriseSQLite
 import Testing
 @testable import RepriseServer
 

@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 @testable import RepriseHTTP
-import RepriseStore
+import RepriseSQLite
 import RepriseCore
 import TestSupport
 import Testing

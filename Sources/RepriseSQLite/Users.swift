@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import HummingbirdBcrypt
 import RepriseCore
+import RepriseStorage
 import RepriseSync
 
 /// Users and their bcrypt passwords.

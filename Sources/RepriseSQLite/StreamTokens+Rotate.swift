@@ -1,5 +1,6 @@
 import Foundation
 import RepriseCore
+import RepriseStorage
 
 extension StreamTokenStore {
     /// Revokes the user's active tokens with `label` and issues a new one; returns it and the number revoked.

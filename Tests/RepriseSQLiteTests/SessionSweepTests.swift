@@ -4,7 +4,8 @@ import GRDB
 import RepriseCore
 import Synchronization
 import Testing
-@testable import RepriseStore
+@testable import RepriseSQLite
+@testable import RepriseStorage
 
 /// Rules without opinions that start wanting to see expired sessions after `sweeps` questions,
 /// as when a plugin with `session_collect` is loaded in the middle of a pass.

@@ -2,15 +2,8 @@ import Foundation
 import GRDB
 import Logging
 import RepriseCore
+import RepriseStorage
 import RepriseSync
-
-/// A session as a request sees it after validation.
-public struct AuthenticatedSession: Sendable, Equatable {
-    public var sessionId: Int64
-    public var user: User
-    public var kind: SessionKind
-    public var expiresAt: Int64
-}
 
 /// Sessions: creation, validation with coalesced extension, logout, listing.
 ///

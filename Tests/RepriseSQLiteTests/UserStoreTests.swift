@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import RepriseCore
 import Testing
-@testable import RepriseStore
+@testable import RepriseSQLite
+@testable import RepriseStorage
 
 @Suite struct UserStoreTests {
     @Test func addAndVerify() async throws {

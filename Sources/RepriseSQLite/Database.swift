@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RepriseCore
+import RepriseStorage
 
 /// Opens Reprise's SQLite database (WAL, foreign keys) and migrates it.
 public enum RepriseDatabase {

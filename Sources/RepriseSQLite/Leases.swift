@@ -1,11 +1,6 @@
 import GRDB
 import RepriseCore
-
-/// What a lease protects from GC.
-public enum LeaseTarget: Sendable, Hashable {
-    case session(Int64)
-    case token(Int64)
-}
+import RepriseStorage
 
 /// Leases: rows that keep a session or token from GC while a stream or player uses it.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RepriseCore
+import RepriseStorage
 
 extension RepriseDatabase {
     /// API keys (stored as SHA-256) and the SHA-256 of passwords that Ampache's legacy handshake needs.
@@ -46,7 +47,7 @@ public struct ApiKeyStore: Sendable {
     }
 
     /// The prefix that tells an API key apart from sessions (`rs_`) and stream tokens (`rt_`).
-    public static let prefix = "ak_"
+    public static let prefix = ApiKeyFormat.prefix
 
     /// Creates or replaces the user's API key and returns its plaintext, the only time it is visible.
     public func rotate(userId: Int64) async throws -> String {

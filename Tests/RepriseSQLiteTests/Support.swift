@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 import RepriseCore
-@testable import RepriseStore
+@testable import RepriseSQLite
+@testable import RepriseStorage
 
 /// A fresh store on a temporary SQLite file with a manual clock.
 struct Fixture {

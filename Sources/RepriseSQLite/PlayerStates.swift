@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RepriseCore
+import RepriseStorage
 
 extension RepriseDatabase {
     static func registerPlayback(_ m: inout DatabaseMigrator) {
@@ -26,28 +27,6 @@ extension RepriseDatabase {
                 CREATE INDEX player_events_player ON player_events(player, id);
                 """)
         }
-    }
-}
-
-/// What a player should be doing, as persisted across restarts.
-public struct PlayerState: Sendable, Equatable, Codable {
-    public enum Mode: String, Sendable, Codable { case play, pause, stop }
-    /// Song ids in queue order.
-    public var queue: [Int64]
-    /// Index of the current song in `queue`.
-    public var position: Int
-    public var elapsedMs: Int64
-    public var state: Mode
-    public var volume: Int?
-    public var autoplay: AutoplaySettings?
-
-    public init(queue: [Int64] = [], position: Int = 0, elapsedMs: Int64 = 0, state: Mode = .stop, volume: Int? = nil, autoplay: AutoplaySettings? = nil) {
-        self.queue = queue
-        self.position = position
-        self.elapsedMs = elapsedMs
-        self.state = state
-        self.volume = volume
-        self.autoplay = autoplay
     }
 }
 

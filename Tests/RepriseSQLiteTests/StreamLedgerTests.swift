@@ -4,7 +4,8 @@ import GRDB
 import RepriseCore
 import Synchronization
 import Testing
-@testable import RepriseStore
+@testable import RepriseSQLite
+@testable import RepriseStorage
 
 @Suite struct StreamLedgerTests {
     /// The observer runs at the same stack depth after thousands of streams: nothing wraps it per call.

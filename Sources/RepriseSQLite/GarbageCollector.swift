@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import RepriseCore
+import RepriseStorage
 import RepriseSync
 
 /// GC settings, all in ms except the batch size.

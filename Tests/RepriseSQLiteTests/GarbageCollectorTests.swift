@@ -6,7 +6,8 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Synchronization
 import Testing
-@testable import RepriseStore
+@testable import RepriseSQLite
+@testable import RepriseStorage
 
 /// Records collected sessions with the time they went.
 final class CollectedLog: EventSink {

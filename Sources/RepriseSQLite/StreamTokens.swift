@@ -2,14 +2,9 @@ import Foundation
 import GRDB
 import Logging
 import RepriseCore
+import RepriseStorage
 import Synchronization
 import RepriseSync
-
-/// A stream token as a stream request sees it after validation.
-public struct AuthenticatedToken: Sendable, Equatable {
-    public var token: StreamTokenInfo
-    public var user: User
-}
 
 /// Stream tokens: issue under the token policy, validate from memory, revoke, purge.
 public final class StreamTokenStore: Sendable {
@@ -160,15 +155,7 @@ public final class StreamTokenStore: Sendable {
         for task in refreshing.withLock({ Array($0.values) }) { await task.value }
     }
 
-    /// What memory alone says of a presented token, for callers that must not suspend.
-    public enum CachedAnswer: Sendable {
-        /// Usable (a reload or a `last_used_at` write that is due runs in the background).
-        case valid(AuthenticatedToken)
-        /// Looked up and not found a moment ago, malformed, revoked, expired, or of a disabled user.
-        case invalid
-        /// Memory cannot tell: ask `authenticate`.
-        case unknown
-    }
+    public typealias CachedAnswer = CachedTokenAnswer
 
     /// Validates a token from memory only; `authenticate` asks it first and reads the row when it
     /// answers `.unknown`.

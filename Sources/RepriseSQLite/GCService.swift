@@ -1,5 +1,6 @@
 import Logging
 import RepriseCore
+import RepriseStorage
 import ServiceLifecycle
 
 /// Runs GC every `interval ± jitter` inside `reprise serve`, until graceful shutdown.

@@ -1,5 +1,6 @@
 import GRDB
 import RepriseCore
+import RepriseStorage
 
 extension CatalogStore {
     /// One artist with its counts, by id.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import RepriseCore
+import RepriseStorage
 import RepriseSync
 
 extension RepriseDatabase {

@@ -1,0 +1,178 @@
+import RepriseCore
+
+// What the APIs and players need of storage, in domain types. `RepriseSQLite` implements each
+// protocol over SQLite (GRDB); another engine adds a module that implements them, and the
+// composition root (`RepriseServer`) picks one. Nothing here names an engine.
+
+/// Accounts: passwords (bcrypt), roles, lookups.
+public protocol UserRepository: Sendable {
+    /// Creates a user; fails with `.conflict` when the name is taken.
+    func add(name: String, password: String, role: Role) async throws -> User
+    /// Replaces a user's password.
+    func setPassword(name: String, password: String) async throws
+    /// The user whose password this is, or nil (unknown, wrong, disabled); as slow for every answer.
+    func verify(name: String, password: String) async throws -> User?
+    func list() async throws -> [User]
+    func find(name: String) async throws -> User?
+    func count() async throws -> Int
+}
+
+/// Login sessions: creation, authentication with sliding expiry, logout, listing.
+public protocol SessionRepository: Sendable {
+    func create(user: User, kind: SessionKind, client: String?, agent: String?, ip: String?) async throws -> (Secret, SessionInfo)
+    /// The live session for `secret`, extended under the expiry policy; nil when unknown or expired.
+    func authenticate(_ secret: Secret) async throws -> AuthenticatedSession?
+    /// Ends the session for `secret`; false when there was none.
+    func logout(_ secret: Secret) async throws -> Bool
+    /// Ends the session with `id`; false when there was none.
+    func delete(id: Int64) async throws -> Bool
+    func list(limit: Int) async throws -> [SessionInfo]
+    func countByKind() async throws -> [SessionKind: Int]
+}
+
+extension SessionRepository {
+    public func create(user: User, kind: SessionKind) async throws -> (Secret, SessionInfo) {
+        try await create(user: user, kind: kind, client: nil, agent: nil, ip: nil)
+    }
+    public func list() async throws -> [SessionInfo] { try await list(limit: 1000) }
+}
+
+/// What memory alone says of a presented stream token, for callers that must not suspend.
+public enum CachedTokenAnswer: Sendable {
+    /// Usable (a reload or a `last_used_at` write that is due runs in the background).
+    case valid(AuthenticatedToken)
+    /// Looked up and not found a moment ago, malformed, revoked, expired, or of a disabled user.
+    case invalid
+    /// Memory cannot tell: ask `authenticate`.
+    case unknown
+}
+
+/// Long-lived revocable stream tokens.
+public protocol StreamTokenRepository: Sendable {
+    /// Mints a token under `policy` (which may refuse or bound its lifetime).
+    func issue(user: User, label: String, requestedTTLSeconds: Int64?, policy: any TokenPolicy) async throws -> (Secret, StreamTokenInfo)
+    func authenticate(_ secret: Secret) async throws -> AuthenticatedToken?
+    /// `authenticate` from memory only; `hash` must be `secret.hash`.
+    func authenticateCached(_ secret: Secret, hash: SecretHash) -> CachedTokenAnswer
+    /// Revokes a token at once; with `userId`, only that user's.
+    @discardableResult func revoke(id: Int64, userId: Int64?) async throws -> Bool
+    func list(userId: Int64?) async throws -> [StreamTokenInfo]
+    func find(id: Int64) async throws -> StreamTokenInfo?
+    /// Revokes the user's tokens with `label` and mints one in their place, in one transaction; returns how many were revoked.
+    func rotate(user: User, label: String, policy: any TokenPolicy) async throws -> (Secret, StreamTokenInfo, Int)
+}
+
+extension StreamTokenRepository {
+    public func authenticateCached(_ secret: Secret) -> CachedTokenAnswer { authenticateCached(secret, hash: secret.hash) }
+    @discardableResult public func revoke(id: Int64) async throws -> Bool { try await revoke(id: id, userId: nil) }
+}
+
+/// How API keys look.
+public enum ApiKeyFormat {
+    /// The prefix that tells an API key apart from sessions (`rs_`) and stream tokens (`rt_`).
+    public static let prefix = "ak_"
+}
+
+/// API keys (one per user) and the Ampache handshake's password digests.
+public protocol ApiKeyRepository: Sendable {
+    /// Replaces the user's API key with a new one, returned once.
+    func rotate(userId: Int64) async throws -> String
+    func user(forKey key: String) async throws -> User?
+    /// The user whose Ampache `auth` (an API key or its legacy digest) this is, given their name.
+    func user(name: String, legacyAuth auth: String) async throws -> User?
+    /// The user whose Ampache `auth` this is, without a name.
+    func user(legacyAuth auth: String) async throws -> User?
+    /// The user and the hex SHA-256 of their password, for the Ampache handshake.
+    func passwordDigest(name: String) async throws -> (User, String)?
+}
+
+/// What a lease protects from GC.
+public enum LeaseTarget: Sendable, Hashable {
+    case session(Int64)
+    case token(Int64)
+}
+
+/// Durable leases: a session or token GC must not collect while a stream or player uses it.
+public protocol LeaseRepository: Sendable {
+    /// How long a lease lives without renewal, ms.
+    var ttlMs: Int64 { get }
+    func acquire(_ target: LeaseTarget, holder: String) async throws -> Int64
+    func renew(_ id: Int64) async throws -> Bool
+    func release(_ id: Int64) async throws
+}
+
+/// The catalog as its readers see it: songs, artists, albums.
+public protocol CatalogRepository: Sendable {
+    /// The song if memory holds it (no I/O: for the event loop).
+    func cachedSong(id: Int64) -> Song?
+    /// The song; `fresh` skips the cache.
+    func song(id: Int64, fresh: Bool) async throws -> Song?
+    /// The songs with `ids`, in that order, unknown ones left out.
+    func songs(ids: [Int64]) async throws -> [Song]
+    /// A page of songs matching a text query and filters, with the total.
+    func songs(query: String?, title: String?, artist: String?, album: String?, albumId: Int64?, artistId: Int64?, exact: Bool, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song])
+    func artists(limit: Int, offset: Int, query: String?) async throws -> (total: Int, artists: [ArtistInfo])
+    func albums(limit: Int, offset: Int, query: String?, artistId: Int64?) async throws -> (total: Int, albums: [AlbumInfo])
+    func artist(id: Int64) async throws -> ArtistInfo?
+    func album(id: Int64) async throws -> AlbumInfo?
+    func counts() async throws -> (songs: Int, albums: Int, artists: Int)
+    /// When songs were last added and updated (epoch ms).
+    func lastChanges() async throws -> (added: Int64?, updated: Int64?)
+    func randomSongIds(count: Int, artistId: Int64?, albumId: Int64?) async throws -> [Int64]
+}
+
+extension CatalogRepository {
+    public func song(id: Int64) async throws -> Song? { try await song(id: id, fresh: false) }
+    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
+        try await songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, exact: exact, limit: limit, offset: offset)
+    }
+    public func artists(limit: Int = 10_000, offset: Int = 0, query: String? = nil) async throws -> (total: Int, artists: [ArtistInfo]) {
+        try await artists(limit: limit, offset: offset, query: query)
+    }
+    public func albums(limit: Int = 10_000, offset: Int = 0, query: String? = nil, artistId: Int64? = nil) async throws -> (total: Int, albums: [AlbumInfo]) {
+        try await albums(limit: limit, offset: offset, query: query, artistId: artistId)
+    }
+    public func randomSongIds(count: Int, artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [Int64] {
+        try await randomSongIds(count: count, artistId: artistId, albumId: albumId)
+    }
+}
+
+/// Each supervised player's persisted state and its event log.
+public protocol PlayerStateRepository: Sendable {
+    func load(_ name: String) async throws -> PlayerState?
+    func save(_ name: String, _ state: PlayerState) async throws
+    func record(_ name: String, kind: String, message: String) async throws
+    func events(_ name: String, limit: Int) async throws -> [(at: Int64, kind: String, message: String)]
+}
+
+extension PlayerStateRepository {
+    public func events(_ name: String) async throws -> [(at: Int64, kind: String, message: String)] { try await events(name, limit: 50) }
+}
+
+/// Session and token garbage collection, on demand and its history.
+public protocol GarbageCollecting: Sendable {
+    func runOnce(dryRun: Bool) async throws -> GCRunStats
+    /// The latest passes, newest first.
+    func recentRuns(limit: Int) async throws -> [GCRunStats]
+}
+
+extension GarbageCollecting {
+    public func runOnce() async throws -> GCRunStats { try await runOnce(dryRun: false) }
+    public func recentRuns() async throws -> [GCRunStats] { try await recentRuns(limit: 20) }
+}
+
+/// Whether storage can be read and written (`/healthz`).
+public protocol StorageHealth: Sendable {
+    func check() async -> StorageStatus
+}
+
+/// Storage's state as `/healthz` reports it.
+public enum StorageStatus: Sendable, Equatable {
+    case ok
+    /// Nothing can be read.
+    case unavailable
+    /// Reads work; writes fail because the disk is full.
+    case full
+    /// Reads work; writes fail (read-only, I/O errors), with the engine's words.
+    case failing(String)
+}
