@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ReprisePlaybackTests",
-            dependencies: ["ReprisePlayback", "RepriseServer", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["ReprisePlayback", "RepriseStorage", "RepriseSQLite", "RepriseServer", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "RepriseServerTests",

@@ -23,13 +23,6 @@ public final class Playback: Service, Sendable {
         self.logger = logger
     }
 
-    /// Builds supervisors over given backends (for tests of the supervisor's logic).
-    public init(supervising backends: [(PlayerConfig, any PlayerBackend)], env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger) {
-        supervisors = Dictionary(uniqueKeysWithValues: backends.map { ($0.0.name, PlayerSupervisor(config: $0.0, backend: $0.1, env: env, timing: timing, logger: logger)) })
-        self.env = env
-        self.logger = logger
-    }
-
     public var counters: PlaybackCounters { env.counters }
 
     public func run() async throws {

@@ -41,6 +41,8 @@ public actor PlayerSupervisor {
     let env: PlaybackEnvironment
     let timing: SupervisorTiming
     let logger: Logger
+    /// What the run loop waits on between rounds; tests drive `tick()` themselves.
+    let sleeper: any Clock<Duration>
 
     var state = PlayerState()
     var connected = false
@@ -74,7 +76,8 @@ public actor PlayerSupervisor {
     var pendingSeek: (position: Int, ms: Int64)?
     var seekAttempts = 0
 
-    init(config: PlayerConfig, backend: any PlayerBackend, env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger) {
+    init(config: PlayerConfig, backend: any PlayerBackend, env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger, sleeper: any Clock<Duration> = ContinuousClock()) {
+        self.sleeper = sleeper
         self.config = config
         self.backend = backend
         self.env = env
@@ -100,7 +103,7 @@ public actor PlayerSupervisor {
     func run() async {
         while !Task.isCancelled {
             await tick()
-            try? await Task.sleep(for: .milliseconds(timing.pollMs))
+            try? await sleeper.sleep(for: .milliseconds(timing.pollMs))
         }
         await backend.disconnect()
     }
@@ -229,32 +232,33 @@ public actor PlayerSupervisor {
         try await refill()
     }
 
-    /// The player stopped while it should play: the queue ended, the track finished, or it failed.
+    /// The player stopped while it should play: the queue ended, the track finished, or it failed (`StopVerdict`).
     func handleStop(_ status: BackendStatus) async throws {
-        if status.error == nil, now - playIssuedAt < 2_000 { return }
-        // A stopped player may report any position; the last one seen playing is the truth.
-        let position = min(state.position, max(0, state.queue.count - 1))
-        guard !state.queue.isEmpty else { state.state = .stop; return }
-        let songId = state.queue[position]
-        let stream = env.ledger.recent().last { $0.tokenId == token?.info.id && $0.songId == songId && $0.startedAt >= currentSince - 1_000 }
-        let failed = status.error != nil || stream?.status == .aborted
-        if failed {
-            let why = status.error ?? stream?.reason ?? "stream aborted"
-            if !retried.contains(position) {
-                retried.insert(position)
-                let reached = max(state.elapsedMs, stream.map { $0.bytesSent > 0 ? state.elapsedMs : 0 } ?? 0)
-                await note("retry", "song \(songId) at \(position) failed (\(why)); retrying from \(reached) ms with a fresh URL")
-                state.position = position
-                state.elapsedMs = reached
-                try await restore()
-                return
-            }
+        let current = state.queue.isEmpty ? nil : state.queue[min(max(0, state.position), state.queue.count - 1)]
+        let stream = current.flatMap { songId in
+            env.ledger.recent().last { $0.tokenId == token?.info.id && $0.songId == songId && $0.startedAt >= currentSince - 1_000 }
+        }
+        let verdict = StopVerdict.decide(
+            error: status.error, sincePlayMs: now - playIssuedAt, position: state.position, queue: state.queue,
+            retried: retried, stream: stream, elapsedMs: state.elapsedMs)
+        switch verdict {
+        case .wait:
+            return
+        case .idle:
+            state.state = .stop
+        case .retry(let position, let songId, let fromMs, let why):
+            retried.insert(position)
+            await note("retry", "song \(songId) at \(position) failed (\(why)); retrying from \(fromMs) ms with a fresh URL")
+            state.position = position
+            state.elapsedMs = fromMs
+            try await restore()
+        case .skip(let position, let songId, let why):
             skips += 1
             await note("skip", "song \(songId) at \(position) failed twice (\(why)); skipped")
-            return try await advance(from: position)
+            try await advance(from: position)
+        case .advance(let position):
+            try await advance(from: position)
         }
-        // Finished: the player ran off the end of its queue.
-        try await advance(from: position)
     }
 
     func advance(from position: Int) async throws {

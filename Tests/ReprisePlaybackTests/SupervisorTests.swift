@@ -1,0 +1,161 @@
+import Foundation
+@testable import ReprisePlayback
+import RepriseCore
+import RepriseStorage
+import Testing
+
+/// The supervisor's decisions, deterministic: a `FakePlayer`, real SQLite stores, a manual clock,
+/// and rounds driven one by one (`FakeStage.tick`), so no test waits for time to pass.
+@Suite struct SupervisorTests {
+    /// A player that cannot be reached is tried again after 0.5 s, 1 s, 2 s...; once it answers, the supervisor connects.
+    @Test func reconnectBacksOffAndDoubles() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.player.crash()
+        var attempts: [Int64] = []
+        let start = stage.clock.nowMs()
+        for _ in 0..<16 {
+            let before = await stage.player.calls.filter { $0 == "connect" }.count
+            await stage.tick()
+            if await stage.player.calls.filter({ $0 == "connect" }).count > before { attempts.append(stage.clock.nowMs() - start) }
+        }
+        #expect(attempts == [250, 750, 1_750, 3_750])
+        await stage.player.comeBack()
+        for _ in 0..<20 { await stage.tick() }
+        #expect(await stage.supervisor.report().connected)
+    }
+
+    /// A player lost mid-song is restored when it comes back: queue with fresh URLs, the song, the position.
+    @Test func lostPlayerIsRestoredWhereItWas() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.jump(to: 1)
+        await stage.player.play(for: 5_000)
+        await stage.tick(after: 5_000)
+        #expect(await stage.supervisor.report().elapsedMs == 5_000)
+        await stage.player.crash()
+        await stage.tick()
+        await stage.tick()
+        #expect(await stage.supervisor.report().connected == false)
+        await stage.player.comeBack()
+        await stage.player.clearCalls()
+        for _ in 0..<8 { await stage.tick() }
+        let calls = await stage.player.calls
+        #expect(calls.starts(with: ["connect", "clear", "enqueue 4", "volume 100", "play 1"]), "\(calls)")
+        #expect(calls.contains("seek 1 5000"), "\(calls)")
+        let report = await stage.supervisor.report()
+        #expect(report.connected && report.position == 1 && report.state == "play" && report.recoveries == 1)
+        #expect(await stage.player.items.map(\.songId) == stage.songs)
+        #expect(try await stage.events().contains("recovery"))
+    }
+
+    /// A song that fails is retried once from where it was; failing again, it is skipped.
+    @Test func failedSongIsRetriedOnceThenSkipped() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.command("play")
+        await stage.player.play(for: 3_000)
+        await stage.tick(after: 3_000)
+        await stage.player.fail("403 Forbidden")
+        await stage.player.clearCalls()
+        await stage.tick()
+        #expect(await stage.player.calls.contains("play 0"))
+        await stage.tick()
+        #expect(await stage.player.calls.contains("seek 0 3000"))
+        #expect(await stage.supervisor.report().skips == 0)
+        await stage.player.fail("403 Forbidden")
+        await stage.tick()
+        let report = await stage.supervisor.report()
+        #expect(report.skips == 1 && report.position == 1 && report.state == "play")
+        #expect(await stage.player.position == 1)
+        #expect(try await stage.events().filter { $0 == "retry" || $0 == "skip" } == ["retry", "skip"])
+    }
+
+    /// Songs that end advance the position; after the last one the player stays stopped (no autoplay).
+    @Test func endedSongsAdvanceAndTheQueueEnds() async throws {
+        let stage = try await FakeStage(songs: 2)
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.command("play")
+        await stage.player.endSong()
+        await stage.tick(after: 30_000)
+        #expect(await stage.supervisor.report().position == 1)
+        await stage.player.endSong()
+        await stage.player.clearCalls()
+        await stage.tick(after: 30_000)
+        await stage.tick()
+        let report = await stage.supervisor.report()
+        #expect(report.state == "stop" && report.position == 1)
+        #expect(await stage.player.calls.filter { $0.hasPrefix("play") } == [], "the supervisor restarted a finished queue")
+    }
+
+    /// A player token near its expiry is replaced: later entries get URLs with the new token; the current song plays on.
+    @Test func expiringTokenIsRotatedAndLaterURLsSwapped() async throws {
+        struct Minute: TokenPolicy {
+            func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision { .issue(ttlSeconds: 60) }
+            func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision { .allow }
+        }
+        let stage = try await FakeStage(policy: Minute())
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.command("play")
+        let before = await stage.player.items.map(\.url)
+        await stage.player.clearCalls()
+        await stage.tick(after: 58_000)
+        let after = await stage.player.items.map(\.url)
+        #expect(after.count == 4 && after[0] == before[0], "the current entry was touched")
+        #expect(Set(after.dropFirst()).isDisjoint(with: before), "later entries kept the old token")
+        #expect(await !stage.player.calls.contains { $0.hasPrefix("play") })
+        let live = try await stage.tokens.list(userId: stage.owner.id).filter { $0.label == "player:fake" && $0.revokedAt == nil }
+        #expect(live.count == 2)  // the old one expires by itself: the current song's stream is never cut
+        #expect(try await stage.events().contains("rotate"))
+    }
+
+    /// Another client moving the player to another entry is followed, not undone.
+    @Test func anotherClientsJumpIsFollowed() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.command("play")
+        await stage.player.jump(to: 2)
+        await stage.player.clearCalls()
+        await stage.tick()
+        #expect(await stage.supervisor.report().position == 2)
+        #expect(await stage.player.calls.filter { $0.hasPrefix("play") } == [])
+    }
+}
+
+/// `StopVerdict`, the supervisor's answer to a player that stopped while it should play.
+@Suite struct StopVerdictTests {
+    func record(_ status: StreamRecord.Status, reason: String? = nil) -> StreamRecord {
+        StreamRecord(id: 1, songId: 8, userId: 1, sessionId: nil, tokenId: 1, player: nil, rangeStart: 0, rangeEnd: 99, bytesExpected: 100,
+                     bytesSent: status == .completed ? 100 : 10, startedAt: 0, finishedAt: 1, status: status, reason: reason)
+    }
+
+    @Test func decisions() {
+        let q: [Int64] = [7, 8, 9]
+        // Opening a stream: a stop without an error is not yet a verdict.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 500, position: 0, queue: q, retried: [], stream: nil, elapsedMs: 0) == .wait)
+        // An error is a verdict at once.
+        #expect(StopVerdict.decide(error: "404", sincePlayMs: 500, position: 1, queue: q, retried: [], stream: nil, elapsedMs: 900)
+                == .retry(position: 1, songId: 8, fromMs: 900, why: "404"))
+        #expect(StopVerdict.decide(error: "404", sincePlayMs: 500, position: 1, queue: q, retried: [1], stream: nil, elapsedMs: 900)
+                == .skip(position: 1, songId: 8, why: "404"))
+        // No error, but the ledger saw the stream cut: a failure too.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.aborted, reason: "client went away"), elapsedMs: 4_000)
+                == .retry(position: 1, songId: 8, fromMs: 4_000, why: "client went away"))
+        // A completed stream and no error: the song ended.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.completed), elapsedMs: 29_000) == .advance(from: 1))
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 2, queue: q, retried: [], stream: nil, elapsedMs: 0) == .advance(from: 2))
+        // A stopped player may report a position past the queue; the last entry is taken.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 7, queue: q, retried: [], stream: nil, elapsedMs: 0) == .advance(from: 2))
+        #expect(StopVerdict.decide(error: "x", sincePlayMs: 9_000, position: 0, queue: [], retried: [], stream: nil, elapsedMs: 0) == .idle)
+    }
+}
