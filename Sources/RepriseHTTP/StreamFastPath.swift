@@ -49,7 +49,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The last token presented and its SHA-256.
     private var lastToken: (text: String, hash: SecretHash)?
     /// The last song answered and its validators, formatted once.
-    private var lastValidators: Validators?
+    private var lastValidators: (songId: Int64, size: Int64, mtimeMs: Int64, validators: StreamPlan.Validators)?
     /// Files this connection read lately, still open: a player's probes and seeks, and a client
     /// that asks for one song again and again, then cost a `stat` of the path instead of `open`,
     /// `stat` and `close`. Used only while the path still names the same file (device and inode);
@@ -61,16 +61,6 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let songId: Int64
         let fd: Int32
         let file: FileIdentity
-    }
-
-    /// A song's `ETag` and `Last-Modified`, for the file it was scanned as.
-    struct Validators {
-        let songId: Int64
-        let size: Int64
-        let mtimeMs: Int64
-        let etag: EntityTag
-        let etagText: String
-        let lastModified: String
     }
 
     /// A file on disk, by device and inode.
@@ -160,7 +150,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     enum Answer {
         /// An error response, head fields and body ready.
         case refusal(Refusal)
-        case notModified(HTTPHeaders)
+        /// A head with no body (HEAD, 304).
         case headers(HTTPResponseStatus, HTTPHeaders)
         case file(HTTPResponseStatus, HTTPHeaders, song: Song, file: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential)
     }
@@ -195,32 +185,21 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let decision = services.tokenPolicy.authorizeInline(token: t.token, user: t.user, request: facts, songId: song.id, song: song) else { return nil }
         if case .deny(let reason) = decision {
             services.ledger.refused()
-            return .refusal(Refusal(.forbidden, json: Self.errorJSON(code: .policyDenied, message: reason)))
+            return .refusal(Refusal(.forbidden, json: StreamPlan.errorJSON(code: .policyDenied, message: reason)))
         }
-        let v = validators(song)
-        var headers = HTTPHeaders([
-            ("Accept-Ranges", "bytes"), ("ETag", v.etagText), ("Last-Modified", v.lastModified),
-            ("Content-Type", song.mimeType), ("Cache-Control", "private, max-age=0"),
-        ])
         let conditions = ConditionalHeaders { name in head.headers.first(name: name) }
-        let credential = StreamCredential(user: t.user, sessionId: nil, token: t.token)
-        let size = song.size
-        switch planResponse(method: head.method.rawValue, headers: conditions, size: size, etag: v.etag, lastModifiedMs: song.mtimeMs) {
-        case .notModified:
-            headers.remove(name: "Content-Type")
-            return .notModified(headers)
-        case .full where head.method == .HEAD || size == 0 || size <= maxBody:
-            headers.add(name: "Content-Length", value: String(size))
-            if head.method == .HEAD || size == 0 { return .headers(.ok, headers) }
-            return .file(.ok, headers, song: song, file: file, range: 0...(size - 1), credential: credential)
-        case .partial(let range) where head.method == .HEAD || range.upperBound - range.lowerBound < maxBody:
-            headers.add(name: "Content-Range", value: ContentRange.satisfied(range, size: size))
-            headers.add(name: "Content-Length", value: String(range.upperBound - range.lowerBound + 1))
-            if head.method == .HEAD { return .headers(.partialContent, headers) }
-            return .file(.partialContent, headers, song: song, file: file, range: range, credential: credential)
-        default:
-            return nil
+        let plan = StreamPlan.make(song: song, isHead: head.method == .HEAD, conditions: conditions, validators: validators(song))
+        // Answered here: what needs no file or one slice short enough; the rest (412, 416, several ranges, long bodies) goes on.
+        let body: ClosedRange<Int64>?
+        switch (plan.status, plan.body) {
+        case (.ok, .none), (.partialContent, .none), (.notModified, .none): body = nil
+        case (.ok, .file(let range)), (.partialContent, .file(let range)) where range.upperBound - range.lowerBound < maxBody: body = range
+        default: return nil
         }
+        let headers = HTTPHeaders(plan.fields.map { ($0.name, $0.value) })
+        let status = HTTPResponseStatus(statusCode: plan.status.code)
+        guard let body else { return .headers(status, headers) }
+        return .file(status, headers, song: song, file: file, range: body, credential: StreamCredential(user: t.user, sessionId: nil, token: t.token))
     }
 
     /// `secret.hash`, computed once per token per connection.
@@ -232,11 +211,10 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The song's validators, from `lastValidators` when it is the same file.
-    private func validators(_ song: Song) -> Validators {
-        if let v = lastValidators, v.songId == song.id, v.size == song.size, v.mtimeMs == song.mtimeMs { return v }
-        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
-        let made = Validators(songId: song.id, size: song.size, mtimeMs: song.mtimeMs, etag: etag, etagText: etag.headerValue, lastModified: HTTPDate.format(epochMs: song.mtimeMs))
-        lastValidators = made
+    private func validators(_ song: Song) -> StreamPlan.Validators {
+        if let v = lastValidators, v.songId == song.id, v.size == song.size, v.mtimeMs == song.mtimeMs { return v.validators }
+        let made = StreamPlan.Validators(song)
+        lastValidators = (song.id, song.size, song.mtimeMs, made)
         return made
     }
 
@@ -281,8 +259,6 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch answer {
         case .refusal(let refusal):
             write(refusal, keepAlive: keepAlive, isHead: isHead, context: context)
-        case .notModified(let headers):
-            send(head(.notModified, headers, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
         case .headers(let status, let headers):
             send(head(status, headers, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
         case .file(let status, let headers, let song, let file, let range, let credential):
@@ -354,7 +330,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// `sendfile(2)` region.
     private func sendFile(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, song: Song, file identity: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential, keepAlive: Bool, context: ChannelHandlerContext) {
         let length = range.upperBound - range.lowerBound + 1
-        let missing = { Self.errorJSON(code: .fileMissing, message: "cannot open the file of song \(song.id)") }
+        let missing = { StreamPlan.errorJSON(code: .fileMissing, message: "cannot open the file of song \(song.id)") }
         var out: ByteBuffer?
         let region: FileRegion?
         if length <= Self.copyBytes {
@@ -367,7 +343,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 // Shorter than the scan saw: answer as the full path does for a changed file.
                 forget(fd)
                 let message = "the file of song \(song.id) changed since the last scan; rescan the catalog"
-                return writeError(.conflict, json: Self.errorJSON(code: .fileChanged, message: message), keepAlive: keepAlive, context: context)
+                return writeError(.conflict, json: StreamPlan.errorJSON(code: .fileChanged, message: message), keepAlive: keepAlive, context: context)
             }
             out = bytes
             region = nil
@@ -380,10 +356,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             out = nil
             region = FileRegion(fileHandle: handle, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound) + 1)
         }
-        let ledger = services.ledger
-        let streamId = ledger.start(
-            songId: song.id, userId: credential.user.id, sessionId: nil, tokenId: credential.token?.id,
-            player: credential.player, range: range, bytesExpected: length)
+        // Accounted as every stream is; bodies this short never need a durable lease.
+        let account = StreamAccount.start(services.ledger, song: song, credential: credential, range: range, expected: length)
         let sent = context.eventLoop.makePromise(of: Void.self)
         if let region { FileRegionHandler.watchForTruncation(region, channel: context.channel, until: sent.futureResult) }
         send(head(status, headers, keepAlive: keepAlive), body: out, region: region, promise: sent, keepAlive: keepAlive, context: context)
@@ -391,14 +365,14 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             var reason: String?
             switch result {
             case .success:
-                ledger.progress(streamId, bytes: length)
+                account.sent(length)
             case .failure:
                 var st = stat()
                 let shrank = (try? region?.fileHandle.withUnsafeFileDescriptor { fstat($0, &st) == 0 && Int64(st.st_size) <= range.upperBound }) ?? false
                 reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
             }
             try? region?.fileHandle.close()
-            ledger.finish(streamId, reason: reason)
+            account.finish(reason: reason)
         }
     }
 
@@ -434,13 +408,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The refusal of most fast-path requests that fail (B3 in docs/performance.md): made once.
-    static let invalidToken = Refusal(.unauthorized, json: errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired"))
+    static let invalidToken = Refusal(.unauthorized, json: StreamPlan.errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired"))
 
-    /// The error shape of `APIError`.
-    static func errorJSON(code: APIError.Code, message: String) -> String {
-        let data = (try? JSONEncoder().encode(ErrorBody(error: .init(code: code.rawValue, message: message)))) ?? Data()
-        return String(decoding: data, as: UTF8.self)
-    }
 
     private static let dates = Locked<(second: Int64, text: String)>((-1, ""))
 

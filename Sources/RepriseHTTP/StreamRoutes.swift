@@ -35,8 +35,6 @@ public struct StreamEndpoint: Sendable {
     static let chunkSize = 64 * 1024
     /// Read size once a client has shown it reads slower than Reprise sends.
     static let slowChunkSize = 16 * 1024
-    /// Streams longer than this also take a lease row, visible to GC in other processes.
-    static let durableLeaseAfterMs: Int64 = 2_000
 
     /// Authorizes by `?token=` (stream token, then the policy with the song) or a session bearer;
     /// the song is loaded only for a known credential, and before the (synchronous) policy runs.
@@ -113,52 +111,26 @@ public struct StreamEndpoint: Sendable {
         }
     }
 
-    /// Answers for a song as the scan saw it; `channel` (the connection) bounds the bytes in flight.
+    /// Answers for a song as the scan saw it (`StreamPlan`); `channel` (the connection) bounds the bytes in flight.
     func answer(_ song: Song, request: Request, credential: StreamCredential, channel: (any Channel)?) async throws -> Response {
         try Self.check(song)
-        let file = song.path
-        let etag = EntityTag.strong(id: song.id, size: song.size, mtimeMs: song.mtimeMs)
-        var headers: HTTPFields = [
-            .acceptRanges: "bytes",
-            .eTag: etag.headerValue,
-            .lastModified: HTTPDate.format(epochMs: song.mtimeMs),
-            .contentType: song.mimeType,
-            .cacheControl: "private, max-age=0",
-        ]
         let conditions = ConditionalHeaders { name in request.headers[HTTPField.Name(name)!] }
-        let method = request.method.rawValue
-        let isHead = request.method == .head
-        let size = song.size
-        switch planResponse(method: method, headers: conditions, size: size, etag: etag, lastModifiedMs: song.mtimeMs) {
-        case .notModified:
-            headers[.contentType] = nil
-            return Response(status: .notModified, headers: headers)
-        case .preconditionFailed:
-            return Response(status: .preconditionFailed, headers: headers)
-        case .unsatisfiable:
-            headers[.contentRange] = ContentRange.unsatisfied(size: size)
-            headers[.contentType] = "application/json; charset=utf-8"
-            let body = try JSONEncoder().encode(ErrorBody(error: .init(code: APIError.Code.rangeNotSatisfiable.rawValue, message: "the range starts past the end of the \(size)-byte file")))
-            return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
-        case .full:
-            headers[.contentLength] = String(size)
-            if isHead || size == 0 { return Response(status: .ok, headers: headers) }
-            return Response(status: .ok, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: [.file(0...(size - 1))], expected: size))
-        case .partial(let range):
+        let plan = StreamPlan.make(song: song, isHead: request.method == .head, conditions: conditions, validators: .init(song))
+        var headers = HTTPFields()
+        for f in plan.fields { headers[HTTPField.Name(f.name)!] = f.value }
+        switch plan.body {
+        case .none:
+            return Response(status: plan.status, headers: headers)
+        case .error(let code, let message):
+            return Response(status: plan.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StreamPlan.errorJSON(code: code, message: message))))
+        case .file(let range):
             let length = range.upperBound - range.lowerBound + 1
-            headers[.contentRange] = ContentRange.satisfied(range, size: size)
-            headers[.contentLength] = String(length)
-            if isHead { return Response(status: .partialContent, headers: headers) }
-            return Response(status: .partialContent, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: [.file(range)], expected: length))
-        case .multiple(let ranges):
-            let multipart = MultipartByteRanges(ranges: ranges, size: size, contentType: song.mimeType)
-            headers[.contentType] = multipart.contentType
-            headers[.contentLength] = String(multipart.contentLength)
-            if isHead { return Response(status: .partialContent, headers: headers) }
+            return Response(status: plan.status, headers: headers, body: body(song.path, song: song, credential: credential, channel: channel, pieces: [.file(range)], expected: length))
+        case .multipart(let multipart):
             var pieces: [Piece] = []
             for part in multipart.parts { pieces += [.text(part.header), .file(part.range)] }
             pieces.append(.text(multipart.closingDelimiter))
-            return Response(status: .partialContent, headers: headers, body: body(file, song: song, credential: credential, channel: channel, pieces: pieces, expected: multipart.contentLength))
+            return Response(status: plan.status, headers: headers, body: body(song.path, song: song, credential: credential, channel: channel, pieces: pieces, expected: multipart.contentLength))
         }
     }
 
@@ -198,31 +170,20 @@ public struct StreamEndpoint: Sendable {
         let app = self.app
         let first: ClosedRange<Int64> = pieces.lazy.compactMap { if case .file(let r) = $0 { r } else { nil } }.first ?? 0...0
         return ResponseBody(contentLength: Int(expected)) { writer in
-            let streamId = app.ledger.start(
-                songId: song.id, userId: credential.user.id, sessionId: credential.sessionId, tokenId: credential.token?.id,
-                player: credential.player, range: first, bytesExpected: expected)
+            let account = StreamAccount.start(app.ledger, song: song, credential: credential, range: first, expected: expected)
             var failure: String?
-            var durableLease: Int64?
-            let started = app.clock.nowMs()
-            var renewedAt = started
+            var lease = DurableStreamLease(leases: app.leases, credential: credential, holder: "stream:\(account.id)", now: app.clock.nowMs())
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             var regions: NIOFileHandle?
             defer {
                 if let regions { try? regions.close() } else if fd >= 0 { close(fd) }
-                app.ledger.finish(streamId, reason: failure)
-                if let durableLease { Task { try? await app.leases.release(durableLease) } }
+                account.finish(reason: failure)
+                lease.release()
             }
             /// Counts bytes the client took and keeps the lease.
             func sent(_ bytes: Int) async {
-                app.ledger.progress(streamId, bytes: Int64(bytes))
-                let now = app.clock.nowMs()
-                if durableLease == nil, now - started >= Self.durableLeaseAfterMs, let target = StreamRecord.leaseTarget(credential) {
-                    durableLease = try? await app.leases.acquire(target, holder: "stream:\(streamId)")
-                    renewedAt = now
-                } else if let lease = durableLease, now - renewedAt >= app.leases.ttlMs / 3 {
-                    _ = try? await app.leases.renew(lease)
-                    renewedAt = now
-                }
+                account.sent(Int64(bytes))
+                await lease.keep(now: app.clock.nowMs())
             }
             do {
                 guard fd >= 0 else { throw APIError(.gone, code: .fileMissing, "cannot open the file of song \(song.id)") }
