@@ -151,20 +151,22 @@ let package = Package(
         .executableTarget(name: "reprise-fuzz", dependencies: ["RepriseFuzz"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["RepriseFuzz"]),
         .testTarget(name: "RepriseCoreTests", dependencies: ["RepriseCore"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "TestSupport"]),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
         .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "TestSupport"]),
-        // Child processes for tests, spawned without leaking descriptors and awaited off the cooperative pool.
+        // Test helpers shared by every test target: child processes (spawned without leaking descriptors,
+        // awaited off the cooperative pool), temporary folders, sox tones.
         .target(name: "TestSupport", dependencies: ["RepriseSync"], path: "Tests/TestSupport"),
         // A private Debian mpd for tests, shared by the test targets that need a real player.
         .target(name: "MPDTestSupport", dependencies: ["TestSupport", "RepriseSync"], path: "Tests/MPDTestSupport"),
         .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
-        .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig"]),
+        .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig", "TestSupport"]),
         .testTarget(
             name: "RepriseSQLiteTests",
             dependencies: [
                 "RepriseSQLite",
                 "RepriseStorage",
+                "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -174,6 +176,7 @@ let package = Package(
             dependencies: [
                 "RepriseHTTP",
                 "RepriseSQLite",
+                "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import LuaHost
 import Synchronization
 
@@ -7,9 +8,7 @@ final class PluginDir: Sendable {
     let path: String
 
     init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("luahost-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
+        path = try TempDir("luahost").path
     }
 
     deinit {

@@ -120,8 +120,7 @@ actor AudioFiles {
     }
 
     private static func make() async throws -> AudioHTTPServer {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpd-audio-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TempDir("mpd-audio").url
         try await sox(dir.appendingPathComponent("a.mp3").path, seconds: 3, frequency: 440)
         try await sox(dir.appendingPathComponent("b.mp3").path, seconds: 3, frequency: 660)
         try await sox(dir.appendingPathComponent("long.mp3").path, seconds: 30, frequency: 330)
@@ -131,7 +130,6 @@ actor AudioFiles {
     }
 
     private static func sox(_ path: String, seconds: Int, frequency: Int) async throws {
-        let r = try await Child.run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", path, "synth", String(seconds), "sine", String(frequency)])
-        guard r.status == 0 else { throw MPDServerError(message: "sox failed for \(path)") }
+        try await Tone.write(path, seconds: Double(seconds), frequency: frequency)
     }
 }

@@ -29,7 +29,7 @@ public final class MPDServer: @unchecked Sendable {
     /// Writes a config and starts MPD on a free port, waiting (without blocking a thread) until it greets.
     /// `mixer: false` leaves the output without a mixer, so MPD refuses volume changes.
     public static func start(executable: String = "/usr/bin/mpd", mixer: Bool = true) async throws -> MPDServer {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpd-test-\(UUID().uuidString)")
+        let dir = try TempDir("mpd-test").url
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("playlists"), withIntermediateDirectories: true)
         let server = MPDServer(port: try freePort(), directory: dir)

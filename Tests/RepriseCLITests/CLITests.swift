@@ -17,8 +17,7 @@ struct CLI {
 
     /// A temporary folder with a config whose database lives inside it.
     init(extraYAML: String = "") throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        dir = try TempDir("reprise-cli").url
         config = dir.appendingPathComponent("reprise.yaml").path
         try "database:\n  path: \(dir.path)/db.sqlite\nauth:\n  bcrypt_cost: 4\n\(extraYAML)".write(toFile: config, atomically: true, encoding: .utf8)
     }

@@ -15,7 +15,7 @@ final class LiveServer {
         music = cli.dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
         for (name, seconds) in files {
-            try await run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", music.appendingPathComponent(name).path, "synth", "\(seconds)", "sine", "440"])
+            try await Tone.write(music.appendingPathComponent(name).path, seconds: Double(seconds))
         }
         port = try freePort()
         let config = try String(contentsOfFile: cli.config, encoding: .utf8) + "catalog:\n  paths: [\(music.path)]\nhttp:\n  public_url: http://127.0.0.1:\(port)\n"

@@ -2,14 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A temporary directory removed by `cleanup()`.
-final class TempDir {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-cat-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
+extension TempDir {
+    /// A folder for catalog tests (`cleanup()` removes it, unreadable parts included).
+    init() throws { try self.init("reprise-cat") }
 
     func sub(_ relative: String) -> String { path + "/" + relative }
 
@@ -25,9 +20,10 @@ final class TempDir {
         try FileManager.default.createSymbolicLink(atPath: sub(relative), withDestinationPath: target)
     }
 
+    /// Gives back permissions a test took away, then removes the folder.
     func cleanup() {
         _ = try? run("/bin/chmod", ["-R", "u+rwx", path])
-        try? FileManager.default.removeItem(atPath: path)
+        remove()
     }
 }
 
@@ -53,7 +49,7 @@ func hasTool(_ name: String) -> Bool {
 
 let audioToolsAvailable = hasTool("sox") && hasTool("metaflac") && hasTool("vorbiscomment")
 
-/// Synthesizes a sine tone with sox: `sox -n -r RATE -c CH OUT synth SECONDS sine 440`.
+/// Synthesizes a 440 Hz tone (`Tone`).
 func synth(_ path: String, seconds: Double, rate: Int = 44100, channels: Int = 2) throws {
-    try run("/usr/bin/sox", ["-n", "-r", "\(rate)", "-c", "\(channels)", path, "synth", "\(seconds)", "sine", "440"])
+    try Tone.writeBlocking(path, seconds: seconds, rate: rate, channels: channels)
 }

@@ -1,5 +1,6 @@
 import RepriseSync
 import Foundation
+import TestSupport
 import Synchronization
 import Testing
 @testable import RepriseCatalog

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import RepriseConfig
 
 @Suite struct ConfigLoaderTests {
     func write(_ yaml: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-config-\(UUID().uuidString).yaml").path
+        let path = try TempDir("reprise-config").file("reprise.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 import HTTPTypes
 import Hummingbird
@@ -16,7 +17,7 @@ struct TestServer {
     let clock: ManualWallClock
 
     init(policy: SessionPolicy = SessionPolicy(webTTL: 60_000, apiTTL: 600_000, minAge: 10_000, extendInterval: 5_000), maxBody: Int = 4096) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-http-\(UUID().uuidString).sqlite").path
+        let path = try TempDir("reprise-http").file("reprise.sqlite").path
         let db = try RepriseDatabase.open(path: path)
         let clock = ManualWallClock()
         let sessions = SessionStore(db: db, clock: clock, policy: policy)

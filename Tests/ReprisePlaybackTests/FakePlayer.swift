@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Logging
 @testable import ReprisePlayback
 import RepriseCore
@@ -129,8 +130,7 @@ struct FakeStage {
     let ledger: StreamLedger
 
     init(songs count: Int = 4, policy: any TokenPolicy = DefaultTokenPolicy(), timing: SupervisorTiming = SupervisorTiming()) async throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-fake-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        dir = try TempDir("reprise-fake").url
         let db = try RepriseDatabase.open(path: dir.appendingPathComponent("db.sqlite").path)
         let users = UserStore(db: db, clock: clock, bcryptCost: 4)
         owner = try await users.add(name: "ann", password: "password1", role: .user)

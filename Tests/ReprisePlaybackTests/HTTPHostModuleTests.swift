@@ -24,9 +24,9 @@ import Testing
     """#
 
     @Test func redirectsAreNotFollowed() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("http-host-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temp = try TempDir("http-host")
+        defer { temp.remove() }
+        let dir = temp.url
         let log = dir.appendingPathComponent("requests.log").path
         let port = try MPDServer.freePort()
         let child = try Child("/usr/bin/python3", ["-c", Self.server, "\(port)", log])

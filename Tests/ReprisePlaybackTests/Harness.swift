@@ -26,11 +26,10 @@ final class Stage: @unchecked Sendable {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     init(songs: Int, seconds: Double, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false, mixer: Bool = true) async throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-stage-\(UUID().uuidString)")
+        dir = try TempDir("reprise-stage").url
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         for i in 0..<songs {
-            let sox = try await Child.run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", dir.appendingPathComponent("music/song\(i).flac").path, "synth", "\(seconds)", "sine", "\(300 + 40 * i)"])
-            guard sox.status == 0 else { throw ChildError("sox: \(sox.errors)") }
+            try await Tone.write(dir.appendingPathComponent("music/song\(i).flac").path, seconds: seconds, frequency: 300 + 40 * i)
         }
         if useVLC {
             vlc = try await VLCServer.start()

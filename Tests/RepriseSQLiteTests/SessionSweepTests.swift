@@ -1,5 +1,6 @@
 import RepriseSync
 import Foundation
+import TestSupport
 import GRDB
 import RepriseCore
 import Synchronization
@@ -180,9 +181,9 @@ final class LateRules: ExpiryRules {
     }
 
     @Test func migrationMovesSessionsAndTheirLeasesToHashRowIds() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent("reprise.sqlite").path
+        let dir = try TempDir("reprise")
+        defer { dir.remove() }
+        let path = dir.file("reprise.sqlite").path
         let (kept, leased) = (Secret.generate(.session), Secret.generate(.session))
         do {
             let old = try DatabaseQueue(path: path)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 import RepriseCore
 @testable import RepriseSQLite
@@ -16,7 +17,7 @@ struct Fixture {
     let leases: LeaseStore
 
     init(policy: SessionPolicy = SessionPolicy(webTTL: 60_000, apiTTL: 600_000, minAge: 10_000, extendInterval: 5_000), rules: any ExpiryRules = DefaultExpiryRules(), path: String? = nil) throws {
-        self.path = path ?? FileManager.default.temporaryDirectory.appendingPathComponent("reprise-\(UUID().uuidString)/reprise.sqlite").path
+        self.path = try path ?? TempDir("reprise").file("reprise.sqlite").path
         db = try RepriseDatabase.open(path: self.path)
         clock = ManualWallClock()
         self.policy = policy

@@ -358,7 +358,7 @@ import Testing
         let path = try #require(try await lib.core.catalog.song(id: id)?.path)
         try await lib.test { client in
             #expect(try await client.get("/stream/\(id)?token=\(token)").status == .ok)  // now cached
-            try sh("sox", ["-n", "-r", "44100", "-c", "2", path, "synth", "2", "sine", "330"])
+            try Tone.writeBlocking(path, seconds: 2, frequency: 330)
             let other = LibraryScanner(roots: [lib.music.path], catalog: CatalogStore(db: lib.core.db, clock: lib.core.clock), logger: Logger(label: "other"))
             _ = try await other.scan()
             let r = try await client.get("/stream/\(id)?token=\(token)")

@@ -27,7 +27,7 @@ struct Library {
 
     /// `clock` replaces the system's, e.g. a `ManualWallClock` so that caches never go stale during a test.
     init(extraYAML: String = "", auth: [String] = [], clock: any WallClock = SystemWallClock(), busyTimeout: String = "10s") throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("reprise-lib-\(UUID().uuidString)")
+        dir = try TempDir("reprise-lib").url
         music = dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("reprise.yaml").path
@@ -53,7 +53,7 @@ struct Library {
     func tone(_ relative: String, seconds: Double = 1, tags: [String: String] = [:]) throws -> String {
         let path = music.appendingPathComponent(relative).path
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try sh("sox", ["-n", "-r", "44100", "-c", "2", path, "synth", "\(seconds)", "sine", "440"])
+        try Tone.writeBlocking(path, seconds: seconds)
         if !tags.isEmpty {
             if path.hasSuffix(".flac") {
                 try sh("metaflac", tags.map { "--set-tag=\($0.key)=\($0.value)" } + [path])
