@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "ReprisePlayback",
             dependencies: [
-                "RepriseCore", "RepriseStorage", "LuaHost", "MPDClient",
+                "RepriseCore", "RepriseStorage", "ReprisePlugins", "LuaHost", "MPDClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -60,3 +60,18 @@ public struct HostFunctionRegistry: Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }
+
+/// Host functions under one `reprise.<namespace>` table (`mpd`, `http`), added to a registry
+/// before a VM loads its plugins.
+public protocol LuaHostModule: Sendable {
+    /// The table's name under `reprise`.
+    var namespace: String { get }
+    /// Adds the module's functions.
+    func register(into registry: inout HostFunctionRegistry)
+    /// Releases what the module holds (connections) when its owner lets the player go.
+    func closeAll()
+}
+
+extension LuaHostModule {
+    public func closeAll() {}
+}

@@ -8,8 +8,9 @@ import RepriseSync
 
 /// `reprise.http.request{method, url, headers, body, timeout_ms, basic_auth}` for Lua backends:
 /// returns `{status, headers, body}` or `nil, err`; only hosts the player's config allows.
-struct HTTPHostModule: Sendable {
+struct HTTPHostModule: LuaHostModule {
     let allowedHosts: Set<String>
+    var namespace: String { "http" }
 
     func register(into registry: inout HostFunctionRegistry) {
         registry.register("http", "request") { args in

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import LuaHost
 import RepriseCore
+import ReprisePlugins
 
 /// A player backend written in Lua: one VM on the player's own thread, where blocking host calls (MPD, HTTP) may run.
 final class LuaBackend: PlayerBackend, @unchecked Sendable {
@@ -13,12 +14,11 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
     private let plugin: String
     private let backend: String
     private let cfg: LuaValue
-    private let mpd: MPDHostModule
+    /// `BackendHostModules`: what the plugin reaches through `reprise.<namespace>`.
+    private let modules: [any LuaHostModule]
 
     init(player: PlayerConfig, pluginPaths: [String], limits: LuaLimits, logger: Logger) throws {
-        let file = pluginPaths.lazy.map { URL(fileURLWithPath: $0).appendingPathComponent("backends/\(player.backend).lua").path }
-            .first { FileManager.default.fileExists(atPath: $0) }
-        guard let file else {
+        guard let file = PluginDiscovery.backendFile(named: player.backend, in: pluginPaths) else {
             throw RepriseError(.config, "player \(player.name): no backend plugin backends/\(player.backend).lua in \(pluginPaths.joined(separator: ", "))")
         }
         queue = DispatchQueue(label: "reprise.player.\(player.name)")
@@ -26,14 +26,11 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
         var settings: [String: LuaValue] = [:]
         for (k, v) in player.settings { settings[k] = Int64(v).map(LuaValue.integer) ?? .string(v) }
         cfg = .table(settings)
-        mpd = MPDHostModule()
-        var allowed = Set(player.settings["allow_hosts"]?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
-        if let h = player.settings["host"] { allowed.insert(h) }
+        modules = BackendHostModules.make(for: player)
         var registry = HostFunctionRegistry(logSink: { level, plugin, message, fields in
             logger.log(level: Logger.Level(rawValue: level == "warn" ? "warning" : level) ?? .info, "\(message)", metadata: ["plugin.name": "\(plugin)", "player.name": "\(player.name)"])
         })
-        mpd.register(into: &registry)
-        HTTPHostModule(allowedHosts: allowed).register(into: &registry)
+        for module in modules { module.register(into: &registry) }
         vm = try LuaVM(limits: limits, registry: registry)
         try vm.load(plugins: [PluginSource(path: file, name: plugin, config: cfg)])
         guard let name = vm.backends(plugin: plugin).first else {
@@ -93,6 +90,6 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
 
     func disconnect() async {
         _ = try? await call("disconnect")
-        mpd.closeAll()
+        for module in modules { module.closeAll() }
     }
 }

@@ -11,7 +11,8 @@ import RepriseSync
 /// local c = assert(reprise.mpd.connect("127.0.0.1", 6600, nil, 5000))
 /// reprise.mpd.add(c, url); reprise.mpd.play(c, 0)
 /// ```
-final class MPDHostModule: Sendable {
+final class MPDHostModule: LuaHostModule {
+    var namespace: String { "mpd" }
     private let connections = Locked<[Int64: MPDConnection]>([:])
     private let nextId = Atomic<Int64>(1)
 

@@ -39,6 +39,12 @@ public enum PluginDiscovery {
         return result
     }
 
+    /// The file of backend plugin `name`: `<dir>/backends/<name>.lua`, first folder first.
+    public static func backendFile(named name: String, in paths: [String]) -> String? {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
+        return paths.lazy.map { ($0 as NSString).appendingPathComponent("backends/\(name).lua") }.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
     /// The sources to load; throws the first problem.
     public static func sources(_ settings: PluginSettings) throws -> [PluginSource] {
         let result = discover(settings)

@@ -8,6 +8,14 @@ import Testing
 @Suite struct ShippedPluginTests {
     let folders = [shippedPlugins, shippedPlugins + "/examples"]
 
+    /// Backends are found where policy plugins are (`<folder>/backends/<name>.lua`), and a name cannot leave the folder.
+    @Test func backendFilesAreFoundInThePluginFolders() {
+        #expect(PluginDiscovery.backendFile(named: "mpd", in: ["/nonexistent", shippedPlugins]) == shippedPlugins + "/backends/mpd.lua")
+        #expect(PluginDiscovery.backendFile(named: "vlc_http", in: [shippedPlugins]) != nil)
+        #expect(PluginDiscovery.backendFile(named: "nothing", in: [shippedPlugins]) == nil)
+        #expect(PluginDiscovery.backendFile(named: "../default_tokens", in: [shippedPlugins + "/examples"]) == nil)
+    }
+
     @Test func defaultsBehaveLikeTheBuiltIns() throws {
         let host = try makeHost(folders, PluginSettings.defaultEnabled)
         #expect(host.report().map(\.name) == ["default_tokens", "default_expiry"])
