@@ -3,9 +3,10 @@ import PackageDescription
 
 // Dependency direction: RepriseCore <- RepriseStorage (repository protocols, engine-free) <-
 // {RepriseSQLite (GRDB), RepriseHTTP <- RepriseAmpache, ReprisePlayback} <- RepriseServer (composition
-// root: picks RepriseSQLite) <- reprise (executable). The APIs drive players through RepriseCore's
-// `PlayerControl`; ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library; only
-// RepriseSQLite and the composition root import GRDB.
+// root: picks RepriseSQLite) <- reprise (executable); LuaHost <- ReprisePlugins (policy plugins, plugin
+// files) <- ReprisePlayback (backends). The APIs drive players through RepriseCore's `PlayerControl`;
+// ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library; only RepriseSQLite and
+// the composition root import GRDB (LayoutTests checks it).
 let package = Package(
     name: "reprise",
     platforms: [.macOS(.v15)],
