@@ -162,6 +162,7 @@ let package = Package(
         .target(name: "MPDTestSupport", dependencies: ["TestSupport", "RepriseSync"], path: "Tests/MPDTestSupport"),
         .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
         .testTarget(name: "RepriseConfigTests", dependencies: ["RepriseConfig", "TestSupport"]),
+        .testTarget(name: "RepriseStorageTests", dependencies: ["RepriseStorage", "RepriseCore", "RepriseSync"]),
         .testTarget(
             name: "RepriseSQLiteTests",
             dependencies: [

@@ -3,197 +3,71 @@ import GRDB
 import Logging
 import RepriseCore
 import RepriseStorage
-import RepriseSync
 
-/// Sessions: creation, validation with coalesced extension, logout, listing.
-///
-/// Validation answers from memory; the row is re-read at most once per `revalidateMs` per
-/// session (so another process's logout is seen within that time) and written at most once per
-/// `extendInterval`. Logout in this process takes effect at once.
-public final class SessionStore: Sendable {
+/// The `sessions` table.
+public struct SQLiteSessionRows: SessionRows {
     let db: DatabasePool
-    let clock: any WallClock
-    let policy: SessionPolicy
-    let rules: any ExpiryRules
-    let events: any EventSink
-    let logger: Logger
-    /// How long a cached session is trusted before its row is read again, ms.
-    let revalidateMs: Int64
-    private let cache = Locked<[SecretHash: Entry]>([:])
 
-    struct Entry: Sendable {
-        var info: SessionInfo
-        var user: User
-        var ttl: Int64
-        var writtenExpiresAt: Int64
-        var lastWrittenAt: Int64
-        var checkedAt: Int64
-    }
+    public init(db: DatabasePool) { self.db = db }
 
-    public init(db: DatabasePool, clock: any WallClock, policy: SessionPolicy, rules: any ExpiryRules = DefaultExpiryRules(), events: any EventSink = NoEvents(), logger: Logger = Logger(label: "reprise.sessions"), revalidateMs: Int64 = 1000) {
-        self.db = db
-        self.clock = clock
-        self.policy = policy
-        self.rules = rules
-        self.events = events
-        self.logger = logger
-        self.revalidateMs = revalidateMs
-    }
-
-    /// Creates a session and returns its secret (the only time it is visible) and row.
-    public func create(user: User, kind: SessionKind, client: String? = nil, agent: String? = nil, ip: String? = nil) async throws -> (Secret, SessionInfo) {
-        let now = clock.nowMs()
-        // Client text is capped and one line wherever it comes from: it is stored, listed and logged.
-        let client = StoredText.bounded(client, max: StoredText.maxClient)
-        let agent = StoredText.bounded(agent, max: StoredText.maxAgent)
-        var info = SessionInfo(id: 0, userId: user.id, userName: user.name, kind: kind, client: client, agent: agent, ip: ip, createdAt: now, lastSeenAt: now, expiresAt: now)
-        let ttl = Lifetime.clamped(ms: rules.ttl(for: info) ?? policy.ttl(for: kind)).ms
-        info.expiresAt = EpochMs.adding(now, ttl)
-        let row = info
-        var secret = Secret.generate(.session)
-        while true {
-            do {
-                try await db.write { [secret] db in
-                    try db.execute(
-                        sql: """
-                            INSERT INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [secret.hash.rowId, Data(secret.hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
-                }
-                break
-            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
-                // Another session has this row id (a chance of sessions in 2^53): draw another secret.
-                secret = Secret.generate(.session)
-            }
-        }
-        let id = secret.hash.rowId
-        info.id = id
-        cache.withLock {
-            $0[secret.hash] = Entry(info: info, user: user, ttl: ttl, writtenExpiresAt: info.expiresAt, lastWrittenAt: now, checkedAt: now)
-        }
-        logger.info("session created", metadata: ["session.id": "\(id)", "session.kind": "\(kind.rawValue)", "user.name": "\(user.name)"])
-        events.sessionCreated(info)
-        return (secret, info)
-    }
-
-    /// Validates a presented session secret and records activity; nil when unknown or expired.
-    public func authenticate(_ secret: Secret) async throws -> AuthenticatedSession? {
-        guard secret.kind == .session else { return nil }
-        let hash = secret.hash
-        let now = clock.nowMs()
-        var entry = cache.withLock { $0[hash] }
-        if entry == nil || now - entry!.checkedAt >= revalidateMs {
-            entry = try await reload(hash: hash, cached: entry, now: now)
-        }
-        guard var e = entry else { return nil }
-        guard e.info.expiresAt > now, !e.user.disabled else {
-            cache.withLock { _ = $0.removeValue(forKey: hash) }
-            return nil
-        }
-        e.info.expiresAt = SessionPolicy.extended(current: e.info.expiresAt, now: now, ttl: e.ttl)
-        e.info.lastSeenAt = max(e.info.lastSeenAt, now)
-        if policy.shouldWrite(lastWrittenAt: e.lastWrittenAt, now: now) {
-            if let ruled = rules.extend(e.info, now: now) {
-                e.info.expiresAt = max(e.info.expiresAt, ruled)
-            }
-            let (id, expires, seen) = (e.info.id, e.info.expiresAt, e.info.lastSeenAt)
+    public func insert(_ row: SessionInfo, hash: SecretHash) async throws -> Bool {
+        do {
             try await db.write { db in
                 try db.execute(
-                    sql: "UPDATE sessions SET expires_at = max(expires_at, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?",
-                    arguments: [expires, seen, id])
+                    sql: """
+                        INSERT INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [hash.rowId, Data(hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
             }
-            e.writtenExpiresAt = expires
-            e.lastWrittenAt = now
+            return true
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            return false
         }
-        let updated = e
-        cache.withLock { cache in
-            // Keep the furthest expiry if two requests raced.
-            if let current = cache[hash] {
-                var merged = updated
-                merged.info.expiresAt = max(current.info.expiresAt, updated.info.expiresAt)
-                merged.writtenExpiresAt = max(current.writtenExpiresAt, updated.writtenExpiresAt)
-                merged.lastWrittenAt = max(current.lastWrittenAt, updated.lastWrittenAt)
-                cache[hash] = merged
-            } else {
-                cache[hash] = updated
-            }
-        }
-        return AuthenticatedSession(sessionId: e.info.id, user: e.user, kind: e.info.kind, expiresAt: e.info.expiresAt)
     }
 
-    private func reload(hash: SecretHash, cached: Entry?, now: Int64) async throws -> Entry? {
-        let found = try await db.read { db -> (SessionInfo, User, Data)? in
+    public func fetch(id: Int64) async throws -> (SessionInfo, User, SecretHash)? {
+        try await db.read { db in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
                     SELECT s.*, u.name AS user_name, u.role, u.disabled, u.created_at AS user_created_at
                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
                     """,
-                arguments: [hash.rowId])
+                arguments: [id])
             else { return nil }
-            return (Self.info(row), UserStore.user(row, prefix: "user_"), row["hash"])
+            let stored: Data = row["hash"]
+            return (Self.info(row), UserStore.user(row, prefix: "user_"), SecretHash(Array(stored)))
         }
-        guard let (info, user, stored) = found, SecretHash(Array(stored)).constantTimeEquals(hash) else {
-            cache.withLock { _ = $0.removeValue(forKey: hash) }
-            return nil
-        }
-        var entry = Entry(info: info, user: user, ttl: cached?.ttl ?? (rules.ttl(for: info) ?? policy.ttl(for: info.kind)), writtenExpiresAt: info.expiresAt, lastWrittenAt: cached?.lastWrittenAt ?? info.lastSeenAt, checkedAt: now)
-        if let cached {
-            entry.info.expiresAt = max(info.expiresAt, cached.info.expiresAt)
-            entry.info.lastSeenAt = max(info.lastSeenAt, cached.info.lastSeenAt)
-        }
-        return entry
     }
 
-    static func info(_ row: Row) -> SessionInfo {
-        SessionInfo(
-            id: row["id"], userId: row["user_id"], userName: row["user_name"], kind: SessionKind(rawValue: row["kind"]) ?? .web,
-            client: row["client"], agent: row["agent"], ip: row["ip"], createdAt: row["created_at"],
-            lastSeenAt: row["last_seen_at"], expiresAt: row["expires_at"])
+    public func extend(_ sessions: [(id: Int64, expiresAt: Int64, lastSeenAt: Int64)]) async throws {
+        try await db.write { db in
+            let update = try db.cachedStatement(sql: "UPDATE sessions SET expires_at = max(expires_at, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?")
+            for s in sessions { try update.execute(arguments: [s.expiresAt, s.lastSeenAt, s.id]) }
+        }
     }
 
-    /// Ends a session at once; returns false when it did not exist.
-    @discardableResult
-    public func logout(_ secret: Secret) async throws -> Bool {
-        let hash = secret.hash
-        cache.withLock { _ = $0.removeValue(forKey: hash) }
-        let key = Data(hash.bytes)
-        return try await db.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND hash = ?", arguments: [hash.rowId, key])
+    public func delete(id: Int64, hash: SecretHash?) async throws -> Bool {
+        try await db.write { db in
+            if let hash {
+                try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND hash = ?", arguments: [id, Data(hash.bytes)])
+            } else {
+                try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
+            }
             return db.changesCount > 0
         }
     }
 
-    /// Ends a session by id (admin).
-    @discardableResult
-    public func delete(id: Int64) async throws -> Bool {
-        evict(ids: [id])
-        return try await db.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
-        }
-    }
-
-    /// Lists sessions, newest first, with the in-memory expiry where it is ahead of the row.
-    public func list(limit: Int = 1000) async throws -> [SessionInfo] {
-        let rows = try await db.read { db in
+    public func list(limit: Int) async throws -> [SessionInfo] {
+        try await db.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT s.*, u.name AS user_name FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC, s.id DESC LIMIT ?",
                 arguments: [limit]
             ).map(Self.info)
         }
-        let live = cache.withLock { cache in Dictionary(cache.values.map { ($0.info.id, $0.info) }, uniquingKeysWith: { a, _ in a }) }
-        return rows.map { row in
-            guard let mem = live[row.id] else { return row }
-            var r = row
-            r.expiresAt = max(row.expiresAt, mem.expiresAt)
-            r.lastSeenAt = max(row.lastSeenAt, mem.lastSeenAt)
-            return r
-        }
     }
 
-    /// Counts sessions by kind.
     public func countByKind() async throws -> [SessionKind: Int] {
         try await db.read { db in
             var out: [SessionKind: Int] = [:]
@@ -204,46 +78,17 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// Writes every in-memory extension that the rows do not have yet, so GC sees the latest activity.
-    public func flushPending() async throws {
-        let now = clock.nowMs()
-        let pending: [(SecretHash, Int64, Int64, Int64)] = cache.withLock { cache in
-            cache.compactMap { key, e in e.info.expiresAt > e.writtenExpiresAt ? (key, e.info.id, e.info.expiresAt, e.info.lastSeenAt) : nil }
-        }
-        guard !pending.isEmpty else { return }
-        try await db.write { db in
-            for (_, id, expires, seen) in pending {
-                try db.execute(
-                    sql: "UPDATE sessions SET expires_at = max(expires_at, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?",
-                    arguments: [expires, seen, id])
-            }
-        }
-        cache.withLock { cache in
-            for (key, _, expires, _) in pending {
-                guard var e = cache[key] else { continue }
-                e.writtenExpiresAt = max(e.writtenExpiresAt, expires)
-                e.lastWrittenAt = now
-                cache[key] = e
-            }
-        }
+    static func info(_ row: Row) -> SessionInfo {
+        SessionInfo(
+            id: row["id"], userId: row["user_id"], userName: row["user_name"], kind: SessionKind(rawValue: row["kind"]) ?? .web,
+            client: row["client"], agent: row["agent"], ip: row["ip"], createdAt: row["created_at"],
+            lastSeenAt: row["last_seen_at"], expiresAt: row["expires_at"])
     }
+}
 
-    /// Drops cached sessions by id (after GC or admin deletion).
-    func evict(ids: Set<Int64>) {
-        guard !ids.isEmpty else { return }
-        cache.withLock { cache in cache = cache.filter { !ids.contains($0.value.info.id) } }
-    }
-
-    /// Drops cached sessions with ids in `range` whose expiry is before `cutoff` (after a GC sweep).
-    func evict(idsIn range: ClosedRange<Int64>, expiringBefore cutoff: Int64) {
-        cache.withLock { cache in
-            guard cache.values.contains(where: { range.contains($0.info.id) && $0.info.expiresAt < cutoff }) else { return }
-            cache = cache.filter { !(range.contains($0.value.info.id) && $0.value.info.expiresAt < cutoff) }
-        }
-    }
-
-    /// Drops every cached session of a user (after a password change or disable).
-    public func evict(userId: Int64) {
-        cache.withLock { cache in cache = cache.filter { $0.value.info.userId != userId } }
+extension SessionStore {
+    /// A session store over `db`'s `sessions` table.
+    public convenience init(db: DatabasePool, clock: any WallClock, policy: SessionPolicy, rules: any ExpiryRules = DefaultExpiryRules(), events: any EventSink = NoEvents(), logger: Logger = Logger(label: "reprise.sessions"), revalidateMs: Int64 = 1000) {
+        self.init(rows: SQLiteSessionRows(db: db), clock: clock, policy: policy, rules: rules, events: events, logger: logger, revalidateMs: revalidateMs)
     }
 }

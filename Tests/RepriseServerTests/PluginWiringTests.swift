@@ -8,6 +8,7 @@ import RepriseCore
 import RepriseHTTP
 import ReprisePlugins
 import RepriseSQLite
+import RepriseStorage
 import Testing
 @testable import RepriseServer
 
