@@ -193,7 +193,7 @@ public actor PlayerSupervisor {
         }
     }
 
-    /// Compares what the player does with what it should do, and acts.
+    /// Compares what the player does with what it should do (`StatusVerdict`, `StopVerdict`), and acts.
     func reconcile(_ status: BackendStatus) async throws {
         if let v = status.volume { state.volume = v }
         if let seek = pendingSeek, status.state == .play, status.position == seek.position {
@@ -209,24 +209,24 @@ public actor PlayerSupervisor {
                 await note("seek", "could not seek back to \(seek.ms) ms; the song plays from its start")
             }
         }
-        switch (state.state, status.state) {
-        case (.play, .play), (.pause, .pause), (.pause, .play):
-            if let p = status.position, p != state.position || lastSeenPosition != p {
+        switch StatusVerdict.decide(expected: state.state, position: state.position, lastSeen: lastSeenPosition, status: status) {
+        case .follow(let position, let moved, let elapsedMs, let mode):
+            if moved, let p = position {
                 if p != state.position { retried.remove(state.position) }
                 state.position = p
                 currentSince = now; playIssuedAt = now
                 lastSeenPosition = p
                 try await persist(force: true)
             }
-            state.elapsedMs = status.elapsedMs
-            if status.state == .play && state.state == .pause { state.state = .play }
+            state.elapsedMs = elapsedMs
+            state.state = mode
             try await persist(force: false)
-        case (.play, .stop):
+        case .stopped:
             try await handleStop(status)
-        case (.play, .pause):
+        case .paused:
             state.state = .pause
             try await persist(force: true)
-        case (.stop, _), (.pause, .stop):
+        case .idle:
             break
         }
         try await refill()

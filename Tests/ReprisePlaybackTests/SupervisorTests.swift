@@ -159,3 +159,26 @@ import Testing
         #expect(StopVerdict.decide(error: "x", sincePlayMs: 9_000, position: 0, queue: [], retried: [], stream: nil, elapsedMs: 0) == .idle)
     }
 }
+
+/// `StatusVerdict`, the supervisor's reading of one status report.
+@Suite struct StatusVerdictTests {
+    func status(_ state: BackendStatus.State, _ position: Int?, _ elapsed: Int64 = 1_000) -> BackendStatus {
+        BackendStatus(state: state, position: position, elapsedMs: elapsed, durationMs: 0, volume: nil, error: nil, queueLength: 3)
+    }
+
+    @Test func decisions() {
+        // Playing where it was: time only.
+        #expect(StatusVerdict.decide(expected: .play, position: 1, lastSeen: 1, status: status(.play, 1)) == .follow(position: 1, moved: false, elapsedMs: 1_000, mode: .play))
+        // Another entry (a song ended, or another client jumped): followed.
+        #expect(StatusVerdict.decide(expected: .play, position: 1, lastSeen: 1, status: status(.play, 2)) == .follow(position: 2, moved: true, elapsedMs: 1_000, mode: .play))
+        // The first report after a play command counts as a move, so the entry's start is recorded.
+        #expect(StatusVerdict.decide(expected: .play, position: 1, lastSeen: nil, status: status(.play, 1)) == .follow(position: 1, moved: true, elapsedMs: 1_000, mode: .play))
+        // Resumed by another client while paused: playing again; paused as expected: stays paused.
+        #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.play, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .play))
+        #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.pause, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .pause))
+        #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: status(.pause, 0)) == .paused)
+        #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: status(.stop, nil)) == .stopped)
+        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.play, 0)) == .idle)
+        #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.stop, nil)) == .idle)
+    }
+}

@@ -1,4 +1,5 @@
 import RepriseCore
+import RepriseStorage
 
 /// What the supervisor does when a player that should play reports `stop`: a pure decision over
 /// the player's report, the queue and the stream the ledger saw for the current song.
@@ -39,5 +40,37 @@ enum StopVerdict: Equatable, Sendable {
         let why = error ?? stream?.reason ?? "stream aborted"
         if retried.contains(position) { return .skip(position: position, songId: songId, why: why) }
         return .retry(position: position, songId: songId, fromMs: max(0, elapsedMs), why: why)
+    }
+}
+
+/// What the supervisor makes of one status report of its player: the pure half of `reconcile`.
+///
+/// ```swift
+/// StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: playingAt2)  // .follow(position: 2, moved: true, ...)
+/// ```
+enum StatusVerdict: Equatable, Sendable {
+    /// Playing or paused as expected: take the player's entry (`moved`: another than last seen), time and mode.
+    case follow(position: Int?, moved: Bool, elapsedMs: Int64, mode: PlayerState.Mode)
+    /// Paused while it should play (by another client): take the pause.
+    case paused
+    /// Stopped while it should play: `StopVerdict` decides why and what next.
+    case stopped
+    /// Stopped as it should be, or stopped while paused: nothing to do.
+    case idle
+
+    static func decide(expected: PlayerState.Mode, position: Int, lastSeen: Int?, status: BackendStatus) -> StatusVerdict {
+        switch (expected, status.state) {
+        case (.play, .play), (.pause, .pause), (.pause, .play):
+            let moved = status.position.map { $0 != position || lastSeen != $0 } ?? false
+            // A player resumed by another client plays again; one paused as expected stays paused.
+            let mode: PlayerState.Mode = status.state == .play ? .play : expected
+            return .follow(position: status.position, moved: moved, elapsedMs: status.elapsedMs, mode: mode)
+        case (.play, .stop):
+            return .stopped
+        case (.play, .pause):
+            return .paused
+        case (.stop, _), (.pause, .stop):
+            return .idle
+        }
     }
 }
