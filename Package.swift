@@ -156,8 +156,8 @@ let package = Package(
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
         .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "TestSupport"]),
         // Test helpers shared by every test target: child processes (spawned without leaking descriptors,
-        // awaited off the cooperative pool), temporary folders, sox tones.
-        .target(name: "TestSupport", dependencies: ["RepriseSync"], path: "Tests/TestSupport"),
+        // awaited off the cooperative pool), temporary folders, sox tones, captured logs.
+        .target(name: "TestSupport", dependencies: ["RepriseSync", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         // A private Debian mpd for tests, shared by the test targets that need a real player.
         .target(name: "MPDTestSupport", dependencies: ["TestSupport", "RepriseSync"], path: "Tests/MPDTestSupport"),
         .testTarget(name: "MPDClientTests", dependencies: ["MPDClient", "MPDTestSupport", "TestSupport"]),
@@ -183,7 +183,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ReprisePlaybackTests",
             dependencies: ["ReprisePlayback", "RepriseStorage", "RepriseSQLite", "RepriseServer", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import LuaHost
 import RepriseCore
 @testable import ReprisePlugins

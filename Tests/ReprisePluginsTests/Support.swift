@@ -1,49 +1,11 @@
 import RepriseSync
 import Foundation
+import TestSupport
 import Logging
 import LuaHost
 import RepriseCore
 @testable import ReprisePlugins
 import Synchronization
-
-/// Log lines captured in memory, with their metadata flattened to strings.
-final class CapturedLogs: Sendable {
-    struct Line: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let lines = Locked<[Line]>([])
-
-    /// A logger that writes into this capture.
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(sink: self) }
-    }
-
-    /// Every line so far.
-    var all: [Line] { lines.withLock { $0 } }
-
-    /// Lines whose message is `message`.
-    func with(message: String) -> [Line] { all.filter { $0.message == message } }
-
-    fileprivate func append(_ line: Line) { lines.withLock { $0.append(line) } }
-
-    private struct Handler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            var flat: [String: String] = [:]
-            for (k, v) in self.metadata.merging(metadata ?? [:], uniquingKeysWith: { $1 }) { flat[k] = "\(v)" }
-            sink.append(Line(level: level, message: "\(message)", metadata: flat))
-        }
-    }
-}
 
 /// A temporary plugin folder.
 final class PluginFolder: Sendable {
