@@ -3,9 +3,11 @@ import GRDB
 import RepriseCore
 import RepriseStorage
 
-extension UserStore {
-    /// Records the hex SHA-256 of a new password for the Ampache handshake, in the caller's transaction.
-    static func recordAmpacheDigest(_ db: Database, userId: Int64, password: String, now: Int64) throws {
+/// The hex SHA-256 of each password, for Ampache's legacy handshake (`ampache_passwords`).
+public struct AmpachePasswordDigest: PasswordCompanion {
+    public init() {}
+
+    public func record(_ db: Database, userId: Int64, password: String, now: Int64) throws {
         try db.execute(
             sql: """
                 INSERT INTO ampache_passwords (user_id, password_sha256, updated_at) VALUES (?, ?, ?)

@@ -6,18 +6,27 @@ import RepriseCore
 import RepriseStorage
 import RepriseSync
 
+/// Something kept beside a user's password, written in the same transaction whenever it is set:
+/// what another login needs that bcrypt cannot give (Ampache's handshake: `AmpachePasswordDigest`).
+public protocol PasswordCompanion: Sendable {
+    func record(_ db: Database, userId: Int64, password: String, now: Int64) throws
+}
+
 /// Users and their bcrypt passwords.
 public struct UserStore: Sendable {
     let db: DatabasePool
     let clock: any WallClock
+    /// Written with every password (the composition root chooses them).
+    let companions: [any PasswordCompanion]
     /// bcrypt cost; 12 in production, lower in tests.
     let bcryptCost: UInt8
     /// A hash verified when the user is unknown, so both failures cost the same time; made on the
     /// first login, not at start (every CLI command builds a store).
     private let decoy = DecoyHash()
 
-    public init(db: DatabasePool, clock: any WallClock, bcryptCost: UInt8 = 12) {
+    public init(db: DatabasePool, clock: any WallClock, bcryptCost: UInt8 = 12, companions: [any PasswordCompanion] = []) {
         self.db = db
+        self.companions = companions
         self.clock = clock
         self.bcryptCost = bcryptCost
     }
@@ -45,7 +54,7 @@ public struct UserStore: Sendable {
                     sql: "INSERT INTO users (name, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
                     arguments: [name, hash, role.rawValue, now])
                 let user = User(id: db.lastInsertedRowID, name: name, role: role, disabled: false, createdAt: now)
-                try Self.recordAmpacheDigest(db, userId: user.id, password: password, now: now)
+                for c in companions { try c.record(db, userId: user.id, password: password, now: now) }
                 return user
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -62,7 +71,7 @@ public struct UserStore: Sendable {
             try db.execute(sql: "UPDATE users SET password_hash = ? WHERE name = ?", arguments: [hash, name])
             let changed = db.changesCount
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM users WHERE name = ?", arguments: [name]) {
-                try Self.recordAmpacheDigest(db, userId: id, password: password, now: now)
+                for c in companions { try c.record(db, userId: id, password: password, now: now) }
             }
             return changed
         }

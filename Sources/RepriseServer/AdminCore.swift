@@ -28,7 +28,7 @@ public struct AdminCore: Sendable {
             throw RepriseError(.internal, "cannot open the database at \(settings.databasePath): \(error)")
         }
         clock = SystemWallClock()
-        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost))
+        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost), companions: [AmpachePasswordDigest()])
         // Listing only: the expiry rules a plugin may define never run here.
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy)
         tokens = StreamTokenStore(db: db, clock: clock)

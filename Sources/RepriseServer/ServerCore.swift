@@ -58,7 +58,7 @@ public struct ServerCore: Sendable {
             throw RepriseError(.internal, "cannot read the shipped openapi.yaml: \(error)")
         }
         self.tokenPolicy = tokenPolicy ?? plugins
-        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost))
+        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost), companions: [AmpachePasswordDigest()])
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy, rules: plugins, events: plugins, logger: logger)
         tokens = StreamTokenStore(db: db, clock: clock, logger: logger)
         leases = LeaseStore(db: db, clock: clock)
