@@ -10,12 +10,10 @@ public struct CatalogStore: Sendable {
     let db: DatabasePool
     let clock: any WallClock
     /// Songs by id for the stream path; shared by copies of this store, cleared by `apply`.
-    let cache: SongCache
 
     public init(db: DatabasePool, clock: any WallClock) {
         self.db = db
         self.clock = clock
-        cache = SongCache(clock: clock)
     }
 
     /// Every indexed file: path to (id, size, mtime).
@@ -60,7 +58,6 @@ public struct CatalogStore: Sendable {
 
     /// Writes a scan's result in batches of short transactions; song ids of kept paths never change.
     public func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64], batchSize: Int = 500) async throws {
-        defer { cache.clear() }
         let now = clock.nowMs()
         for chunk in (inserts + updates).chunked(batchSize) {
             try await db.write { db in
@@ -122,20 +119,14 @@ public struct CatalogStore: Sendable {
             sampleRate: r["sample_rate"], channels: r["channels"], format: r["format"])
     }
 
-    /// One song by id.
-    ///
-    /// Served from memory for up to ``SongCache/ttlNanoseconds`` (a scan in this process clears it);
-    /// The song if it is in memory; never reads the database.
-    public func cachedSong(id: Int64) -> Song? { cache.get(id) }
+    /// Nothing: this store keeps no songs in memory (`CachedCatalog` does, above it).
+    public func cachedSong(id: Int64) -> Song? { nil }
 
-    /// `fresh` reads the database, for when a file no longer matches a cached song.
+    /// One song by id, read from the database (`fresh` changes nothing here).
     public func song(id: Int64, fresh: Bool = false) async throws -> Song? {
-        if !fresh, let hit = cache.get(id) { return hit }
-        let song = try await db.read { db in
+        try await db.read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.songColumns) WHERE s.id = ?"), arguments: [id]).map(Self.song)
         }
-        if let song { cache.put(song) }
-        return song
     }
 
     /// Songs by id, in the order asked; unknown ids are left out.
@@ -252,32 +243,3 @@ extension Array {
     }
 }
 
-/// Songs by id kept briefly in memory, so a stream request costs no SQL for a song streamed recently.
-final class SongCache: Sendable {
-    private let songs = Locked<[Int64: (song: Song, at: Int64)]>([:])
-    private let clock: any WallClock
-    /// Another process's scan becomes visible after this long, ms.
-    static let ttlMs: Int64 = 5_000
-    static let capacity = 10_000
-
-    init(clock: any WallClock) { self.clock = clock }
-
-    func get(_ id: Int64) -> Song? {
-        let now = clock.nowMs()
-        return songs.withLock { c in
-            // A clock that went back counts as stale.
-            guard let hit = c[id], now >= hit.at, now - hit.at < Self.ttlMs else { return nil }
-            return hit.song
-        }
-    }
-
-    func put(_ song: Song) {
-        let now = clock.nowMs()
-        songs.withLock { c in
-            if c.count >= Self.capacity { c.removeAll(keepingCapacity: true) }
-            c[song.id] = (song, now)
-        }
-    }
-
-    func clear() { songs.withLock { $0.removeAll() } }
-}

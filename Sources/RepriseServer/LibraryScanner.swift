@@ -19,9 +19,13 @@ public final class LibraryScanner: Sendable {
     /// The latest finished scan.
     public var lastScan: ScanSummary? { last.withLock { $0 } }
 
-    public init(roots: [String], catalog: CatalogStore, logger: Logger) {
+    /// Called after each scan wrote its result (the song cache forgets what it held).
+    let changed: @Sendable () -> Void
+
+    public init(roots: [String], catalog: CatalogStore, logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
         self.roots = roots.map { standardizePath(URL(fileURLWithPath: $0).path) }
         self.catalog = catalog
+        self.changed = changed
         self.logger = logger
     }
 
@@ -43,6 +47,7 @@ public final class LibraryScanner: Sendable {
         }
         for s in result.skipped { logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"]) }
         for f in result.failures { logger.warning("scan could not read a file", metadata: ["file.path": "\(f.path)", "error": "\(f.error)"]) }
+        defer { changed() }
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.

@@ -24,7 +24,10 @@ public struct ServerCore: Sendable {
     public let leases: LeaseStore
     public let gc: GarbageCollector
     public let gcSettings: GCSettings
+    /// The catalog's tables (scans write here).
     public let catalog: CatalogStore
+    /// The catalog as the APIs and players read it: `catalog` with recently streamed songs in memory.
+    public let songs: CachedCatalog
     public let ledger: StreamLedger
     /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
     let ampacheLocalplay: [String: String]
@@ -63,9 +66,10 @@ public struct ServerCore: Sendable {
         tokens = StreamTokenStore(db: db, clock: clock, logger: logger)
         leases = LeaseStore(db: db, clock: clock)
         catalog = CatalogStore(db: db, clock: clock)
+        songs = CachedCatalog(catalog, clock: clock)
         ledger = StreamLedger(db: db, clock: clock)
         ledger.observe { [plugins] r in r.status == .active ? plugins.streamStarted(r) : plugins.streamFinished(r) }
-        scanner = LibraryScanner(roots: settings.catalogPaths, catalog: catalog, logger: logger)
+        scanner = LibraryScanner(roots: settings.catalogPaths, catalog: catalog, logger: logger) { [songs] in songs.invalidate() }
         gcSettings = GCSettings(interval: settings.gcInterval, jitter: settings.gcJitter, batchSize: settings.gcBatchSize, tokenRetention: settings.tokenRetention)
         gc = GarbageCollector(db: db, clock: clock, policy: settings.policy, settings: gcSettings, rules: plugins, events: plugins, sessions: sessions, tokens: tokens, heldInMemory: ledger.leases, logger: logger)
         let players = try PlayerConfig.parse(try settings.playerEntries(), file: settings.file)
@@ -74,7 +78,7 @@ public struct ServerCore: Sendable {
             playback = nil
         } else {
             let env = PlaybackEnvironment(
-                clock: clock, catalog: catalog, tokens: tokens, users: users, ledger: ledger, states: PlayerStateStore(db: db, clock: clock),
+                clock: clock, catalog: songs, tokens: tokens, users: users, ledger: ledger, states: PlayerStateStore(db: db, clock: clock),
                 tokenPolicy: self.tokenPolicy, publicURL: settings.publicURL)
             // Backends run under the plugins' budget and memory cap (plugins.budget_instructions, memory_limit).
             playback = try Playback(players: players, env: env, pluginPaths: settings.pluginPaths, limits: try settings.pluginSettings().limits, timing: playbackTiming, logger: logger)
@@ -90,7 +94,7 @@ public struct ServerCore: Sendable {
         let scanner = self.scanner
         var services = AppServices(
             clock: clock, users: users, sessions: sessions, tokens: tokens, apiKeys: ApiKeyStore(db: db, clock: clock), leases: leases, gc: gc,
-            catalog: catalog, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
+            catalog: songs, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
         services.fastPathAnswers = fastPathAnswers
         services.loginThrottle = loginThrottle
         if settings.metricsEnabled {
