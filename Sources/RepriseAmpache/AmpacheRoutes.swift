@@ -228,7 +228,7 @@ struct AmpacheAPI: Sendable {
     /// Verifies a handshake (password digest, API key, or its legacy digest) and opens an `api` session.
     func handshake(_ p: Params, request: Request, context: RepriseContext) async throws -> AmpacheDocument {
         let action = "handshake"
-        guard let auth = p["auth"] ?? Authenticator.bearerValue(request) else { throw AmpacheError.missing(action, "auth") }
+        guard let auth = p["auth"] ?? context.bearer else { throw AmpacheError.missing(action, "auth") }
         let denied = AmpacheError(.invalidHandshake, action: action, type: "account", "invalid handshake: unknown user, wrong key or wrong password")
         let keys = LoginThrottle.keys(user: p["user"], address: context.remoteAddress)
         let now = app.clock.nowMs()
@@ -271,7 +271,7 @@ struct AmpacheAPI: Sendable {
     /// Public: server versions; with a valid `auth` it also extends the session and adds the handshake fields.
     func ping(_ p: Params, request: Request, context: RepriseContext) async throws -> AmpacheDocument {
         var fields: [(String, AValue)] = [("server", .text(Self.apiVersion)), ("version", .text(Self.apiVersion)), ("compatible", .text(Self.compatible))]
-        if p["auth"] != nil || Authenticator.bearerValue(request) != nil, let caller = try? await authenticate("ping", p, request: request, context: context) {
+        if p["auth"] != nil || context.bearer != nil, let caller = try? await authenticate("ping", p, request: request, context: context) {
             switch caller {
             case .session(let s, let secret):
                 fields = [("session_expire", .text(Self.iso(s.expiresAt)))] + fields + (try await sessionFields(s.user, auth: secret.plaintext, expiresAt: nil))
@@ -290,7 +290,7 @@ struct AmpacheAPI: Sendable {
             case .apiKey(let user): return .apiKey(user)
             }
         }
-        guard let raw = p["auth"] ?? Authenticator.bearerValue(request) else { throw AmpacheError.missing(action, "auth") }
+        guard let raw = p["auth"] ?? context.bearer else { throw AmpacheError.missing(action, "auth") }
         if raw.hasPrefix(ApiKeyFormat.prefix) {
             guard let user = try await apiKeys.user(forKey: raw) else { throw AmpacheError(.accessDenied, action: action, type: "account", "unknown API key") }
             return .apiKey(user)

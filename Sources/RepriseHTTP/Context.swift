@@ -14,6 +14,9 @@ public struct RepriseContext: RequestContext {
     public var identity: Identity?
     /// Whether the bearer was a stream token (which no API route takes).
     public var presentedStreamToken = false
+    /// The `Authorization: Bearer` value as presented (`IdentityMiddleware`), for credentials only a
+    /// module understands (Ampache's handshake, the metrics token); routes never read the header.
+    public var bearer: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -32,6 +32,7 @@ struct IdentityMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let value = Authenticator.bearerValue(request) else { return try await next(request, context) }
         var context = context
+        context.bearer = value
         if let secret = Secret.presented(value) {
             switch secret.kind {
             case .session:

@@ -138,7 +138,7 @@ func coreRoutes(_ app: AppServices) -> RouteModule {
         on("/metrics", .get) { request, context in
             guard let metrics = app.metrics else { throw APIError(.notFound, code: .notFound, "metrics are disabled (metrics.enabled)") }
             if let expected = app.metricsToken {
-                let given = Authenticator.bearerValue(request) ?? ""
+                let given = context.bearer ?? ""
                 guard SecretHash(Array(given.utf8)).constantTimeEquals(SecretHash(Array(expected.utf8))) else {
                     throw APIError(.unauthorized, code: .unauthorized, "metrics need Authorization: Bearer <metrics.token>")
                 }

@@ -183,9 +183,9 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             userAgent: head.headers.first(name: "user-agent"), range: head.headers.first(name: "range"))
         // Lua runs here only on an idle VM and within a few ms (PluginHost.authorizeInline); else the full path decides.
         guard let decision = services.tokenPolicy.authorizeInline(token: t.token, user: t.user, request: facts, songId: song.id, song: song) else { return nil }
-        if case .deny(let reason) = decision {
+        if let refusal = StreamRefusal.of(decision) {
             services.ledger.refused()
-            return .refusal(Refusal(.forbidden, json: StreamPlan.errorJSON(code: .policyDenied, message: reason)))
+            return .refusal(Refusal(refusal))
         }
         let conditions = ConditionalHeaders { name in head.headers.first(name: name) }
         let plan = StreamPlan.make(song: song, isHead: head.method == .HEAD, conditions: conditions, validators: validators(song))
@@ -314,6 +314,10 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let headers: HTTPHeaders
         let body: ByteBuffer
 
+        init(_ refusal: StreamRefusal) {
+            self.init(HTTPResponseStatus(statusCode: refusal.status.code), json: StreamPlan.errorJSON(code: refusal.code, message: refusal.message))
+        }
+
         init(_ status: HTTPResponseStatus, json: String) {
             var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(json.utf8.count))])
             if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"reprise\"") }
@@ -408,7 +412,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The refusal of most fast-path requests that fail (B3 in docs/performance.md): made once.
-    static let invalidToken = Refusal(.unauthorized, json: StreamPlan.errorJSON(code: .invalidToken, message: "the stream token is unknown, revoked or expired"))
+    static let invalidToken = Refusal(.invalidToken)
 
 
     private static let dates = Locked<(second: Int64, text: String)>((-1, ""))

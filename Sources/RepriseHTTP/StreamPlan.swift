@@ -145,3 +145,44 @@ struct DurableStreamLease: Sendable {
         Task { try? await leases.release(id) }
     }
 }
+
+/// Why a stream request is refused: the same status, code and words on every transport.
+enum StreamRefusal: Equatable, Sendable {
+    /// The stream token is unknown, revoked or expired (or not a stream token at all).
+    case invalidToken
+    /// No credential a stream takes was presented.
+    case noCredential
+    /// The token policy said no, with its reason.
+    case denied(String)
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .invalidToken, .noCredential: .unauthorized
+        case .denied: .forbidden
+        }
+    }
+
+    var code: APIError.Code {
+        switch self {
+        case .invalidToken: .invalidToken
+        case .noCredential: .unauthorized
+        case .denied: .policyDenied
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .invalidToken: "the stream token is unknown, revoked or expired"
+        case .noCredential: "a stream token (?token=) or a session (Authorization: Bearer) is required"
+        case .denied(let reason): reason
+        }
+    }
+
+    /// The refusal for a policy's answer, nil when it allows.
+    static func of(_ decision: AuthorizeDecision) -> StreamRefusal? {
+        if case .deny(let reason) = decision { return .denied(reason) }
+        return nil
+    }
+
+    var error: APIError { APIError(status, code: code, message) }
+}

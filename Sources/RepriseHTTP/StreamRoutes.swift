@@ -41,7 +41,7 @@ public struct StreamEndpoint: Sendable {
     public func authorize(_ request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
         if let raw = request.uri.queryParameters.get("token") {
             guard let secret = Secret.presented(raw), secret.kind == .streamToken else {
-                throw APIError(.unauthorized, code: .invalidToken, "the stream token is unknown, revoked or expired")
+                throw StreamRefusal.invalidToken.error
             }
             return try await authorize(token: secret, request: request, context: context, songId: songId)
         }
@@ -52,25 +52,25 @@ public struct StreamEndpoint: Sendable {
                 method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
                 userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .session)
             let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
-            if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song) {
-                throw APIError(.forbidden, code: .policyDenied, reason)
+            if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song)) {
+                throw refusal.error
             }
             return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
         }
-        throw APIError(.unauthorized, code: .unauthorized, "a stream token (?token=) or a session (Authorization: Bearer) is required")
+        throw StreamRefusal.noCredential.error
     }
 
     /// Checks a stream token (401 unless known and usable), then the policy with the song (403).
     public func authorize(token secret: Secret, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
         guard let t = try await app.tokens.authenticate(secret) else {
-            throw APIError(.unauthorized, code: .invalidToken, "the stream token is unknown, revoked or expired")
+            throw StreamRefusal.invalidToken.error
         }
         let song = try await song(songId)
         let facts = StreamRequestFacts(
             method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
             userAgent: request.headers[.userAgent], range: request.headers[.range])
-        if case .deny(let reason) = await app.tokenPolicy.authorizeOffPool(token: t.token, user: t.user, request: facts, songId: songId, song: song) {
-            throw APIError(.forbidden, code: .policyDenied, reason)
+        if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: t.token, user: t.user, request: facts, songId: songId, song: song)) {
+            throw refusal.error
         }
         return (StreamCredential(user: t.user, sessionId: nil, token: t.token), song)
     }
