@@ -8,12 +8,7 @@ public struct AmpachePasswordDigest: PasswordCompanion {
     public init() {}
 
     public func record(_ db: Database, userId: Int64, password: String, now: Int64) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO ampache_passwords (user_id, password_sha256, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (user_id) DO UPDATE SET password_sha256 = excluded.password_sha256, updated_at = excluded.updated_at
-                """,
-            arguments: [userId, SHA256Hex.of(password), now])
+        try AmpachePasswordRecord.upsert(db, userId: userId, sha256: SHA256Hex.of(password), now: now)
     }
 }
 
@@ -38,12 +33,7 @@ public struct ApiKeyStore: Sendable {
         let hash = Data(SHA256Hex.digest(key))
         let now = clock.nowMs()
         try await db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO api_keys (user_id, hash, created_at) VALUES (?, ?, ?)
-                    ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at
-                    """,
-                arguments: [userId, hash, now])
+            try ApiKeyRecord.upsert(db, userId: userId, hash: hash, now: now)
         }
         return key
     }
@@ -53,10 +43,7 @@ public struct ApiKeyStore: Sendable {
         guard key.hasPrefix(Self.prefix) else { return nil }
         let hash = SHA256Hex.digest(key)
         let found = try await db.read { db -> (User, Data)? in
-            try Row.fetchOne(
-                db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?",
-                arguments: [Data(hash)]
-            ).map { (UserStore.user($0), $0["hash"]) }
+            try ApiKeyRecord.fetchOne(db, sql: "SELECT \(ApiKeyRecord.selection) WHERE k.hash = ?", arguments: [Data(hash)]).map { ($0.user, $0.hash) }
         }
         guard let (user, stored) = found, SecretHash(Array(stored)).constantTimeEquals(SecretHash(hash)), !user.disabled else { return nil }
         return user
@@ -65,10 +52,7 @@ public struct ApiKeyStore: Sendable {
     /// The enabled user named `name` when `auth` is `sha256(name + sha256(apikey))` for its key.
     public func user(name: String, legacyAuth auth: String) async throws -> User? {
         let found = try await db.read { db -> (User, Data)? in
-            try Row.fetchOne(
-                db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ?",
-                arguments: [name]
-            ).map { (UserStore.user($0), $0["hash"]) }
+            try ApiKeyRecord.fetchOne(db, sql: "SELECT \(ApiKeyRecord.selection) WHERE u.name = ?", arguments: [name]).map { ($0.user, $0.hash) }
         }
         guard let (user, stored) = found else { return nil }
         let expected = SHA256Hex.of(name + SHA256Hex.hex(Array(stored)))
@@ -79,8 +63,7 @@ public struct ApiKeyStore: Sendable {
     /// The enabled user whose key matches `auth = sha256(name + sha256(apikey))`, trying every user with a key.
     public func user(legacyAuth auth: String) async throws -> User? {
         let rows = try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT k.hash, u.* FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.id")
-                .map { (UserStore.user($0), $0["hash"] as Data) }
+            try ApiKeyRecord.fetchAll(db, sql: "SELECT \(ApiKeyRecord.selection) ORDER BY u.id").map { ($0.user, $0.hash) }
         }
         let given = auth.lowercased()
         var found: User?
@@ -94,10 +77,9 @@ public struct ApiKeyStore: Sendable {
     /// The user named `name` and the hex SHA-256 of its password, when one was recorded.
     public func passwordDigest(name: String) async throws -> (User, String)? {
         try await db.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT p.password_sha256, u.* FROM ampache_passwords p JOIN users u ON u.id = p.user_id WHERE u.name = ?",
-                arguments: [name]
-            ).map { (UserStore.user($0), $0["password_sha256"]) }
+            try AmpachePasswordRecord.fetchOne(
+                db, sql: "SELECT p.password_sha256, u.* FROM ampache_passwords p JOIN users u ON u.id = p.user_id WHERE u.name = ?", arguments: [name]
+            ).map { ($0.user, $0.sha256) }
         }
     }
 }

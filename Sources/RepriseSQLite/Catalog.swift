@@ -79,10 +79,9 @@ public struct CatalogStore: Sendable {
 
     /// Inserts or updates one song, its artist and its album, with statements prepared once per connection.
     static func upsert(_ db: Database, _ s: SongFile, now: Int64) throws {
-        let artistId = try id(db, artist: s.artist)
-        let albumArtistId = try s.albumArtist.map { try id(db, artist: $0) } ?? artistId
-        try db.cachedStatement(sql: "INSERT INTO albums (name, artist_id) VALUES (?, ?) ON CONFLICT DO NOTHING").execute(arguments: [s.album, albumArtistId])
-        let albumId = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM albums WHERE name = ? AND artist_id = ?"), arguments: [s.album, albumArtistId])!
+        let artistId = try ArtistRecord.id(db, name: s.artist)
+        let albumArtistId = try s.albumArtist.map { try ArtistRecord.id(db, name: $0) } ?? artistId
+        let albumId = try AlbumRecord.id(db, name: s.album, artistId: albumArtistId)
         let args: StatementArguments = [
             s.path, s.size, s.mtimeMs, s.title, artistId, albumId, s.albumArtist, s.track, s.disc, s.year, s.genre,
             s.durationMs, s.bitrate, s.sampleRate, s.channels, s.format, now, now,
@@ -101,31 +100,13 @@ public struct CatalogStore: Sendable {
         ).execute(arguments: args)
     }
 
-    static func id(_ db: Database, artist: String) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO artists (name) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [artist])
-        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM artists WHERE name = ?"), arguments: [artist])!
-    }
-
-    static let songColumns = """
-        s.*, ar.name AS artist_name, al.name AS album_name
-        FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id
-        """
-
-    static func song(_ r: Row) -> Song {
-        Song(
-            id: r["id"], path: r["path"], size: r["size"], mtimeMs: r["mtime_ms"], title: r["title"], artist: r["artist_name"],
-            artistId: r["artist_id"], album: r["album_name"], albumId: r["album_id"], albumArtist: r["album_artist"], track: r["track"],
-            disc: r["disc"], year: r["year"], genre: r["genre"], durationMs: r["duration_ms"], bitrate: r["bitrate"],
-            sampleRate: r["sample_rate"], channels: r["channels"], format: r["format"])
-    }
-
     /// Nothing: this store keeps no songs in memory (`CachedCatalog` does, above it).
     public func cachedSong(id: Int64) -> Song? { nil }
 
     /// One song by id, read from the database (`fresh` changes nothing here).
     public func song(id: Int64, fresh: Bool = false) async throws -> Song? {
         try await db.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.songColumns) WHERE s.id = ?"), arguments: [id]).map(Self.song)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(SongRecord.selection) WHERE s.id = ?"), arguments: [id]).map { SongRecord(row: $0).song }
         }
     }
 
@@ -134,7 +115,7 @@ public struct CatalogStore: Sendable {
         guard !ids.isEmpty else { return [] }
         let list = ids.map(String.init).joined(separator: ",")
         let found = try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.songColumns) WHERE s.id IN (SELECT value FROM json_each(?))", arguments: ["[\(list)]"]).map(Self.song)
+            try Row.fetchAll(db, sql: "SELECT \(SongRecord.selection) WHERE s.id IN (SELECT value FROM json_each(?))", arguments: ["[\(list)]"]).map { SongRecord(row: $0).song }
         }
         let byId = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return ids.compactMap { byId[$0] }
@@ -171,9 +152,9 @@ public struct CatalogStore: Sendable {
         return try await db.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id \(whereSQL)", arguments: arguments) ?? 0
             let rows = try Row.fetchAll(
-                db, sql: "SELECT \(Self.songColumns) \(whereSQL) ORDER BY ar.name, al.name, s.disc, s.track, s.title, s.id LIMIT ? OFFSET ?",
+                db, sql: "SELECT \(SongRecord.selection) \(whereSQL) ORDER BY ar.name, al.name, s.disc, s.track, s.title, s.id LIMIT ? OFFSET ?",
                 arguments: arguments + page)
-            return (total, rows.map(Self.song))
+            return (total, rows.map { SongRecord(row: $0).song })
         }
     }
 
@@ -182,16 +163,10 @@ public struct CatalogStore: Sendable {
         let filter = query.map { "%" + $0 + "%" }
         return try await db.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM artists WHERE ? IS NULL OR name LIKE ?", arguments: [filter, filter]) ?? 0
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT ar.id, ar.name,
-                      (SELECT count(*) FROM songs s WHERE s.artist_id = ar.id) AS songs,
-                      (SELECT count(*) FROM albums al WHERE al.artist_id = ar.id) AS albums
-                    FROM artists ar WHERE ? IS NULL OR ar.name LIKE ? ORDER BY ar.name LIMIT ? OFFSET ?
-                    """,
+            let rows = try ArtistRecord.fetchAll(
+                db, sql: "SELECT \(ArtistRecord.selection) WHERE ? IS NULL OR ar.name LIKE ? ORDER BY ar.name LIMIT ? OFFSET ?",
                 arguments: [filter, filter, limit, offset])
-            return (total, rows.map { ArtistInfo(id: $0["id"], name: $0["name"], songCount: $0["songs"], albumCount: $0["albums"]) })
+            return (total, rows.map(\.info))
         }
     }
 
@@ -202,19 +177,15 @@ public struct CatalogStore: Sendable {
             let total = try Int.fetchOne(
                 db, sql: "SELECT count(*) FROM albums WHERE (? IS NULL OR name LIKE ?) AND (? IS NULL OR artist_id = ?)",
                 arguments: [filter, filter, artistId, artistId]) ?? 0
-            let rows = try Row.fetchAll(
+            let rows = try AlbumRecord.fetchAll(
                 db,
                 sql: """
-                    SELECT al.id, al.name, al.artist_id, ar.name AS artist_name,
-                      (SELECT max(year) FROM songs s WHERE s.album_id = al.id) AS year,
-                      (SELECT count(*) FROM songs s WHERE s.album_id = al.id) AS songs,
-                      (SELECT coalesce(sum(duration_ms), 0) FROM songs s WHERE s.album_id = al.id) AS duration
-                    FROM albums al JOIN artists ar ON ar.id = al.artist_id
+                    SELECT \(AlbumRecord.selection)
                     WHERE (? IS NULL OR al.name LIKE ?) AND (? IS NULL OR al.artist_id = ?)
                     ORDER BY ar.name, al.name LIMIT ? OFFSET ?
                     """,
                 arguments: [filter, filter, artistId, artistId, limit, offset])
-            return (total, rows.map { AlbumInfo(id: $0["id"], name: $0["name"], artist: $0["artist_name"], artistId: $0["artist_id"], year: $0["year"], songCount: $0["songs"], durationMs: $0["duration"]) })
+            return (total, rows.map(\.info))
         }
     }
 

@@ -49,7 +49,7 @@ public enum RepriseDatabase {
     public static func probeWrite(_ db: DatabasePool) async throws {
         try await db.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
-                try db.execute(sql: "INSERT INTO health_probe (filler) VALUES (zeroblob(8192))")
+                try HealthProbeRecord.probe(db)
                 return .rollback
             }
         }

@@ -86,12 +86,7 @@ public struct GarbageCollector: Sendable {
         stats.durationMs = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
         let record = stats
         try await db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO gc_runs (started_at, duration_ms, examined, deleted, spared_grace, spared_lease, spared_rule, tokens_purged, longest_batch_ms, dry_run)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [record.startedAt, record.durationMs, record.examined, record.deleted, record.sparedByGrace, record.sparedByLease, record.sparedByRule, record.tokensPurged, record.longestBatchMs, record.dryRun])
+            try GCRunRecord.insert(db, record)
             try db.execute(sql: "DELETE FROM gc_runs WHERE id <= (SELECT max(id) - 1000 FROM gc_runs)")
         }
         totals.add(stats)
@@ -313,12 +308,7 @@ public struct GarbageCollector: Sendable {
     /// The latest recorded runs, newest first.
     public static func recentRuns(db: DatabasePool, limit: Int = 20) async throws -> [GCRunStats] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM gc_runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map { r in
-                GCRunStats(
-                    startedAt: r["started_at"], durationMs: r["duration_ms"], examined: r["examined"], deleted: r["deleted"],
-                    sparedByGrace: r["spared_grace"], sparedByLease: r["spared_lease"], sparedByRule: r["spared_rule"],
-                    tokensPurged: r["tokens_purged"], longestBatchMs: r["longest_batch_ms"], dryRun: r["dry_run"])
-            }
+            try GCRunRecord.fetchAll(db, sql: "SELECT * FROM gc_runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(\.stats)
         }
     }
 }

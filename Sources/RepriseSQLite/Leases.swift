@@ -20,17 +20,8 @@ public struct LeaseStore: Sendable {
     /// Takes a lease and returns its id.
     public func acquire(_ target: LeaseTarget, holder: String) async throws -> Int64 {
         let now = clock.nowMs()
-        let (sid, tid): (Int64?, Int64?) = switch target {
-        case .session(let id): (id, nil)
-        case .token(let id): (nil, id)
-        }
-        let ttl = ttlMs
-        return try await db.write { db in
-            try db.execute(
-                sql: "INSERT INTO leases (session_id, token_id, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [sid, tid, holder, now, now + ttl])
-            return db.lastInsertedRowID
-        }
+        let expires = now + ttlMs
+        return try await db.write { db in try LeaseRecord.insert(db, target: target, holder: holder, acquiredAt: now, expiresAt: expires) }
     }
 
     /// Extends a lease; false when it is gone (its credential was deleted).

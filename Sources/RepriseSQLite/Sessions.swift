@@ -13,12 +13,7 @@ public struct SQLiteSessionRows: SessionRows {
     public func insert(_ row: SessionInfo, hash: SecretHash) async throws -> Bool {
         do {
             try await db.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO sessions (id, hash, user_id, kind, client, agent, ip, created_at, last_seen_at, expires_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [hash.rowId, Data(hash.bytes), row.userId, row.kind.rawValue, row.client, row.agent, row.ip, row.createdAt, row.lastSeenAt, row.expiresAt])
+                try SessionRecord.insert(db, row, hash: hash)
             }
             return true
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
@@ -36,8 +31,8 @@ public struct SQLiteSessionRows: SessionRows {
                     """,
                 arguments: [id])
             else { return nil }
-            let stored: Data = row["hash"]
-            return (Self.info(row), UserStore.user(row, prefix: "user_"), SecretHash(Array(stored)))
+            let session = SessionRecord(row: row)
+            return (session.info, UserRecord(row: row, prefix: "user_").user, session.hash)
         }
     }
 
@@ -64,7 +59,7 @@ public struct SQLiteSessionRows: SessionRows {
             try Row.fetchAll(
                 db, sql: "SELECT s.*, u.name AS user_name FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC, s.id DESC LIMIT ?",
                 arguments: [limit]
-            ).map(Self.info)
+            ).map { SessionRecord(row: $0).info }
         }
     }
 
@@ -78,12 +73,6 @@ public struct SQLiteSessionRows: SessionRows {
         }
     }
 
-    static func info(_ row: Row) -> SessionInfo {
-        SessionInfo(
-            id: row["id"], userId: row["user_id"], userName: row["user_name"], kind: SessionKind(rawValue: row["kind"]) ?? .web,
-            client: row["client"], agent: row["agent"], ip: row["ip"], createdAt: row["created_at"],
-            lastSeenAt: row["last_seen_at"], expiresAt: row["expires_at"])
-    }
 }
 
 extension SessionStore {

@@ -14,14 +14,7 @@ public struct SQLiteStreamRecords: StreamRecordWriter {
             // Parsed once per batch, not once per row: busy servers record thousands of streams a second.
             // An upsert, not `INSERT OR REPLACE`: a replace may delete rows, so SQLite gives every
             // row a statement journal; the rare id written twice (a clock stepped back) is updated.
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO streams (id, song_id, user_id, session_id, token_id, player, range_start, range_end, bytes_expected, bytes_sent, started_at, finished_at, status, reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET song_id = excluded.song_id, user_id = excluded.user_id, session_id = excluded.session_id,
-                  token_id = excluded.token_id, player = excluded.player, range_start = excluded.range_start, range_end = excluded.range_end,
-                  bytes_expected = excluded.bytes_expected, bytes_sent = excluded.bytes_sent, started_at = excluded.started_at,
-                  finished_at = excluded.finished_at, status = excluded.status, reason = excluded.reason
-                """)
+            let insert = try db.cachedStatement(sql: StreamRowRecord.upsert)
             // Bound through SQLite's C API: building `StatementArguments` for each row cost more
             // than the insert on a server recording thousands of streams a second.
             let s = insert.sqliteStatement

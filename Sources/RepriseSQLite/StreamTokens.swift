@@ -17,10 +17,7 @@ public struct SQLiteStreamTokenRows: StreamTokenRows {
                 revoked = try Int64.fetchAll(db, sql: "SELECT id FROM stream_tokens WHERE user_id = ? AND label = ? AND revoked_at IS NULL", arguments: [userId, label])
                 try db.execute(sql: "UPDATE stream_tokens SET revoked_at = ? WHERE user_id = ? AND label = ? AND revoked_at IS NULL", arguments: [createdAt, userId, label])
             }
-            try db.execute(
-                sql: "INSERT INTO stream_tokens (hash, user_id, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Data(hash.bytes), userId, label, createdAt, expiresAt])
-            return (db.lastInsertedRowID, revoked)
+            return (try StreamTokenRecord.insert(db, hash: hash, userId: userId, label: label, createdAt: createdAt, expiresAt: expiresAt), revoked)
         }
     }
 
@@ -33,8 +30,8 @@ public struct SQLiteStreamTokenRows: StreamTokenRows {
                     """),
                 arguments: [Data(hash.bytes)])
             else { return nil }
-            let stored: Data = row["hash"]
-            return (Self.info(row), UserStore.user(row, prefix: "user_"), SecretHash(Array(stored)))
+            let token = StreamTokenRecord(row: row)
+            return (token.info, UserRecord(row: row, prefix: "user_").user, token.hash)
         }
     }
 
@@ -59,23 +56,18 @@ public struct SQLiteStreamTokenRows: StreamTokenRows {
         try await db.read { db in
             let base = "SELECT t.*, u.name AS user_name FROM stream_tokens t JOIN users u ON u.id = t.user_id"
             if let userId {
-                return try Row.fetchAll(db, sql: base + " WHERE t.user_id = ? ORDER BY t.id", arguments: [userId]).map(Self.info)
+                return try Row.fetchAll(db, sql: base + " WHERE t.user_id = ? ORDER BY t.id", arguments: [userId]).map { StreamTokenRecord(row: $0).info }
             }
-            return try Row.fetchAll(db, sql: base + " ORDER BY t.id").map(Self.info)
+            return try Row.fetchAll(db, sql: base + " ORDER BY t.id").map { StreamTokenRecord(row: $0).info }
         }
     }
 
     public func find(id: Int64) async throws -> StreamTokenInfo? {
         try await db.read { db in
-            try Row.fetchOne(db, sql: "SELECT t.*, u.name AS user_name FROM stream_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", arguments: [id]).map(Self.info)
+            try Row.fetchOne(db, sql: "SELECT t.*, u.name AS user_name FROM stream_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", arguments: [id]).map { StreamTokenRecord(row: $0).info }
         }
     }
 
-    static func info(_ row: Row) -> StreamTokenInfo {
-        StreamTokenInfo(
-            id: row["id"], userId: row["user_id"], userName: row["user_name"], label: row["label"], createdAt: row["created_at"],
-            expiresAt: row["expires_at"], lastUsedAt: row["last_used_at"], revokedAt: row["revoked_at"])
-    }
 }
 
 extension StreamTokenStore {

@@ -33,15 +33,6 @@ public struct UserStore: Sendable {
 
     private func decoyHash() async -> String { await decoy.value(cost: bcryptCost) }
 
-    static func user(_ row: Row) -> User {
-        User(id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .user, disabled: row["disabled"], createdAt: row["created_at"])
-    }
-
-    /// A user from a joined row whose user columns are `user_id`, `user_name`, `role`, `disabled`, `user_created_at`.
-    static func user(_ row: Row, prefix: String) -> User {
-        User(id: row[prefix + "id"], name: row[prefix + "name"], role: Role(rawValue: row["role"]) ?? .user, disabled: row["disabled"], createdAt: row[prefix + "created_at"])
-    }
-
     /// Creates a user; fails with `.conflict` if the name is taken.
     @discardableResult
     public func add(name: String, password: String, role: Role) async throws -> User {
@@ -50,10 +41,7 @@ public struct UserStore: Sendable {
         let now = clock.nowMs()
         do {
             return try await db.write { db in
-                try db.execute(
-                    sql: "INSERT INTO users (name, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
-                    arguments: [name, hash, role.rawValue, now])
-                let user = User(id: db.lastInsertedRowID, name: name, role: role, disabled: false, createdAt: now)
+                let user = try UserRecord.insert(db, name: name, passwordHash: hash, role: role, now: now)
                 for c in companions { try c.record(db, userId: user.id, password: password, now: now) }
                 return user
             }
@@ -82,23 +70,21 @@ public struct UserStore: Sendable {
     public func verify(name: String, password: String) async throws -> User? {
         // Made before the lookup, so the first login costs the same whether the user exists or not.
         let decoyHash = await decoyHash()
-        let found = try await db.read { db -> (User, String)? in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map { (Self.user($0), $0["password_hash"]) }
-        }
-        let hash = found?.1 ?? decoyHash
+        let found = try await db.read { db in try UserRecord.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) }
+        let hash = found?.passwordHash ?? decoyHash
         let ok = await offPool { Bcrypt.verify(password, hash: hash) }
-        guard ok, let user = found?.0 else { return nil }
+        guard ok, let user = found?.user else { return nil }
         return user.disabled ? nil : user
     }
 
     /// All users, by name.
     public func list() async throws -> [User] {
-        try await db.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
+        try await db.read { db in try UserRecord.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(\.user) }
     }
 
     /// The user with this name, if any.
     public func find(name: String) async throws -> User? {
-        try await db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
+        try await db.read { db in try UserRecord.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name])?.user }
     }
 
     /// The number of users.

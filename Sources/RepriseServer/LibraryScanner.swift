@@ -19,7 +19,7 @@ public final class LibraryScanner: Sendable {
     /// The latest finished scan.
     public var lastScan: ScanSummary? { last.withLock { $0 } }
 
-    /// Called after each scan wrote its result (the song cache forgets what it held).
+    /// Called after a scan changed the catalog (the song cache forgets what it held).
     let changed: @Sendable () -> Void
 
     public init(roots: [String], catalog: CatalogStore, logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
@@ -47,7 +47,9 @@ public final class LibraryScanner: Sendable {
         }
         for s in result.skipped { logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"]) }
         for f in result.failures { logger.warning("scan could not read a file", metadata: ["file.path": "\(f.path)", "error": "\(f.error)"]) }
-        defer { changed() }
+        // A scan that found nothing new keeps the song cache (the stream path's, emptied otherwise).
+        let changes = !result.inserts.isEmpty || !result.updates.isEmpty || !result.removedIDs.isEmpty
+        defer { if changes { changed() } }
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.
