@@ -193,7 +193,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let body: ClosedRange<Int64>?
         switch (plan.status, plan.body) {
         case (.ok, .none), (.partialContent, .none), (.notModified, .none): body = nil
-        case (.ok, .file(let range)), (.partialContent, .file(let range)) where range.upperBound - range.lowerBound < maxBody: body = range
+        case (.ok, .file(let range)) where range.upperBound - range.lowerBound < maxBody: body = range
+        case (.partialContent, .file(let range)) where range.upperBound - range.lowerBound < maxBody: body = range
         default: return nil
         }
         let headers = HTTPHeaders(plan.fields.map { ($0.name, $0.value) })

@@ -5,22 +5,6 @@ import RepriseCore
 import RepriseStorage
 import RepriseSync
 
-/// GC settings, all in ms except the batch size.
-public struct GCSettings: Sendable, Equatable {
-    public var interval: Int64
-    public var jitter: Int64
-    public var batchSize: Int
-    /// Revoked or expired tokens are purged this long after.
-    public var tokenRetention: Int64
-
-    public init(interval: Int64 = 60_000, jitter: Int64 = 5_000, batchSize: Int = 500, tokenRetention: Int64 = 30 * 86_400_000) {
-        self.interval = interval
-        self.jitter = jitter
-        self.batchSize = batchSize
-        self.tokenRetention = tokenRetention
-    }
-}
-
 /// One GC pass: deletes expired sessions in short batches, sparing young, leased and ruled ones.
 ///
 /// Safe in several processes at once: every delete re-checks its conditions inside its own

@@ -9,7 +9,7 @@ extension SessionStore: SessionRepository {}
 extension StreamTokenStore: StreamTokenRepository {}
 extension ApiKeyStore: ApiKeyRepository {}
 extension LeaseStore: LeaseRepository {}
-extension CatalogStore: CatalogRepository {}
+extension CatalogStore: CatalogRepository, CatalogWriting {}
 extension PlayerStateStore: PlayerStateRepository {}
 
 extension GarbageCollector: GarbageCollecting {

@@ -11,7 +11,7 @@ import RepriseSync
 /// Scans the music folders into the catalog; one scan at a time.
 public final class LibraryScanner: Sendable {
     let roots: [String]
-    let catalog: CatalogStore
+    let catalog: any CatalogWriting
     let logger: Logger
     private let running = Locked<Bool>(false)
     private let last = Locked<ScanSummary?>(nil)
@@ -22,7 +22,7 @@ public final class LibraryScanner: Sendable {
     /// Called after a scan changed the catalog (the song cache forgets what it held).
     let changed: @Sendable () -> Void
 
-    public init(roots: [String], catalog: CatalogStore, logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
+    public init(roots: [String], catalog: any CatalogWriting, logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
         self.roots = roots.map { standardizePath(URL(fileURLWithPath: $0).path) }
         self.catalog = catalog
         self.changed = changed

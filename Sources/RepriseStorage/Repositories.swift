@@ -7,7 +7,7 @@ import RepriseCore
 /// Accounts: passwords (bcrypt), roles, lookups.
 public protocol UserRepository: Sendable {
     /// Creates a user; fails with `.conflict` when the name is taken.
-    func add(name: String, password: String, role: Role) async throws -> User
+    @discardableResult func add(name: String, password: String, role: Role) async throws -> User
     /// Replaces a user's password.
     func setPassword(name: String, password: String) async throws
     /// The user whose password this is, or nil (unknown, wrong, disabled); as slow for every answer.
@@ -23,9 +23,9 @@ public protocol SessionRepository: Sendable {
     /// The live session for `secret`, extended under the expiry policy; nil when unknown or expired.
     func authenticate(_ secret: Secret) async throws -> AuthenticatedSession?
     /// Ends the session for `secret`; false when there was none.
-    func logout(_ secret: Secret) async throws -> Bool
+    @discardableResult func logout(_ secret: Secret) async throws -> Bool
     /// Ends the session with `id`; false when there was none.
-    func delete(id: Int64) async throws -> Bool
+    @discardableResult func delete(id: Int64) async throws -> Bool
     func list(limit: Int) async throws -> [SessionInfo]
     func countByKind() async throws -> [SessionKind: Int]
 }
@@ -134,6 +134,23 @@ extension CatalogRepository {
     }
     public func randomSongIds(count: Int, artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [Int64] {
         try await randomSongIds(count: count, artistId: artistId, albumId: albumId)
+    }
+}
+
+/// What a catalog scan needs of storage: every indexed file, and a way to write its result.
+public protocol CatalogWriting: Sendable {
+    /// Builds an index with `make` (given the number of songs) and adds each song's path bytes, id,
+    /// size and mtime to it with `add`, in id order.
+    func index<Index: Sendable>(
+        _ make: @escaping @Sendable (Int) -> Index, add: @escaping @Sendable (inout Index, UnsafeBufferPointer<UInt8>, Int64, Int64, Int64) -> Void
+    ) async throws -> Index
+    /// Writes a scan's result in short transactions; ids of kept paths never change.
+    func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64], batchSize: Int) async throws
+}
+
+extension CatalogWriting {
+    public func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64]) async throws {
+        try await apply(inserts: inserts, updates: updates, removed: removed, batchSize: 500)
     }
 }
 

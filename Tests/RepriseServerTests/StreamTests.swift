@@ -50,6 +50,32 @@ import Testing
         }
     }
 
+    /// Bodies over `StreamFastPath.maxBytes` (1 MiB), whole or ranged, go to the router, which paces them and
+    /// holds their leases; a short range of the same file and a HEAD are answered on the event loop.
+    @Test func longBodiesTakeTheFullPath() async throws {
+        let lib = try Library(clock: ManualWallClock())  // cached credentials stay fresh
+        let path = try lib.tone("long.wav", seconds: 10)  // 1.7 MB
+        _ = try await lib.core.scanner.scan()
+        let id = try #require(try await lib.core.catalog.index()[path]?.id)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(Int64(size) > StreamFastPath.maxBytes)
+        let (_, token) = try await lib.credentials()
+        try await lib.test(.fastPath) { client in
+            _ = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=0-9", "Connection": "close"])  // fills the caches
+            let before = lib.core.services.fastPathAnswers.count
+            let whole = try await client.get("/stream/\(id)?token=\(token)", headers: ["Connection": "close"])
+            #expect(whole.status == .ok && whole.body.count == size)
+            let big = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=0-\(StreamFastPath.maxBytes)", "Connection": "close"])
+            #expect(big.status == .partialContent && Int64(big.body.count) == StreamFastPath.maxBytes + 1)
+            #expect(lib.core.services.fastPathAnswers.count == before, "a body over 1 MiB was answered on the event loop")
+            let small = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=100-199", "Connection": "close"])
+            #expect(small.status == .partialContent && small.body.count == 100)
+            let head = try await client.get("/stream/\(id)?token=\(token)", method: .head, headers: ["Connection": "close"])
+            #expect(head.status == .ok && head.headers[.contentLength] == String(size))
+            #expect(lib.core.services.fastPathAnswers.count == before + 2)
+        }
+    }
+
     /// The fast path takes only plain `/stream/{id}?token=` targets; anything odd goes to the router.
     @Test func fastPathParsesOnlyPlainTargets() {
         let ok = StreamFastPath.parse("/stream/12?token=rt_abc")
