@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "RepriseCoreTests", dependencies: ["RepriseCore"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "TestSupport"]),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
-        .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "TestSupport"]),
+        .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "RepriseCore", "TestSupport"]),
         // Test helpers shared by every test target: child processes (spawned without leaking descriptors,
         // awaited off the cooperative pool), temporary folders, sox tones, captured logs.
         .target(name: "TestSupport", dependencies: ["RepriseSync", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),

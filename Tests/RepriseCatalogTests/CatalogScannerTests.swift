@@ -2,15 +2,14 @@ import RepriseSync
 import Foundation
 import TestSupport
 import Synchronization
+import RepriseCore
 import Testing
 @testable import RepriseCatalog
 
-/// A clock advancing by `step` ms on each read.
-final class StepClock: Sendable {
-    private let now = Locked<Int64>(0)
-    let step: Int64
-    init(step: Int64) { self.step = step }
-    func read() -> Int64 { now.withLock { $0 += step; return $0 } }
+/// The scanner's clock from the one manual clock: `step` ms pass at each read.
+func stepping(_ step: Int64) -> @Sendable () -> Int64 {
+    let clock = ManualWallClock(0)
+    return { clock.advance(ms: step); return clock.nowMs() }
 }
 
 @Suite struct CatalogScannerTests {
@@ -29,8 +28,7 @@ final class StepClock: Sendable {
             dir.sub("Album/bad.mp3"): IndexedFile(id: 2, size: 999, mtimeMs: 0),  // changed, then fails to read
             dir.sub("Album/old.mp3"): IndexedFile(id: 3, size: 1, mtimeMs: 1),
         ]
-        let clock = StepClock(step: 250)
-        let scanner = CatalogScanner(roots: [dir.path], clock: { clock.read() }) { path throws(CatalogError) in
+        let scanner = CatalogScanner(roots: [dir.path], clock: stepping(250)) { path throws(CatalogError) in
             if path.hasSuffix("bad.mp3") { throw CatalogError(code: .invalidFile, path: path, detail: "test") }
             return TagInfo(artist: "Someone", format: .mp3)
         }
@@ -65,8 +63,7 @@ final class StepClock: Sendable {
         try synth(dir.sub("Band/Record/01 One.flac"), seconds: 0.3)
         try run("/usr/bin/metaflac", ["--set-tag=TITLE=One", "--set-tag=ARTIST=Band", dir.sub("Band/Record/01 One.flac")])
         try synth(dir.sub("Band/Record/02 Two.mp3"), seconds: 0.3)
-        let clock = StepClock(step: 1)
-        let scanner = CatalogScanner(roots: [dir.path], clock: { clock.read() })
+        let scanner = CatalogScanner(roots: [dir.path], clock: stepping(1))
 
         let first = scanner.scan(existing: [:])
         #expect(first.stats.added == 2)
