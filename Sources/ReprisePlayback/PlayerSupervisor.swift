@@ -358,8 +358,14 @@ public actor PlayerSupervisor {
         try await env.states.save(config.name, state)
     }
 
+    /// Records an event; a failure (retry, skip, seek) is also the player's `lastError`, a recovery
+    /// clears it, and maintenance (a token rotation) leaves it as it was.
     func note(_ kind: String, _ message: String) async {
-        lastError = kind == "recovery" ? nil : message
+        switch kind {
+        case "recovery": lastError = nil
+        case "rotate": break
+        default: lastError = message
+        }
         logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])
         try? await env.states.record(config.name, kind: kind, message: message)
         env.counters.count(kind)

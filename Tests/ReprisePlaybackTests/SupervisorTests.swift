@@ -71,6 +71,7 @@ import Testing
         await stage.tick()
         let report = await stage.supervisor.report()
         #expect(report.skips == 1 && report.position == 1 && report.state == "play")
+        #expect(report.lastError?.contains("403 Forbidden") == true)
         #expect(await stage.player.position == 1)
         #expect(try await stage.events().filter { $0 == "retry" || $0 == "skip" } == ["retry", "skip"])
     }
@@ -115,6 +116,7 @@ import Testing
         let live = try await stage.tokens.list(userId: stage.owner.id).filter { $0.label == "player:fake" && $0.revokedAt == nil }
         #expect(live.count == 2)  // the old one expires by itself: the current song's stream is never cut
         #expect(try await stage.events().contains("rotate"))
+        #expect(await stage.supervisor.report().lastError == nil, "a routine rotation was reported as an error")
     }
 
     /// Another client moving the player to another entry is followed, not undone.
