@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(name: "ReprisePluginsTests", dependencies: ["ReprisePlugins", "RepriseCore", "LuaHost", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ReprisePlaybackTests",
-            dependencies: ["ReprisePlayback", "RepriseStorage", "RepriseSQLite", "RepriseServer", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["ReprisePlayback", "RepriseStorage", "RepriseSQLite", "RepriseServer", "MPDClient", "MPDTestSupport", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "RepriseServerTests",

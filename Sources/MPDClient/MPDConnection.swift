@@ -70,6 +70,17 @@ public final class MPDConnection: Sendable {
         }
     }
 
+    /// Sets a tag of the queued song `id` (remote songs only: MPD keeps it until the song leaves the queue).
+    public func addTag(id: Int, _ tag: MPDTag, _ value: String) async throws {
+        let type: mpd_tag_type = switch tag {
+        case .artist: MPD_TAG_ARTIST
+        case .album: MPD_TAG_ALBUM
+        case .title: MPD_TAG_TITLE
+        case .track: MPD_TAG_TRACK
+        }
+        try await run { h, c in try h.check(c, mpd_run_add_tag_id(c, try unsigned(id, "id"), type, value)) }
+    }
+
     /// Empties the queue.
     public func clear() async throws {
         try await run { h, c in try h.check(c, mpd_run_clear(c)) }
@@ -93,6 +104,8 @@ public final class MPDConnection: Sendable {
                     id: Int(mpd_song_get_id(song)),
                     uri: String(cString: mpd_song_get_uri(song)),
                     title: mpd_song_get_tag(song, MPD_TAG_TITLE, 0).map { String(cString: $0) },
+                    artist: mpd_song_get_tag(song, MPD_TAG_ARTIST, 0).map { String(cString: $0) },
+                    album: mpd_song_get_tag(song, MPD_TAG_ALBUM, 0).map { String(cString: $0) },
                     durationMs: ms > 0 ? Int(ms) : nil
                 ))
             }

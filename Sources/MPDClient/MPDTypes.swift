@@ -48,15 +48,20 @@ public struct MPDQueueItem: Sendable, Equatable {
     public var uri: String
     /// The title tag, if MPD knows one.
     public var title: String?
+    /// The artist and album tags, if MPD knows them.
+    public var artist: String?
+    public var album: String?
     /// Length in milliseconds, nil when unknown (e.g. a stream not yet opened).
     public var durationMs: Int?
 
     /// Makes a queue item from its fields.
-    public init(position: Int, id: Int, uri: String, title: String? = nil, durationMs: Int? = nil) {
+    public init(position: Int, id: Int, uri: String, title: String? = nil, artist: String? = nil, album: String? = nil, durationMs: Int? = nil) {
         self.position = position
         self.id = id
         self.uri = uri
         self.title = title
+        self.artist = artist
+        self.album = album
         self.durationMs = durationMs
     }
 }
@@ -107,4 +112,9 @@ public enum MPDIdleEvent: String, Sendable, CaseIterable, Hashable {
     static func events(_ mask: UInt32) -> Set<MPDIdleEvent> {
         Set(allCases.filter { mask & $0.bit != 0 })
     }
+}
+
+/// A tag a client may set on a queued remote song (`addtagid`).
+public enum MPDTag: String, Sendable, CaseIterable {
+    case artist = "Artist", album = "Album", title = "Title", track = "Track"
 }

@@ -6,11 +6,18 @@ public struct PlayItem: Sendable, Equatable {
     public var songId: Int64
     public var title: String
     public var durationMs: Int64
-    public init(url: String, songId: Int64, title: String, durationMs: Int64) {
+    /// Tags a player may show instead of the URL.
+    public var artist: String = ""
+    public var album: String = ""
+    public var track: Int?
+    public init(url: String, songId: Int64, title: String, durationMs: Int64, artist: String = "", album: String = "", track: Int? = nil) {
         self.url = url
         self.songId = songId
         self.title = title
         self.durationMs = durationMs
+        self.artist = artist
+        self.album = album
+        self.track = track
     }
 }
 

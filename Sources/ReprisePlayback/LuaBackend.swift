@@ -60,7 +60,14 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
     func connect() async throws { _ = try await call("connect", [cfg]) }
 
     func enqueue(_ items: [PlayItem]) async throws {
-        let list: [LuaValue] = items.map { .table(["url": .string($0.url), "song_id": .integer($0.songId), "title": .string($0.title), "duration_ms": .integer($0.durationMs)]) }
+        let list: [LuaValue] = items.map { item in
+            var t: [String: LuaValue] = [
+                "url": .string(item.url), "song_id": .integer(item.songId), "title": .string(item.title), "duration_ms": .integer(item.durationMs),
+                "artist": .string(item.artist), "album": .string(item.album),
+            ]
+            if let track = item.track { t["track"] = .integer(Int64(track)) }
+            return .table(t)
+        }
         _ = try await call("enqueue", [.array(list)])
     }
 

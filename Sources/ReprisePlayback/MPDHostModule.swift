@@ -1,6 +1,7 @@
 import Dispatch
 import LuaHost
 import MPDClient
+import RepriseCore
 import Synchronization
 import RepriseSync
 
@@ -70,10 +71,22 @@ final class MPDHostModule: LuaHostModule {
                 return [.bool(true)]
             }
         }
+        // add(conn, url[, tags]): tags {Artist=, Album=, Title=, Track=} are set with addtagid, so every
+        // MPD client shows the song, not its URL; a tag MPD refuses leaves the entry queued.
         registry.register("mpd", "add") { [self] args in
             let c = try connection(args)
             guard args.count > 1, let uri = args[1].stringValue else { throw BackendError("add(conn, url) needs a url") }
-            return [.integer(Int64(try blocking { try await c.add(uri: uri) }))]
+            var tags: [(MPDTag, String)] = []
+            if args.count > 2 {
+                for tag in MPDTag.allCases {
+                    if let v = args[2][tag.rawValue].stringValue ?? args[2][tag.rawValue].intValue.map(String.init), !v.isEmpty {
+                        tags.append((tag, String(StoredText.singleLine(v).prefix(256))))
+                    }
+                }
+            }
+            let id = try blocking { try await c.add(uri: uri) }
+            for (tag, value) in tags { try? blocking { try await c.addTag(id: id, tag, value) } }
+            return [.integer(Int64(id))]
         }
         simple("clear") { c, _ in try await c.clear() }
         simple("delete") { c, a in try await c.delete(position: a.first?.intValue ?? 0) }

@@ -189,7 +189,9 @@ public actor PlayerSupervisor {
         let byId = Dictionary(songs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return ids.map { id in
             let s = byId[id]
-            return PlayItem(url: "\(env.publicURL)/stream/\(id)?token=\(token.secret.plaintext)", songId: id, title: s?.title ?? "", durationMs: s?.durationMs ?? 0)
+            return PlayItem(
+                url: "\(env.publicURL)/stream/\(id)?token=\(token.secret.plaintext)", songId: id, title: s?.title ?? "", durationMs: s?.durationMs ?? 0,
+                artist: s?.artist ?? "", album: s?.album ?? "", track: s?.track)
         }
     }
 

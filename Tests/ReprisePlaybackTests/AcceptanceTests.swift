@@ -1,4 +1,5 @@
 import Foundation
+import MPDClient
 import RepriseCore
 import RepriseSQLite
 import Testing
@@ -84,6 +85,25 @@ import Testing
         }
         let final = await stage.report()
         #expect(restored, "queue and position were not restored: \(String(describing: final))")
+    }
+
+    /// Every MPD client sees Reprise's entries by their tags (addtagid), not as `?token=` URLs.
+    @Test func queuedEntriesCarryTags() async throws {
+        let stage = try await Stage(songs: 2, seconds: 2)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        try await stage.enqueue(ids, session: session)
+        let songs = try await stage.core.catalog.songs(ids: ids)
+        // Another client of the same MPD.
+        let other = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        defer { other.close() }
+        let queue = try await other.queue()
+        #expect(queue.count == 2)
+        #expect(queue.map(\.title) == songs.map(\.title))
+        #expect(queue.map(\.artist) == songs.map(\.artist))
+        #expect(queue.map(\.album) == songs.map(\.album))
+        #expect(queue.allSatisfy { $0.uri.contains("token=") })  // the URL is still what MPD plays
     }
 
     /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.

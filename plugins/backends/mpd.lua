@@ -41,7 +41,8 @@ reprise.backend.register{
   end,
   enqueue = function(items)
     for _, item in ipairs(items) do
-      local ok, err = with(mpd.add, item.url)
+      -- Tags (addtagid) so that every MPD client shows titles, not ?token= URLs.
+      local ok, err = with(mpd.add, item.url, { Title = item.title, Artist = item.artist, Album = item.album, Track = item.track })
       if not ok then return nil, err end
     end
     return true

@@ -140,6 +140,9 @@ function JSON.decode(text) end
 ---@field song_id integer
 ---@field title string
 ---@field duration_ms integer
+---@field artist string
+---@field album string
+---@field track integer|nil
 
 ---@class reprise.BackendStatus
 ---@field state "play"|"pause"|"stop"
@@ -208,9 +211,10 @@ function MPD.connect(host, port, password, timeout_ms) end
 function MPD.close(conn) end
 ---@param conn integer
 ---@param url string
+---@param tags? {Title: string?, Artist: string?, Album: string?, Track: integer?} set with addtagid
 ---@return integer|nil song_id
 ---@return string? err
-function MPD.add(conn, url) end
+function MPD.add(conn, url, tags) end
 ---@param conn integer
 ---@return true|nil ok
 ---@return string? err
