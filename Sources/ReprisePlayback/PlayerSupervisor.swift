@@ -124,9 +124,12 @@ public actor PlayerSupervisor {
                 if everConnected {
                     recoveries += 1
                     await note("recovery", "reconnected to the player; restoring queue at \(state.position), \(state.elapsedMs) ms")
+                    everConnected = true
+                    try await restore()
+                } else {
+                    everConnected = true
+                    try await adoptOrRestore()
                 }
-                everConnected = true
-                try await restore()
             } catch {
                 connected = false
                 lastError = "\(error)"
@@ -164,6 +167,37 @@ public actor PlayerSupervisor {
         logger.warning("player lost", metadata: ["player.name": "\(config.name)", "error": "\(error)"])
         await backend.disconnect()
         try? await persist(force: true)
+    }
+
+    /// At start: a player that still holds Reprise's queue (Reprise restarted, the player did not) is
+    /// adopted where it is now, since it may have moved on; its later entries get URLs with the
+    /// current token. A player that lost the queue is restored.
+    func adoptOrRestore() async throws {
+        let entries = try await backend.queue()
+        guard !state.queue.isEmpty, entries.map({ Self.songId(inURL: $0.url) }) == state.queue.map(Optional.some) else {
+            return try await restore()
+        }
+        let status = try await backend.status()
+        if let p = status.position, state.queue.indices.contains(p) { state.position = p }
+        state.elapsedMs = status.elapsedMs
+        lastSeenPosition = status.position
+        currentSince = now; playIssuedAt = now
+        switch status.state {
+        case .play: state.state = .play
+        case .pause: if state.state == .play { state.state = .pause }
+        case .stop: break
+        }
+        await note("adopt", "the player kept its queue across Reprise's restart; playing on at \(state.position), \(state.elapsedMs) ms")
+        try await replaceQueuedURLs()
+        try await persist(force: true)
+    }
+
+    /// The song id of a URL Reprise queued (`.../stream/<id>?token=...`), nil for anything else.
+    static func songId(inURL url: String) -> Int64? {
+        guard let r = url.range(of: "/stream/") else { return nil }
+        let digits = url[r.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, url[r.upperBound...].dropFirst(digits.count).first == "?" else { return nil }
+        return Int64(digits)
     }
 
     /// Rebuilds the player's queue from the state, with fresh URLs, and resumes.
@@ -365,7 +399,7 @@ public actor PlayerSupervisor {
     func note(_ kind: String, _ message: String) async {
         switch kind {
         case "recovery": lastError = nil
-        case "rotate": break
+        case "rotate", "adopt": break
         default: lastError = message
         }
         logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 @testable import ReprisePlayback
 import RepriseCore
 import RepriseStorage
@@ -117,6 +118,63 @@ import Testing
         #expect(live.count == 2)  // the old one expires by itself: the current song's stream is never cut
         #expect(try await stage.events().contains("rotate"))
         #expect(await stage.supervisor.report().lastError == nil, "a routine rotation was reported as an error")
+    }
+
+    /// Reprise restarts while the player plays on: the new supervisor adopts where the player is now
+    /// (no clear, no seek back) and gives the later entries URLs with its token.
+    @Test func restartAdoptsWhereThePlayerIsNow() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.command("play")
+        await stage.player.play(for: 4_000)
+        await stage.tick(after: 4_000)  // persisted: position 0 at 4 s
+        // Reprise stops; the player moves on to the third song meanwhile.
+        await stage.player.endSong()
+        await stage.player.endSong()
+        await stage.player.play(for: 7_000)
+        let old = await stage.player.items.map(\.url)
+        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
+        try await restarted.start()
+        await stage.player.clearCalls()
+        stage.clock.advance(ms: 250)
+        await restarted.tick()
+        let calls = await stage.player.calls
+        #expect(!calls.contains("clear") && !calls.contains { $0.hasPrefix("seek") || $0.hasPrefix("play") }, "\(calls)")
+        let report = await restarted.report()
+        #expect(report.position == 2 && report.elapsedMs == 7_000 && report.state == "play" && report.recoveries == 0)
+        let urls = await stage.player.items.map(\.url)
+        #expect(urls.count == 4 && urls[0...2] == old[0...2] && urls[3] != old[3], "later entries keep a revoked token")
+        #expect(try await stage.events().contains("adopt"))
+    }
+
+    /// A player that lost the queue while Reprise was down (both restarted) is restored from the saved state.
+    @Test func restartRestoresAPlayerThatLostItsQueue() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.jump(to: 1)
+        await stage.player.play(for: 3_000)
+        await stage.tick(after: 3_000)
+        await stage.player.crash()
+        await stage.player.comeBack()
+        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
+        try await restarted.start()
+        await stage.player.clearCalls()
+        stage.clock.advance(ms: 250)
+        await restarted.tick()
+        #expect(await stage.player.calls.starts(with: ["connect", "clear", "enqueue 4"]))
+        #expect(await stage.player.position == 1)
+    }
+
+    /// Song ids are read back from Reprise's own URLs only.
+    @Test func songIdsComeFromReprisesURLs() {
+        #expect(PlayerSupervisor.songId(inURL: "http://h:8460/stream/42?token=rt_x") == 42)
+        #expect(PlayerSupervisor.songId(inURL: "http://h/stream/42") == nil)
+        #expect(PlayerSupervisor.songId(inURL: "http://radio.example/stream/live?x=1") == nil)
+        #expect(PlayerSupervisor.songId(inURL: "file:///music/a.flac") == nil)
     }
 
     /// Another client moving the player to another entry is followed, not undone.
