@@ -274,9 +274,11 @@ public actor PlayerSupervisor {
         let stream = current.flatMap { songId in
             env.ledger.recent().last { $0.tokenId == token?.info.id && $0.songId == songId && $0.startedAt >= currentSince - 1_000 }
         }
+        var durationMs: Int64 = 0
+        if let current { durationMs = try await env.catalog.song(id: current)?.durationMs ?? 0 }
         let verdict = StopVerdict.decide(
             error: status.error, sincePlayMs: now - playIssuedAt, position: state.position, queue: state.queue,
-            retried: retried, stream: stream, elapsedMs: state.elapsedMs)
+            retried: retried, stream: stream, elapsedMs: state.elapsedMs, durationMs: durationMs)
         switch verdict {
         case .wait:
             return
@@ -294,6 +296,12 @@ public actor PlayerSupervisor {
             try await advance(from: position)
         case .advance(let position):
             try await advance(from: position)
+        case .stoppedByClient(let position):
+            // A person's stop wins: Reprise plays nothing until someone plays (here or in any client).
+            state.position = position
+            state.state = .stop
+            await note("stop", "stopped by a client at entry \(position + 1), \(state.elapsedMs) ms; autoplay waits for play")
+            try await persist(force: true)
         }
     }
 
@@ -399,7 +407,7 @@ public actor PlayerSupervisor {
     func note(_ kind: String, _ message: String) async {
         switch kind {
         case "recovery": lastError = nil
-        case "rotate", "adopt": break
+        case "rotate", "adopt", "stop": break
         default: lastError = message
         }
         logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])

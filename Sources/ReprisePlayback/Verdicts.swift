@@ -19,9 +19,13 @@ enum StopVerdict: Equatable, Sendable {
     case skip(position: Int, songId: Int64, why: String)
     /// The song ended: go on to the next one.
     case advance(from: Int)
+    /// A person stopped the player (another client) in the middle of a song: it stays stopped.
+    case stoppedByClient(position: Int)
 
     /// How long after a play command a `stop` without an error is taken for the stream opening, ms.
     static let openingMs: Int64 = 2_000
+    /// A song last seen this close to its end (ms) ended by itself (polls are 250 ms apart).
+    static let endMarginMs: Int64 = 2_000
 
     /// - Parameters:
     ///   - error: the player's error text, if any.
@@ -29,14 +33,27 @@ enum StopVerdict: Equatable, Sendable {
     ///   - position: the entry the supervisor last saw playing.
     ///   - retried: positions already retried once.
     ///   - stream: the ledger's record of the current song's stream, if one was seen.
-    ///   - elapsedMs: how far the song had played.
-    static func decide(error: String?, sincePlayMs: Int64, position: Int, queue: [Int64], retried: Set<Int>, stream: StreamRecord?, elapsedMs: Int64) -> StopVerdict {
+    ///   - elapsedMs: how far the song had played, as last seen.
+    ///   - durationMs: the song's length, 0 when unknown.
+    ///
+    /// | player says | stream (ledger) | last seen elapsed | verdict |
+    /// |---|---|---|---|
+    /// | stop, no error, < 2 s after a play | any | any | wait (opening) |
+    /// | stop with an error | any | any | retry, then skip |
+    /// | stop, no error | aborted | any | retry, then skip |
+    /// | stop, no error | completed or none | within `endMarginMs` of the end, or length unknown | advance (the song ended) |
+    /// | stop, no error | completed or none | earlier | stopped by a client: stays stopped |
+    static func decide(error: String?, sincePlayMs: Int64, position: Int, queue: [Int64], retried: Set<Int>, stream: StreamRecord?, elapsedMs: Int64, durationMs: Int64 = 0) -> StopVerdict {
         if error == nil, sincePlayMs < openingMs { return .wait }
         guard !queue.isEmpty else { return .idle }
         // A stopped player may report any position; the last one seen playing is the truth.
         let position = min(max(0, position), queue.count - 1)
         let songId = queue[position]
-        guard error != nil || stream?.status == .aborted else { return .advance(from: position) }
+        guard error != nil || stream?.status == .aborted else {
+            // A song that ends is last seen near its end; a person's stop comes in the middle.
+            if durationMs > endMarginMs, elapsedMs < durationMs - endMarginMs { return .stoppedByClient(position: position) }
+            return .advance(from: position)
+        }
         let why = error ?? stream?.reason ?? "stream aborted"
         if retried.contains(position) { return .skip(position: position, songId: songId, why: why) }
         return .retry(position: position, songId: songId, fromMs: max(0, elapsedMs), why: why)
@@ -49,7 +66,8 @@ enum StopVerdict: Equatable, Sendable {
 /// StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: playingAt2)  // .follow(position: 2, moved: true, ...)
 /// ```
 enum StatusVerdict: Equatable, Sendable {
-    /// Playing or paused as expected: take the player's entry (`moved`: another than last seen), time and mode.
+    /// Playing or paused as expected, or started by another client: take the player's entry (`moved`:
+    /// another than last seen), time and mode.
     case follow(position: Int?, moved: Bool, elapsedMs: Int64, mode: PlayerState.Mode)
     /// Paused while it should play (by another client): take the pause.
     case paused
@@ -60,16 +78,16 @@ enum StatusVerdict: Equatable, Sendable {
 
     static func decide(expected: PlayerState.Mode, position: Int, lastSeen: Int?, status: BackendStatus) -> StatusVerdict {
         switch (expected, status.state) {
-        case (.play, .play), (.pause, .pause), (.pause, .play):
+        case (.play, .play), (.pause, .pause), (.pause, .play), (.stop, .play):
             let moved = status.position.map { $0 != position || lastSeen != $0 } ?? false
-            // A player resumed by another client plays again; one paused as expected stays paused.
+            // A player resumed or started by another client plays again; one paused as expected stays paused.
             let mode: PlayerState.Mode = status.state == .play ? .play : expected
             return .follow(position: status.position, moved: moved, elapsedMs: status.elapsedMs, mode: mode)
         case (.play, .stop):
             return .stopped
         case (.play, .pause):
             return .paused
-        case (.stop, _), (.pause, .stop):
+        case (.stop, .stop), (.stop, .pause), (.pause, .stop):
             return .idle
         }
     }

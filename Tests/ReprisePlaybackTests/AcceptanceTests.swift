@@ -106,6 +106,34 @@ import Testing
         #expect(queue.allSatisfy { $0.uri.contains("token=") })  // the URL is still what MPD plays
     }
 
+    /// A person stops MPD from another client while Reprise autoplays: it stays stopped (MPD is not
+    /// told to play again); their play resumes, and Reprise follows.
+    @Test func anotherClientsStopIsNotOverruled() async throws {
+        let stage = try await Stage(songs: 3, seconds: 8)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let (auto, _) = try await stage.call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode": "random", "ahead": 2}"#)
+        #expect(auto == 200)
+        let other = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        defer { other.close() }
+        let playing = try await stage.eventually(10) {
+            let mpdState = try await other.status().state
+            let elapsed = await stage.report()?.elapsedMs ?? 0
+            return mpdState == .play && elapsed > 1_500
+        }
+        #expect(playing)
+        try await other.stop()
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "stop" })
+        // Three seconds later MPD is still stopped: nothing played it again.
+        try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
+        let still = try await other.status().state
+        #expect(still == .stop)
+        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
+        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "stop" })
+        try await other.play()
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "play" })
+    }
+
     /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.
     @Test func shortLivedPlayerTokensRotateWithoutAGap() async throws {
         struct FiveSeconds: TokenPolicy {

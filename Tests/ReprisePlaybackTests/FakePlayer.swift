@@ -112,6 +112,10 @@ actor FakePlayer: PlayerBackend {
         elapsedMs = 0
         if p + 1 < items.count { position = p + 1 } else { state = .stop }
     }
+    /// Someone else's client stops the player (MPD keeps the current entry and forgets the time).
+    func clientStop() { state = .stop; elapsedMs = 0 }
+    /// Someone else's client plays the current entry.
+    func clientPlay() { if position != nil { state = .play; error = nil } }
     /// Someone else's client changes the current entry.
     func jump(to p: Int) { position = p; elapsedMs = 0; state = .play }
     func clearCalls() { calls = [] }

@@ -84,16 +84,49 @@ import Testing
         await stage.tick()
         try await stage.supervisor.enqueue(stage.songs, clear: false)
         try await stage.supervisor.command("play")
+        await stage.player.play(for: 29_500)
+        await stage.tick(after: 29_500)
         await stage.player.endSong()
-        await stage.tick(after: 30_000)
+        await stage.tick(after: 500)
         #expect(await stage.supervisor.report().position == 1)
+        await stage.player.play(for: 29_500)
+        await stage.tick(after: 29_500)
         await stage.player.endSong()
         await stage.player.clearCalls()
-        await stage.tick(after: 30_000)
+        await stage.tick(after: 500)
         await stage.tick()
         let report = await stage.supervisor.report()
         #expect(report.state == "stop" && report.position == 1)
         #expect(await stage.player.calls.filter { $0.hasPrefix("play") } == [], "the supervisor restarted a finished queue")
+        #expect(try await !stage.events().contains("stop"), "a queue that ended was taken for a person's stop")
+    }
+
+    /// A person stops the player with another client mid-song: it stays stopped, even with autoplay on;
+    /// their play (or Reprise's) resumes, and autoplay goes on.
+    @Test func aClientsStopStaysStoppedAndTheirPlayResumes() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
+        #expect(await stage.supervisor.report().state == "play")
+        await stage.player.play(for: 10_000)
+        await stage.tick(after: 10_000)
+        await stage.player.clientStop()
+        await stage.player.clearCalls()
+        for _ in 0..<20 { await stage.tick(after: 1_000) }
+        #expect(await stage.player.calls.filter { $0.hasPrefix("play") } == [], "a person's stop was overruled")
+        let stopped = await stage.supervisor.report()
+        #expect(stopped.state == "stop" && stopped.autoplay != nil && stopped.lastError == nil)
+        #expect(try await stage.events().contains("stop"))
+        await stage.player.clientPlay()
+        await stage.tick()
+        #expect(await stage.supervisor.report().state == "play")
+        await stage.player.play(for: 29_500)
+        await stage.tick(after: 29_500)
+        await stage.player.endSong()
+        await stage.tick(after: 500)
+        let resumed = await stage.supervisor.report()
+        #expect(resumed.position == 1 && resumed.state == "play")
     }
 
     /// A player token near its expiry is replaced: later entries get URLs with the new token; the current song plays on.
@@ -217,6 +250,12 @@ import Testing
         // A stopped player may report a position past the queue; the last entry is taken.
         #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 7, queue: q, retried: [], stream: nil, elapsedMs: 0) == .advance(from: 2))
         #expect(StopVerdict.decide(error: "x", sincePlayMs: 9_000, position: 0, queue: [], retried: [], stream: nil, elapsedMs: 0) == .idle)
+        // No error, the stream whole, but last seen in the middle of a 30 s song: a person stopped it.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.completed), elapsedMs: 12_000, durationMs: 30_000) == .stoppedByClient(position: 1))
+        // Last seen within the margin of its end: it ended.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.completed), elapsedMs: 28_500, durationMs: 30_000) == .advance(from: 1))
+        // Length unknown: taken as ended, as before.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: nil, elapsedMs: 1_000, durationMs: 0) == .advance(from: 1))
     }
 }
 
@@ -238,7 +277,9 @@ import Testing
         #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.pause, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .pause))
         #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: status(.pause, 0)) == .paused)
         #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: status(.stop, nil)) == .stopped)
-        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.play, 0)) == .idle)
+        // Started by another client while stopped: playing again.
+        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.play, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .play))
+        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.pause, 0)) == .idle)
         #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.stop, nil)) == .idle)
     }
 }
