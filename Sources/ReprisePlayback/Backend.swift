@@ -33,7 +33,10 @@ public struct BackendStatus: Sendable, Equatable {
     /// The player's error text (MPD's `error:`), if any.
     public var error: String?
     public var queueLength: Int
-    public init(state: State, position: Int?, elapsedMs: Int64, durationMs: Int64, volume: Int?, error: String?, queueLength: Int) {
+    /// Whether the backend reported its queue's length (a plugin may not): an empty queue means cleared only then.
+    public var queueKnown: Bool
+    public init(state: State, position: Int?, elapsedMs: Int64, durationMs: Int64, volume: Int?, error: String?, queueLength: Int, queueKnown: Bool = true) {
+        self.queueKnown = queueKnown
         self.state = state
         self.position = position
         self.elapsedMs = elapsedMs

@@ -119,17 +119,17 @@ public actor PlayerSupervisor {
             guard now >= nextAttemptAt else { return }
             do {
                 try await backend.connect()
+                // Connected once the queue is back: until then API commands answer 503, not half a player.
+                if everConnected {
+                    try await restore()
+                    recoveries += 1
+                    await note("recovery", "reconnected to the player; restored the queue at \(state.position), \(state.elapsedMs) ms")
+                } else {
+                    try await adoptOrRestore()
+                    everConnected = true
+                }
                 connected = true
                 backoffMs = timing.initialBackoffMs
-                if everConnected {
-                    recoveries += 1
-                    await note("recovery", "reconnected to the player; restoring queue at \(state.position), \(state.elapsedMs) ms")
-                    everConnected = true
-                    try await restore()
-                } else {
-                    everConnected = true
-                    try await adoptOrRestore()
-                }
             } catch {
                 connected = false
                 lastError = "\(error)"
@@ -217,6 +217,8 @@ public actor PlayerSupervisor {
     }
 
     func items(for ids: [Int64]) async throws -> [PlayItem] {
+        // An empty queue needs no token: a player connects before its owner exists.
+        guard !ids.isEmpty else { return [] }
         if token == nil { try? await ensureToken(force: false) }
         guard let token else { throw BackendError("the player has no stream token (\(lastError ?? "owner unknown"))") }
         let songs = try await env.catalog.songs(ids: ids)
@@ -245,7 +247,7 @@ public actor PlayerSupervisor {
                 await note("seek", "could not seek back to \(seek.ms) ms; the song plays from its start")
             }
         }
-        switch StatusVerdict.decide(expected: state.state, position: state.position, lastSeen: lastSeenPosition, status: status) {
+        switch StatusVerdict.decide(expected: state.state, position: state.position, lastSeen: lastSeenPosition, status: status, queued: state.queue.count) {
         case .follow(let position, let moved, let elapsedMs, let mode):
             if moved, let p = position {
                 if p != state.position { retried.remove(state.position) }
@@ -264,6 +266,15 @@ public actor PlayerSupervisor {
             try await persist(force: true)
         case .idle:
             break
+        case .cleared:
+            // A person's clear ends the programme: nothing queued, autoplay off, recorded.
+            let had = state.queue.count
+            state = PlayerState(volume: state.volume, autoplay: nil)
+            atEnd = false
+            retried = []
+            lastSeenPosition = nil
+            await note("clear", "the queue (\(had) entries) was cleared by a client; the programme ends and autoplay is off")
+            try await persist(force: true)
         }
         try await refill()
     }
@@ -407,7 +418,7 @@ public actor PlayerSupervisor {
     func note(_ kind: String, _ message: String) async {
         switch kind {
         case "recovery": lastError = nil
-        case "rotate", "adopt", "stop": break
+        case "rotate", "adopt", "stop", "clear": break
         default: lastError = message
         }
         logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])

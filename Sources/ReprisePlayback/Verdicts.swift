@@ -75,8 +75,11 @@ enum StatusVerdict: Equatable, Sendable {
     case stopped
     /// Stopped as it should be, or stopped while paused: nothing to do.
     case idle
+    /// The player's queue is empty while Reprise's is not: another client cleared it. The programme ends.
+    case cleared
 
-    static func decide(expected: PlayerState.Mode, position: Int, lastSeen: Int?, status: BackendStatus) -> StatusVerdict {
+    static func decide(expected: PlayerState.Mode, position: Int, lastSeen: Int?, status: BackendStatus, queued: Int = 0) -> StatusVerdict {
+        if queued > 0, status.queueKnown, status.queueLength == 0 { return .cleared }
         switch (expected, status.state) {
         case (.play, .play), (.pause, .pause), (.pause, .play), (.stop, .play):
             let moved = status.position.map { $0 != position || lastSeen != $0 } ?? false

@@ -134,6 +134,31 @@ import Testing
         #expect(try await stage.eventually(5) { await stage.report()?.state == "play" })
     }
 
+    /// A person clears MPD's queue from another client during autoplay: the programme ends; Reprise
+    /// adds nothing back, and its player says so.
+    @Test func anotherClientsClearEndsTheProgramme() async throws {
+        let stage = try await Stage(songs: 3, seconds: 8)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let (auto, _) = try await stage.call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode": "random", "ahead": 2}"#)
+        #expect(auto == 200)
+        let other = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        defer { other.close() }
+        let playing = try await stage.eventually(10) { try await other.status().state == .play }
+        #expect(playing)
+        try await other.clear()
+        let ended = try await stage.eventually(5) {
+            let r = await stage.report()
+            return r?.queue.isEmpty == true && r?.autoplay == nil
+        }
+        #expect(ended)
+        try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
+        let length = try await other.status().queueLength
+        #expect(length == 0)
+        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
+        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "clear" })
+    }
+
     /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.
     @Test func shortLivedPlayerTokensRotateWithoutAGap() async throws {
         struct FiveSeconds: TokenPolicy {

@@ -114,6 +114,8 @@ actor FakePlayer: PlayerBackend {
     }
     /// Someone else's client stops the player (MPD keeps the current entry and forgets the time).
     func clientStop() { state = .stop; elapsedMs = 0 }
+    /// Someone else's client empties the queue.
+    func clientClear() { items = []; position = nil; state = .stop; elapsedMs = 0 }
     /// Someone else's client plays the current entry.
     func clientPlay() { if position != nil { state = .play; error = nil } }
     /// Someone else's client changes the current entry.

@@ -210,6 +210,23 @@ import Testing
         #expect(PlayerSupervisor.songId(inURL: "file:///music/a.flac") == nil)
     }
 
+    /// Another client clears the queue during autoplay: the programme ends (queue empty, autoplay off), recorded; nothing is re-added.
+    @Test func aClientsClearEndsTheProgramme() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
+        await stage.player.play(for: 5_000)
+        await stage.tick(after: 5_000)
+        await stage.player.clientClear()
+        await stage.player.clearCalls()
+        for _ in 0..<20 { await stage.tick(after: 1_000) }
+        #expect(await stage.player.calls.filter { $0.hasPrefix("enqueue") || $0.hasPrefix("play") } == [])
+        let report = await stage.supervisor.report()
+        #expect(report.queue.isEmpty && report.autoplay == nil && report.state == "stop" && report.lastError == nil)
+        #expect(try await stage.events().contains("clear"))
+    }
+
     /// Another client moving the player to another entry is followed, not undone.
     @Test func anotherClientsJumpIsFollowed() async throws {
         let stage = try await FakeStage()
@@ -281,5 +298,12 @@ import Testing
         #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.play, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .play))
         #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.pause, 0)) == .idle)
         #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.stop, nil)) == .idle)
+        // An empty player queue while Reprise's holds songs: cleared by someone; unknown lengths prove nothing.
+        var empty = status(.stop, nil)
+        empty.queueLength = 0
+        #expect(StatusVerdict.decide(expected: .play, position: 1, lastSeen: 1, status: empty, queued: 3) == .cleared)
+        #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: empty, queued: 0) == .stopped)
+        empty.queueKnown = false
+        #expect(StatusVerdict.decide(expected: .play, position: 1, lastSeen: 1, status: empty, queued: 3) == .stopped)
     }
 }
