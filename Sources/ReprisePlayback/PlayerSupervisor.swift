@@ -171,14 +171,20 @@ public actor PlayerSupervisor {
 
     /// At start: a player that still holds Reprise's queue (Reprise restarted, the player did not) is
     /// adopted where it is now, since it may have moved on; its later entries get URLs with the
-    /// current token. A player that lost the queue is restored.
+    /// current token. A player that lost the queue, or stopped while it should play, is restored.
     func adoptOrRestore() async throws {
         let entries = try await backend.queue()
         guard !state.queue.isEmpty, entries.map({ Self.songId(inURL: $0.url) }) == state.queue.map(Optional.some) else {
             return try await restore()
         }
         let status = try await backend.status()
-        if let p = status.position, state.queue.indices.contains(p) { state.position = p }
+        if let p = status.position, state.queue.indices.contains(p), p != state.position {
+            state.position = p
+            state.elapsedMs = 0
+        }
+        // Stopped while it should play: the stop happened while Reprise was down, most likely its own
+        // restart cutting the stream (the ledger that would tell has not seen it). Resume, not adopt.
+        if status.state == .stop, state.state == .play { return try await restore() }
         state.elapsedMs = status.elapsedMs
         lastSeenPosition = status.position
         currentSince = now; playIssuedAt = now

@@ -182,6 +182,31 @@ import Testing
         #expect(try await stage.events().contains("adopt"))
     }
 
+    /// A player found stopped at start while it should play (Reprise's restart cut its stream) plays on
+    /// where it was: a stop Reprise did not see is not taken for a person's.
+    @Test func restartResumesAPlayerItsRestartStopped() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.enqueue(stage.songs, clear: false)
+        try await stage.supervisor.jump(to: 1)
+        await stage.tick()
+        await stage.player.play(for: 6_000)
+        await stage.tick(after: 6_000)  // persisted: entry 2 at 6 s
+        await stage.player.clientStop()  // the stream cut: MPD stops without an error
+        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
+        try await restarted.start()
+        await stage.player.clearCalls()
+        stage.clock.advance(ms: 250)
+        await restarted.tick()
+        #expect(await stage.player.calls.contains("play 1"))
+        stage.clock.advance(ms: 250)
+        await restarted.tick()
+        let calls = await stage.player.calls
+        #expect(calls.contains("seek 1 6000"), "\(calls)")
+        #expect(await restarted.report().state == "play")
+    }
+
     /// A player that lost the queue while Reprise was down (both restarted) is restored from the saved state.
     @Test func restartRestoresAPlayerThatLostItsQueue() async throws {
         let stage = try await FakeStage()
