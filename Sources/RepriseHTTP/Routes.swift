@@ -161,9 +161,6 @@ func streamRoutes(_ app: AppServices) -> RouteModule {
 
 /// Reads `Authorization: Bearer` values; `IdentityMiddleware` turns them into `context.identity`.
 public enum Authenticator {
-    /// The session or stream token in `Authorization: Bearer`, if well-formed.
-    public static func bearer(_ request: Request) -> Secret? { bearerValue(request).flatMap(Secret.presented) }
-
     /// The value of `Authorization: Bearer <value>` (scheme in any case, blanks trimmed), if any.
     public static func bearerValue(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }

@@ -2,11 +2,10 @@ import GRDB
 import RepriseCore
 import RepriseStorage
 
-// The SQLite stores are RepriseStorage's repositories.
+// The SQLite stores are RepriseStorage's repositories (the session and token stores, engine-free,
+// conform where they live).
 
 extension UserStore: UserRepository {}
-extension SessionStore: SessionRepository {}
-extension StreamTokenStore: StreamTokenRepository {}
 extension ApiKeyStore: ApiKeyRepository {}
 extension LeaseStore: LeaseRepository {}
 extension CatalogStore: CatalogRepository, CatalogWriting {}

@@ -22,7 +22,7 @@ public protocol SessionRows: Sendable {
 /// Validation answers from memory; the row is re-read at most once per `revalidateMs` per
 /// session (so another process's logout is seen within that time) and written at most once per
 /// `extendInterval`. Logout in this process takes effect at once.
-public final class SessionStore: Sendable {
+public final class SessionStore: SessionRepository {
     let rows: any SessionRows
     let clock: any WallClock
     let policy: SessionPolicy

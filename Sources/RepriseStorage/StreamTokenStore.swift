@@ -20,7 +20,7 @@ public protocol StreamTokenRows: Sendable {
 }
 
 /// Stream tokens: issue under the token policy, validate from memory, revoke, over any `StreamTokenRows`.
-public final class StreamTokenStore: Sendable {
+public final class StreamTokenStore: StreamTokenRepository {
     let rows: any StreamTokenRows
     let clock: any WallClock
     let logger: Logger
@@ -152,20 +152,13 @@ public final class StreamTokenStore: Sendable {
         for task in refreshing.withLock({ Array($0.values) }) { await task.value }
     }
 
-    public typealias CachedAnswer = CachedTokenAnswer
-
-    /// Validates a token from memory only; `authenticate` asks it first and reads the row when it
-    /// answers `.unknown`.
-    public func authenticateCached(_ secret: Secret) -> CachedAnswer {
-        authenticateCached(secret, hash: secret.hash)
-    }
-
-    /// `authenticateCached(_:)` with the secret's hash already computed (`hash` must be `secret.hash`).
-    public func authenticateCached(_ secret: Secret, hash: SecretHash) -> CachedAnswer {
+    /// Validates a token from memory only (`hash` must be `secret.hash`); `authenticate` asks it first
+    /// and reads the row when it answers `.unknown`.
+    public func authenticateCached(_ secret: Secret, hash: SecretHash) -> CachedTokenAnswer {
         guard secret.kind == .streamToken else { return .invalid }
         let now = clock.nowMs()
         var refreshDue = false
-        let answer = cache.withLock { cache -> CachedAnswer in
+        let answer = cache.withLock { cache -> CachedTokenAnswer in
             guard var e = cache[hash] else {
                 if let missedAt = misses.withLock({ $0[hash] }), now - missedAt < revalidateMs { return .invalid }
                 return .unknown
