@@ -121,15 +121,11 @@ actor AudioFiles {
 
     private static func make() async throws -> AudioHTTPServer {
         let dir = try TempDir("mpd-audio").url
-        try await sox(dir.appendingPathComponent("a.mp3").path, seconds: 3, frequency: 440)
-        try await sox(dir.appendingPathComponent("b.mp3").path, seconds: 3, frequency: 660)
-        try await sox(dir.appendingPathComponent("long.mp3").path, seconds: 30, frequency: 330)
+        try await Tone.write(dir.appendingPathComponent("a.mp3").path, seconds: 3, frequency: 440)
+        try await Tone.write(dir.appendingPathComponent("b.mp3").path, seconds: 3, frequency: 660)
+        try await Tone.write(dir.appendingPathComponent("long.mp3").path, seconds: 30, frequency: 330)
         let server = try AudioHTTPServer(directory: dir)
         try await server.waitUntilReady()
         return server
-    }
-
-    private static func sox(_ path: String, seconds: Int, frequency: Int) async throws {
-        try await Tone.write(path, seconds: Double(seconds), frequency: frequency)
     }
 }

@@ -60,9 +60,9 @@ func stepping(_ step: Int64) -> @Sendable () -> Int64 {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try dir.mkdir("Band/Record")
-        try synth(dir.sub("Band/Record/01 One.flac"), seconds: 0.3)
+        try Tone.writeBlocking(dir.sub("Band/Record/01 One.flac"), seconds: 0.3)
         try run("/usr/bin/metaflac", ["--set-tag=TITLE=One", "--set-tag=ARTIST=Band", dir.sub("Band/Record/01 One.flac")])
-        try synth(dir.sub("Band/Record/02 Two.mp3"), seconds: 0.3)
+        try Tone.writeBlocking(dir.sub("Band/Record/02 Two.mp3"), seconds: 0.3)
         let scanner = CatalogScanner(roots: [dir.path], clock: stepping(1))
 
         let first = scanner.scan(existing: [:])

@@ -49,7 +49,3 @@ func hasTool(_ name: String) -> Bool {
 
 let audioToolsAvailable = hasTool("sox") && hasTool("metaflac") && hasTool("vorbiscomment")
 
-/// Synthesizes a 440 Hz tone (`Tone`).
-func synth(_ path: String, seconds: Double, rate: Int = 44100, channels: Int = 2) throws {
-    try Tone.writeBlocking(path, seconds: seconds, rate: rate, channels: channels)
-}

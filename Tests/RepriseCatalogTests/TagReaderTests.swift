@@ -11,7 +11,7 @@ struct TagReaderTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.sub("a.flac")
-        try synth(path, seconds: 1, rate: 44100, channels: 2)
+        try Tone.writeBlocking(path, seconds: 1, rate: 44100, channels: 2)
         try run("/usr/bin/metaflac", [
             "--set-tag=TITLE=Café – 日本", "--set-tag=ARTIST=The Artist", "--set-tag=ALBUM=The Album",
             "--set-tag=ALBUMARTIST=Various Artists", "--set-tag=TRACKNUMBER=3", "--set-tag=DISCNUMBER=2/3",
@@ -37,7 +37,7 @@ struct TagReaderTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.sub("b.ogg")
-        try synth(path, seconds: 1.5, rate: 48000, channels: 1)
+        try Tone.writeBlocking(path, seconds: 1.5, rate: 48000, channels: 1)
         try run("/usr/bin/vorbiscomment", [
             "-w", "-t", "TITLE=Ogg Song", "-t", "ARTIST=Ogg Artist", "-t", "ALBUM=Ogg Album",
             "-t", "ALBUMARTIST=Ogg Album Artist", "-t", "TRACKNUMBER=7", "-t", "DISCNUMBER=1",
@@ -62,7 +62,7 @@ struct TagReaderTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.sub("c.mp3")
-        try synth(path, seconds: 2, rate: 44100, channels: 2)
+        try Tone.writeBlocking(path, seconds: 2, rate: 44100, channels: 2)
         let info = try TagReader.read(path: path)
         #expect(info.title == nil)
         #expect(info.artist == nil)
@@ -83,7 +83,7 @@ struct TagReaderTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let path = dir.sub("d.WAV")
-        try synth(path, seconds: 0.5, rate: 22050, channels: 1)
+        try Tone.writeBlocking(path, seconds: 0.5, rate: 22050, channels: 1)
         let info = try TagReader.read(path: path)
         #expect(abs(info.durationMs - 500) <= 50)
         #expect(info.sampleRate == 22050)
@@ -122,7 +122,7 @@ struct TagReaderTests {
         var written: [String] = []
         for i in 0..<4 {
             let path = dir.sub("t\(i).flac")
-            try synth(path, seconds: 0.2 + Double(i) * 0.1)
+            try Tone.writeBlocking(path, seconds: 0.2 + Double(i) * 0.1)
             try run("/usr/bin/metaflac", ["--set-tag=TITLE=Track \(i)", "--set-tag=ALBUMARTIST=AA \(i)", path])
             written.append(path)
         }

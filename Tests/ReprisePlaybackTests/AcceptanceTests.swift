@@ -60,8 +60,7 @@ import Testing
         let events = try await stage.core.playback!.env.states.events("living")
         #expect(resumed, "playback did not resume at the interrupted song within 10 s: \(String(describing: after)) \(events)")
         #expect(Date().timeIntervalSince(back) < 10)
-        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
-        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "recovery" })
+        #expect(try await stage.eventKinds(session: session).contains("recovery"))
     }
 
     /// `reprise serve` restarts during playback: queue and position come back.
@@ -112,9 +111,7 @@ import Testing
         let stage = try await Stage(songs: 3, seconds: 8)
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
-        let (auto, _) = try await stage.call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode": "random", "ahead": 2}"#)
-        #expect(auto == 200)
-        let other = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        let other = try await stage.autoplayWithAnotherClient(session: session)
         defer { other.close() }
         let playing = try await stage.eventually(10) {
             let mpdState = try await other.status().state
@@ -128,8 +125,7 @@ import Testing
         try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
         let still = try await other.status().state
         #expect(still == .stop)
-        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
-        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "stop" })
+        #expect(try await stage.eventKinds(session: session).contains("stop"))
         try await other.play()
         #expect(try await stage.eventually(5) { await stage.report()?.state == "play" })
     }
@@ -140,9 +136,7 @@ import Testing
         let stage = try await Stage(songs: 3, seconds: 8)
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
-        let (auto, _) = try await stage.call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode": "random", "ahead": 2}"#)
-        #expect(auto == 200)
-        let other = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        let other = try await stage.autoplayWithAnotherClient(session: session)
         defer { other.close() }
         let playing = try await stage.eventually(10) { try await other.status().state == .play }
         #expect(playing)
@@ -155,8 +149,7 @@ import Testing
         try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
         let length = try await other.status().queueLength
         #expect(length == 0)
-        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
-        #expect(((detail["events"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "clear" })
+        #expect(try await stage.eventKinds(session: session).contains("clear"))
     }
 
     /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.

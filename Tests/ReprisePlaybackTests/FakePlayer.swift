@@ -157,6 +157,15 @@ struct FakeStage {
         try await supervisor.start()
     }
 
+    /// A new supervisor over the same player and stores, as after a restart of `reprise serve`; started.
+    func restarted() async throws -> PlayerSupervisor {
+        var logger = Logger(label: "restarted")
+        logger.logLevel = .critical
+        let s = PlayerSupervisor(config: supervisor.config, backend: player, env: env, timing: SupervisorTiming(), logger: logger)
+        try await s.start()
+        return s
+    }
+
     /// Moves the clock on by `ms` and runs one supervisor round.
     func tick(after ms: Int64 = 250) async {
         clock.advance(ms: ms)

@@ -1,4 +1,5 @@
 import Foundation
+import MPDClient
 import MPDTestSupport
 import Hummingbird
 import Logging
@@ -130,6 +131,20 @@ final class Stage: @unchecked Sendable {
             guard status == 503, Date() < deadline else { throw ChildError("queue answered \(status): \(body)") }
             try await Task.sleep(for: .milliseconds(200))  // waiting for the real player to come back
         }
+    }
+
+    /// The kinds of the player's recent events, as its API lists them.
+    func eventKinds(session: String) async throws -> [String] {
+        let (_, detail) = try await call("GET", "/api/v1/players/living", bearer: session)
+        return ((detail["events"] as? [[String: Any]]) ?? []).compactMap { $0["kind"] as? String }
+    }
+
+    /// Turns random autoplay on (two songs ahead) and returns a second client of the same MPD,
+    /// as a person's app would be.
+    func autoplayWithAnotherClient(session: String) async throws -> MPDConnection {
+        let (status, body) = try await call("POST", "/api/v1/players/living/autoplay", bearer: session, json: #"{"mode": "random", "ahead": 2}"#)
+        guard status == 200 else { throw ChildError("autoplay answered \(status): \(body)") }
+        return try await MPDConnection.connect(host: "127.0.0.1", port: mpd.port)
     }
 
     /// Polls `condition` every 100 ms for at most `seconds` (waiting on real players, not on time).

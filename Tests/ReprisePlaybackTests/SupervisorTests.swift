@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 @testable import ReprisePlayback
 import RepriseCore
 import RepriseStorage
@@ -168,8 +167,7 @@ import Testing
         await stage.player.endSong()
         await stage.player.play(for: 7_000)
         let old = await stage.player.items.map(\.url)
-        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
-        try await restarted.start()
+        let restarted = try await stage.restarted()
         await stage.player.clearCalls()
         stage.clock.advance(ms: 250)
         await restarted.tick()
@@ -194,8 +192,7 @@ import Testing
         await stage.player.play(for: 6_000)
         await stage.tick(after: 6_000)  // persisted: entry 2 at 6 s
         await stage.player.clientStop()  // the stream cut: MPD stops without an error
-        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
-        try await restarted.start()
+        let restarted = try await stage.restarted()
         await stage.player.clearCalls()
         stage.clock.advance(ms: 250)
         await restarted.tick()
@@ -218,8 +215,7 @@ import Testing
         await stage.tick(after: 3_000)
         await stage.player.crash()
         await stage.player.comeBack()
-        let restarted = PlayerSupervisor(config: stage.supervisor.config, backend: stage.player, env: stage.env, timing: SupervisorTiming(), logger: Logger(label: "restarted"))
-        try await restarted.start()
+        let restarted = try await stage.restarted()
         await stage.player.clearCalls()
         stage.clock.advance(ms: 250)
         await restarted.tick()

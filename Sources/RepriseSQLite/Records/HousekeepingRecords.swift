@@ -25,7 +25,7 @@ struct GCRunRecord: FetchableRecord {
 }
 
 /// A row of `leases`: a session or token GC must not collect until `expires_at`.
-struct LeaseRecord {
+enum LeaseRecord {
     static func insert(_ db: Database, target: LeaseTarget, holder: String, acquiredAt: Int64, expiresAt: Int64) throws -> Int64 {
         let (sid, tid): (Int64?, Int64?) = switch target {
         case .session(let id): (id, nil)
