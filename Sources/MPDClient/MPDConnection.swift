@@ -237,7 +237,8 @@ public final class MPDConnection: Sendable {
             durationMs: durationMs ?? (playing && total > 0 ? total * 1000 : nil),
             volume: volume >= 0 ? volume : nil,
             error: mpd_status_get_error(s).map { String(cString: $0) },
-            queueLength: Int(mpd_status_get_queue_length(s))
+            queueLength: Int(mpd_status_get_queue_length(s)),
+            queueVersion: Int(mpd_status_get_queue_version(s))
         )
     }
 }

@@ -21,12 +21,15 @@ public struct MPDStatus: Sendable, Equatable {
     public var error: String?
     /// Number of songs in the queue.
     public var queueLength: Int
+    /// The queue's version (`playlist:`), which MPD bumps on every change to the queue.
+    public var queueVersion: Int = 0
 
     /// Makes a status from its fields.
     public init(
         state: State, songPosition: Int? = nil, songID: Int? = nil, elapsedMs: Int? = nil,
-        durationMs: Int? = nil, volume: Int? = nil, error: String? = nil, queueLength: Int = 0
+        durationMs: Int? = nil, volume: Int? = nil, error: String? = nil, queueLength: Int = 0, queueVersion: Int = 0
     ) {
+        self.queueVersion = queueVersion
         self.state = state
         self.songPosition = songPosition
         self.songID = songID

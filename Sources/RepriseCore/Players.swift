@@ -39,9 +39,11 @@ public struct PlayerReport: Sendable, Encodable {
 }
 
 /// One entry of a player's event log.
-public struct PlayerEvent: Sendable, Encodable {
-    public let at: Int64, kind: String, message: String
-    public init(at: Int64, kind: String, message: String) { (self.at, self.kind, self.message) = (at, kind, message) }
+public struct PlayerEvent: Sendable, Encodable, Equatable {
+    /// Who caused an event: Reprise itself, or another client of the player (a person with mpc, a phone app).
+    public enum Source: String, Sendable, Encodable { case reprise, client }
+    public let at: Int64, kind: String, source: Source, message: String
+    public init(at: Int64, kind: String, source: Source = .reprise, message: String) { (self.at, self.kind, self.source, self.message) = (at, kind, source, message) }
 }
 
 /// A player that failed a command: it refused it (it answered), or it cannot be reached.

@@ -145,3 +145,29 @@ public struct NoEvents: EventSink {
     public func sessionCollected(_ session: SessionInfo) {}
     public var observesCollections: Bool { false }
 }
+
+/// What autoplay knows when it chooses the next songs of a player (Lua `autoplay_next(ctx)`).
+public struct AutoplayContext: Sendable, Equatable {
+    public var player: String
+    public var owner: String
+    /// `random`, `album` or `artist`.
+    public var mode: String
+    /// The album or artist id the mode was given, if any.
+    public var filter: Int64?
+    /// How many songs are wanted.
+    public var want: Int
+    /// The song ids in the player's queue (another client's entries left out) and the current entry's index among them.
+    public var queue: [Int64]
+    public var position: Int
+    /// Songs autoplay queued lately, oldest first.
+    public var history: [Int64]
+    public init(player: String, owner: String, mode: String, filter: Int64?, want: Int, queue: [Int64], position: Int, history: [Int64]) {
+        (self.player, self.owner, self.mode, self.filter, self.want) = (player, owner, mode, filter, want)
+        (self.queue, self.position, self.history) = (queue, position, history)
+    }
+}
+
+/// A scripted autoplay choice: song ids, or nil to let the built-in mode choose (also on any failure).
+public protocol AutoplayChooser: Sendable {
+    func autoplayNext(_ ctx: AutoplayContext) -> [Int64]?
+}

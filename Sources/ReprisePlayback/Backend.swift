@@ -35,8 +35,11 @@ public struct BackendStatus: Sendable, Equatable {
     public var queueLength: Int
     /// Whether the backend reported its queue's length (a plugin may not): an empty queue means cleared only then.
     public var queueKnown: Bool
-    public init(state: State, position: Int?, elapsedMs: Int64, durationMs: Int64, volume: Int?, error: String?, queueLength: Int, queueKnown: Bool = true) {
+    /// A number the player changes whenever its queue changes (MPD's playlist version), if it has one.
+    public var queueVersion: Int64?
+    public init(state: State, position: Int?, elapsedMs: Int64, durationMs: Int64, volume: Int?, error: String?, queueLength: Int, queueKnown: Bool = true, queueVersion: Int64? = nil) {
         self.queueKnown = queueKnown
+        self.queueVersion = queueVersion
         self.state = state
         self.position = position
         self.elapsedMs = elapsedMs

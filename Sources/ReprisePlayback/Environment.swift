@@ -15,6 +15,9 @@ public struct PlaybackEnvironment: Sendable {
     public var tokenPolicy: any TokenPolicy
     public var publicURL: String
     public var counters = PlaybackCounters()
+    public var rules = QueueRules()
+    /// Lua's `autoplay_next`, asked before the built-in autoplay modes.
+    public var chooser: (any AutoplayChooser)?
 
     public init(clock: any WallClock, catalog: any CatalogRepository, tokens: any StreamTokenRepository, users: any UserRepository, ledger: StreamLedger, states: any PlayerStateRepository, tokenPolicy: any TokenPolicy, publicURL: String) {
         self.clock = clock
@@ -33,11 +36,31 @@ public struct PlaybackEnvironment: Sendable {
     }
 }
 
-/// Counts recoveries, retries, skips and rotations for metrics.
+/// How a player's queue is kept: its played history and random autoplay's shuffle window.
+public struct QueueRules: Sendable, Equatable {
+    /// Played entries kept in the player's queue before the current one (`playback.keep_played`).
+    public var keepPlayed = 10
+    /// Random autoplay repeats no song within this many (`playback.shuffle_window`; fewer when fewer songs qualify).
+    public var shuffleWindow = 500
+    public init(keepPlayed: Int = 10, shuffleWindow: Int = 500) {
+        self.keepPlayed = keepPlayed
+        self.shuffleWindow = shuffleWindow
+    }
+}
+
+/// Counts player events (recoveries, skips, rotations, other clients' actions) for metrics.
 public final class PlaybackCounters: Sendable {
-    private let counts = Locked<[String: Int]>([:])
+    public struct Key: Hashable, Sendable {
+        public let kind: String
+        public let source: PlayerEvent.Source
+    }
+    private let counts = Locked<[Key: Int]>([:])
     public init() {}
-    func count(_ kind: String) { counts.withLock { $0[kind, default: 0] += 1 } }
-    /// Counts by kind (recovery, retry, skip, rotate).
-    public var snapshot: [String: Int] { counts.withLock { $0 } }
+    func count(_ kind: String, _ source: PlayerEvent.Source) { counts.withLock { $0[Key(kind: kind, source: source), default: 0] += 1 } }
+    /// Counts by kind and source.
+    public var snapshot: [Key: Int] { counts.withLock { $0 } }
+    /// How many events of `kind` there were (from `source`, or any).
+    public func total(_ kind: String, source: PlayerEvent.Source? = nil) -> Int {
+        snapshot.filter { $0.key.kind == kind && (source == nil || $0.key.source == source) }.values.reduce(0, +)
+    }
 }

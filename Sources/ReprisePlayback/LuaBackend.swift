@@ -88,7 +88,7 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
             state: state, position: t["position"].intValue, elapsedMs: Int64(t["elapsed_ms"].intValue ?? 0),
             durationMs: Int64(t["duration_ms"].intValue ?? 0), volume: t["volume"].intValue,
             error: t["error"].stringValue.flatMap { $0.isEmpty ? nil : $0 }, queueLength: t["queue_length"].intValue ?? 0,
-            queueKnown: t["queue_length"].intValue != nil)
+            queueKnown: t["queue_length"].intValue != nil, queueVersion: t["queue_version"].intValue.map(Int64.init))
     }
 
     func queue() async throws -> [BackendQueueEntry] {

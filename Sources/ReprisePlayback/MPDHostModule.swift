@@ -103,7 +103,7 @@ final class MPDHostModule: LuaHostModule {
             let s = try blocking { try await c.status() }
             var t: [String: LuaValue] = [
                 "state": .string(s.state.rawValue), "elapsed_ms": .integer(Int64(s.elapsedMs ?? 0)), "duration_ms": .integer(Int64(s.durationMs ?? 0)),
-                "queue_length": .integer(Int64(s.queueLength)),
+                "queue_length": .integer(Int64(s.queueLength)), "queue_version": .integer(Int64(s.queueVersion)),
             ]
             if let p = s.songPosition { t["position"] = .integer(Int64(p)) }
             if let id = s.songID { t["song_id"] = .integer(Int64(id)) }

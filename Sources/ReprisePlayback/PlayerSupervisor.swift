@@ -75,6 +75,10 @@ public actor PlayerSupervisor {
     /// A seek to apply once the player reports it is playing that entry (after a restore).
     var pendingSeek: (position: Int, ms: Int64)?
     var seekAttempts = 0
+    /// The player's queue version when its queue was last read (nil: not read since connecting).
+    var seenQueueVersion: Int64?
+    /// The last status, and when it came: another client's seek shows as a jump in time.
+    var lastStatus: (status: BackendStatus, at: Int64)?
 
     init(config: PlayerConfig, backend: any PlayerBackend, env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger, sleeper: any Clock<Duration> = ContinuousClock()) {
         self.sleeper = sleeper
@@ -129,6 +133,8 @@ public actor PlayerSupervisor {
                     everConnected = true
                 }
                 connected = true
+                seenQueueVersion = nil
+                lastStatus = nil
                 backoffMs = timing.initialBackoffMs
             } catch {
                 connected = false
@@ -174,7 +180,7 @@ public actor PlayerSupervisor {
     /// current token. A player that lost the queue, or stopped while it should play, is restored.
     func adoptOrRestore() async throws {
         let entries = try await backend.queue()
-        guard !state.queue.isEmpty, entries.map({ Self.songId(inURL: $0.url) }) == state.queue.map(Optional.some) else {
+        guard !state.queue.isEmpty, entries.map({ entry(forURL: $0.url) }) == state.entries else {
             return try await restore()
         }
         let status = try await backend.status()
@@ -206,10 +212,20 @@ public actor PlayerSupervisor {
         return Int64(digits)
     }
 
+    /// A queue entry by its URL: Reprise's own (`<public URL>/stream/<id>?token=`), or another client's.
+    func entry(forURL url: String) -> PlayerState.Entry {
+        if url.hasPrefix(env.publicURL + "/stream/"), let id = Self.songId(inURL: url), id > 0 { return .song(id) }
+        return .foreign(url)
+    }
+
     /// Rebuilds the player's queue from the state, with fresh URLs, and resumes.
+    ///
+    /// Only the kept history (`keepPlayed` entries before the current one) and what is ahead come back.
     func restore() async throws {
+        let extra = state.position - env.rules.keepPlayed
+        if extra > 0 { dropPlayed(extra) }
         try await backend.clear()
-        let items = try await items(for: state.queue)
+        let items = try await items(for: state.entries)
         if !items.isEmpty { try await backend.enqueue(items) }
         if let v = state.volume { try? await backend.setVolume(v) }
         guard !state.queue.isEmpty, state.position < state.queue.count else { return }
@@ -222,14 +238,17 @@ public actor PlayerSupervisor {
         }
     }
 
-    func items(for ids: [Int64]) async throws -> [PlayItem] {
+    /// What the player is handed for `entries`: Reprise's songs with fresh URLs and tags, other clients' URLs as they were.
+    func items(for entries: [PlayerState.Entry]) async throws -> [PlayItem] {
+        let ids = entries.compactMap { if case .song(let id) = $0 { id } else { nil } }
         // An empty queue needs no token: a player connects before its owner exists.
-        guard !ids.isEmpty else { return [] }
+        guard !ids.isEmpty else { return entries.map { PlayItem(url: $0.url ?? "", songId: 0, title: "", durationMs: 0) } }
         if token == nil { try? await ensureToken(force: false) }
         guard let token else { throw BackendError("the player has no stream token (\(lastError ?? "owner unknown"))") }
         let songs = try await env.catalog.songs(ids: ids)
         let byId = Dictionary(songs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        return ids.map { id in
+        return entries.map { e in
+            guard case .song(let id) = e else { return PlayItem(url: e.url ?? "", songId: 0, title: "", durationMs: 0) }
             let s = byId[id]
             return PlayItem(
                 url: "\(env.publicURL)/stream/\(id)?token=\(token.secret.plaintext)", songId: id, title: s?.title ?? "", durationMs: s?.durationMs ?? 0,
@@ -237,8 +256,68 @@ public actor PlayerSupervisor {
         }
     }
 
+    func items(for ids: [Int64]) async throws -> [PlayItem] { try await items(for: ids.map { .song($0) }) }
+
+    /// Reads the player's queue when it changed (a new version, or a length Reprise did not expect)
+    /// and adopts it: MPD is the truth about its queue. What differs from Reprise's own edits is
+    /// another client's (add, delete, move), recorded with source `client`; foreign entries stay.
+    func syncQueue(_ status: BackendStatus) async throws {
+        let versionChanged = status.queueVersion.map { $0 != seenQueueVersion } ?? false
+        let lengthDiffers = status.queueVersion == nil && status.queueKnown && status.queueLength != state.queue.count
+        guard versionChanged || lengthDiffers else { return }
+        let generation = commands
+        let read = try await backend.queue()
+        // An API command ran meanwhile: read again next round.
+        guard generation == commands else { return }
+        seenQueueVersion = status.queueVersion
+        let actual = read.map { entry(forURL: $0.url) }
+        let expected = state.entries
+        // Reprise's own edits, or a clear (StatusVerdict.cleared ends the programme).
+        guard actual != expected, !actual.isEmpty else { return }
+        let old = (entries: expected, position: state.position)
+        state.entries = actual
+        retried = []
+        if let p = status.position, actual.indices.contains(p) {
+            state.position = p
+        } else {
+            state.position = min(state.position, actual.count - 1)
+        }
+        lastSeenPosition = status.position
+        let current = actual[state.position]
+        if !old.entries.indices.contains(old.position) || old.entries[old.position] != current {
+            currentSince = now; playIssuedAt = now
+            state.elapsedMs = status.elapsedMs
+        }
+        atEnd = false
+        let change = QueueChange.between(old.entries, actual)
+        await note(change.kind, "\(change.description) by a client; \(actual.count) entries, playing entry \(state.position + 1)", source: .client)
+        try await persist(force: true)
+    }
+
+    /// Removes the `count` oldest entries from the state (not the player), shifting what points past them.
+    func dropPlayed(_ count: Int) {
+        var e = state.entries
+        e.removeFirst(min(count, e.count))
+        state.entries = e
+        state.position = max(0, state.position - count)
+        lastSeenPosition = lastSeenPosition.map { max(0, $0 - count) }
+        retried = Set(retried.compactMap { $0 >= count ? $0 - count : nil })
+        if let seek = pendingSeek { pendingSeek = seek.position >= count ? (seek.position - count, seek.ms) : nil }
+    }
+
+    /// Keeps at most `keepPlayed` played entries in the player's queue, removing the oldest.
+    func trimPlayed() async throws {
+        let extra = state.position - env.rules.keepPlayed
+        guard extra > 0 else { return }
+        for _ in 0..<extra { try await backend.delete(position: 0) }
+        dropPlayed(extra)
+        try await persist(force: true)
+    }
+
     /// Compares what the player does with what it should do (`StatusVerdict`, `StopVerdict`), and acts.
     func reconcile(_ status: BackendStatus) async throws {
+        try await syncQueue(status)
+        defer { lastStatus = (status, now) }
         if let v = status.volume { state.volume = v }
         if let seek = pendingSeek, status.state == .play, status.position == seek.position {
             // A player may refuse to seek while it opens the stream; try on a few ticks, then play on.
@@ -256,12 +335,18 @@ public actor PlayerSupervisor {
         switch StatusVerdict.decide(expected: state.state, position: state.position, lastSeen: lastSeenPosition, status: status, queued: state.queue.count) {
         case .follow(let position, let moved, let elapsedMs, let mode):
             if moved, let p = position {
-                if p != state.position { retried.remove(state.position) }
+                if p != state.position {
+                    retried.remove(state.position)
+                    if let move = clientMove(from: state.position, to: p) { await note(move, "entry \(p + 1) played by a client (was \(state.position + 1))", source: .client) }
+                }
                 state.position = p
                 currentSince = now; playIssuedAt = now
                 lastSeenPosition = p
                 try await persist(force: true)
+            } else if let ms = clientSeek(status) {
+                await note("seek", "a client moved entry \(state.position + 1) to \(ms / 1000) s", source: .client)
             }
+            if mode == .play, state.state != .play { await note("play", "played by a client at entry \((position ?? state.position) + 1)", source: .client) }
             state.elapsedMs = elapsedMs
             state.state = mode
             try await persist(force: false)
@@ -269,6 +354,7 @@ public actor PlayerSupervisor {
             try await handleStop(status)
         case .paused:
             state.state = .pause
+            await note("pause", "paused by a client at entry \(state.position + 1), \(status.elapsedMs / 1000) s; it stays paused until play", source: .client)
             try await persist(force: true)
         case .idle:
             break
@@ -279,11 +365,34 @@ public actor PlayerSupervisor {
             atEnd = false
             retried = []
             lastSeenPosition = nil
-            await note("clear", "the queue (\(had) entries) was cleared by a client; the programme ends and autoplay is off")
+            await note("clear", "the queue (\(had) entries) was cleared by a client; the programme ends and autoplay is off", source: .client)
             try await persist(force: true)
         }
+        try await trimPlayed()
         try await refill()
     }
+
+    /// What a change of entry the supervisor did not command was (Reprise's own set the position
+    /// first): nil for a song that ended by itself (last seen near its end), else another client's
+    /// `next`, `previous` or `jump`.
+    func clientMove(from old: Int, to new: Int) -> String? {
+        if new == old + 1, let last = lastStatus?.status, last.position == old,
+           last.durationMs == 0 || last.elapsedMs >= last.durationMs - StopVerdict.endMarginMs {
+            return nil
+        }
+        return new == old + 1 ? "next" : new == old - 1 ? "previous" : "jump"
+    }
+
+    /// The new time when another client seeked within the playing entry: the player's time jumped
+    /// more than `seekJumpMs` from where the last status and the time since put it.
+    func clientSeek(_ status: BackendStatus) -> Int64? {
+        guard pendingSeek == nil, let (last, at) = lastStatus, last.position == status.position, last.state == status.state, status.state != .stop else { return nil }
+        let expected = last.elapsedMs + (status.state == .play ? now - at : 0)
+        return abs(status.elapsedMs - expected) > Self.seekJumpMs ? status.elapsedMs : nil
+    }
+
+    /// A time jump (ms) taken for another client's seek rather than a slow poll.
+    static let seekJumpMs: Int64 = 5_000
 
     /// The player stopped while it should play: the queue ended, the track finished, or it failed (`StopVerdict`).
     func handleStop(_ status: BackendStatus) async throws {
@@ -317,7 +426,7 @@ public actor PlayerSupervisor {
             // A person's stop wins: Reprise plays nothing until someone plays (here or in any client).
             state.position = position
             state.state = .stop
-            await note("stop", "stopped by a client at entry \(position + 1), \(state.elapsedMs) ms; autoplay waits for play")
+            await note("stop", "stopped by a client at entry \(position + 1), \(state.elapsedMs) ms; autoplay waits for play", source: .client)
             try await persist(force: true)
         }
     }
@@ -351,11 +460,35 @@ public actor PlayerSupervisor {
         let have = state.queue.count - state.position - 1
         guard have < a.ahead || force else { return }
         let want = max(1, a.ahead - max(0, have))
-        let ids = try await env.catalog.randomSongIds(count: want, artistId: a.mode == .artist ? a.filter : nil, albumId: a.mode == .album ? a.filter : nil)
+        let ids = try await chooseNext(a, want: want)
         guard !ids.isEmpty else { return }
         try await backend.enqueue(try await items(for: ids))
         state.queue += ids
+        state.history = Array((state.history + ids).suffix(max(1, env.rules.shuffleWindow)))
         try await persist(force: true)
+    }
+
+    /// The next `want` songs: the plugin's `autoplay_next` if one answers with known songs, else the mode's (`AutoplayPlanner`).
+    func chooseNext(_ a: AutoplaySettings, want: Int) async throws -> [Int64] {
+        let songs = state.queue.filter { $0 != 0 }
+        if let chooser = env.chooser {
+            let ctx = AutoplayContext(
+                player: config.name, owner: config.owner, mode: a.mode.rawValue, filter: a.filter, want: want, queue: songs,
+                position: state.queue.prefix(state.position).filter { $0 != 0 }.count, history: Array(state.history.suffix(100)))
+            // Lua runs off the cooperative pool.
+            let picked = await withCheckedContinuation { done in
+                DispatchQueue.global().async { done.resume(returning: chooser.autoplayNext(ctx)) }
+            }
+            if let picked, !picked.isEmpty {
+                let known = try await env.catalog.songs(ids: picked).map(\.id)
+                if !known.isEmpty { return known }
+                await note("autoplay", "autoplay_next chose no song of the catalog (\(picked.prefix(5))); the \(a.mode.rawValue) mode chooses")
+            }
+        }
+        let order = try await env.catalog.playOrder(artistId: a.mode == .artist ? a.filter : nil, albumId: nil)
+        var rng = SystemRandomNumberGenerator()
+        return AutoplayPlanner.next(
+            mode: a.mode, filter: a.filter, order: order, last: songs.last, history: state.history, want: want, window: env.rules.shuffleWindow, using: &rng)
     }
 
     /// Mints the player's token at start, and rotates it before it expires.
@@ -404,7 +537,7 @@ public actor PlayerSupervisor {
         guard first < state.queue.count else { return }
         let count = try await backend.status().queueLength
         for p in stride(from: count - 1, through: first, by: -1) { try await backend.delete(position: p) }
-        try await backend.enqueue(try await items(for: Array(state.queue[first...])))
+        try await backend.enqueue(try await items(for: Array(state.entries[first...])))
         if fromCurrent, state.state == .play || state.state == .pause {
             try await backend.play(position: state.position)
             currentSince = now; playIssuedAt = now
@@ -419,17 +552,18 @@ public actor PlayerSupervisor {
         try await env.states.save(config.name, state)
     }
 
-    /// Records an event; a failure (retry, skip, seek) is also the player's `lastError`, a recovery
-    /// clears it, and maintenance (a token rotation) leaves it as it was.
-    func note(_ kind: String, _ message: String) async {
-        switch kind {
-        case "recovery": lastError = nil
-        case "rotate", "adopt", "stop", "clear": break
+    /// Records an event with its source; a failure (retry, skip, a seek that failed) is also the
+    /// player's `lastError`, a recovery clears it, and routine (a token rotation, another client's
+    /// action) leaves it as it was.
+    func note(_ kind: String, _ message: String, source: PlayerEvent.Source = .reprise) async {
+        switch (kind, source) {
+        case ("recovery", _): lastError = nil
+        case ("rotate", _), ("adopt", _), (_, .client): break
         default: lastError = message
         }
-        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "message": "\(message)"])
-        try? await env.states.record(config.name, kind: kind, message: message)
-        env.counters.count(kind)
+        logger.notice("player \(kind)", metadata: ["player.name": "\(config.name)", "source": "\(source.rawValue)", "message": "\(message)"])
+        try? await env.states.record(config.name, kind: kind, source: source, message: message)
+        env.counters.count(kind, source)
     }
 
     // MARK: Commands from the API
@@ -563,6 +697,6 @@ extension PlayerSupervisor: PlayerControl {
     public nonisolated var owner: String { config.owner }
 
     public func recentEvents(limit: Int) async throws -> [PlayerEvent] {
-        try await env.states.events(config.name, limit: limit).map { PlayerEvent(at: $0.at, kind: $0.kind, message: $0.message) }
+        try await env.states.events(config.name, limit: limit)
     }
 }

@@ -95,3 +95,30 @@ enum StatusVerdict: Equatable, Sendable {
         }
     }
 }
+
+/// How another client changed the player's queue, from its entries before and after.
+///
+/// ```swift
+/// QueueChange.between([.song(1), .song(2)], [.song(1), .foreign("http://radio"), .song(2)])  // add, "1 entry added"
+/// ```
+struct QueueChange: Equatable, Sendable {
+    /// The event kind: `add`, `delete`, `move` or `edit`.
+    let kind: String
+    let description: String
+
+    static func between(_ old: [PlayerState.Entry], _ new: [PlayerState.Entry]) -> QueueChange {
+        func isSubsequence(_ a: [PlayerState.Entry], of b: [PlayerState.Entry]) -> Bool {
+            var i = a.startIndex
+            for e in b where i < a.endIndex && a[i] == e { i += 1 }
+            return i == a.endIndex
+        }
+        func entries(_ n: Int) -> String { n == 1 ? "1 entry" : "\(n) entries" }
+        if new.count > old.count, isSubsequence(old, of: new) { return QueueChange(kind: "add", description: "\(entries(new.count - old.count)) added") }
+        if new.count < old.count, isSubsequence(new, of: old) { return QueueChange(kind: "delete", description: "\(entries(old.count - new.count)) deleted") }
+        var counts: [PlayerState.Entry: Int] = [:]
+        for e in old { counts[e, default: 0] += 1 }
+        for e in new { counts[e, default: 0] -= 1 }
+        if new.count == old.count, counts.values.allSatisfy({ $0 == 0 }) { return QueueChange(kind: "move", description: "entries moved") }
+        return QueueChange(kind: "edit", description: "the queue changed (\(old.count) -> \(new.count) entries)")
+    }
+}

@@ -76,6 +76,16 @@ enum HookContext {
     }
 
     /// `{id, song_id, user_id?, session_id?, token_id?, player?, range_start, range_end, bytes_expected, bytes_sent, started, finished?, status, reason?}`.
+    /// `{player, owner, mode, filter?, want, queue, position, history}`.
+    static func autoplay(_ c: AutoplayContext) -> LuaValue {
+        .record([
+            LuaField("player", .string(c.player)), LuaField("owner", .string(c.owner)), LuaField("mode", .string(c.mode)),
+            LuaField("filter", c.filter.map(LuaValue.integer) ?? .nil), LuaField("want", .integer(Int64(c.want))),
+            LuaField("queue", .array(c.queue.map(LuaValue.integer))), LuaField("position", .integer(Int64(c.position))),
+            LuaField("history", .array(c.history.map(LuaValue.integer))),
+        ])
+    }
+
     static func stream(_ s: StreamRecord) -> LuaValue {
         .record([
             LuaField("id", .integer(s.id)), LuaField("song_id", .integer(s.songId)), LuaField("user_id", s.userId.map(LuaValue.integer) ?? .nil),

@@ -11,6 +11,8 @@ public struct HookDeclaration: Sendable, Equatable {
         case expiry
         /// Notifications run off the request path: a failure is only logged.
         case event
+        /// Playback choices (autoplay): a failure lets the built-in mode choose.
+        case choice
     }
 
     public let name: String
@@ -46,6 +48,10 @@ public enum Hooks {
             name: "session_collect", kind: .expiry, signature: "session_collect(session, now) -> boolean",
             luaType: "fun(session: reprise.Session, now: integer): boolean|nil",
             doc: "Asked only for expired sessions: true collects, false spares, nil has no opinion."),
+        HookDeclaration(
+            name: "autoplay_next", kind: .choice, signature: "autoplay_next(ctx) -> {song_id, ...} | nil",
+            luaType: "fun(ctx: reprise.AutoplayContext): integer[]|nil",
+            doc: "Song ids autoplay queues next on a player; nil lets the built-in mode choose."),
         HookDeclaration(name: "on_session_created", kind: .event, signature: "on_session_created(session)", luaType: "fun(session: reprise.Session)", doc: nil),
         HookDeclaration(name: "on_session_collected", kind: .event, signature: "on_session_collected(session)", luaType: "fun(session: reprise.Session)", doc: nil),
         HookDeclaration(name: "on_stream_started", kind: .event, signature: "on_stream_started(stream)", luaType: "fun(stream: reprise.Stream)", doc: nil),

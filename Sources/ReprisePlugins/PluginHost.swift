@@ -17,7 +17,7 @@ import RepriseSync
 /// let plugins = try PluginHost(settings: PluginSettings(paths: ["plugins"]), logger: logger)
 /// if case .deny(let why) = plugins.authorize(token: t, user: u, request: facts, songId: 7, song: song) { ... }
 /// ```
-public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
+public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, AutoplayChooser, Sendable {
     /// The settings the running plugins were found and limited with.
     public var settings: PluginSettings { current.withLock { $0 } }
     private let current: Locked<PluginSettings>
@@ -252,6 +252,31 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, Sendable {
             }
         }
         return .allow
+    }
+
+    // MARK: AutoplayChooser
+
+    /// `autoplay_next` of the first plugin that answers: at most `ctx.want` (and 1000) positive song ids.
+    public func autoplayNext(_ ctx: AutoplayContext) -> [Int64]? {
+        var ids: [Int64]?
+        each("autoplay_next", HookContext.autoplay(ctx)) { plugin, result in
+            switch result {
+            case .failure(let error):
+                failed(plugin, "autoplay_next", error, outcome: "built-in autoplay")
+            case .success(let values):
+                let v = values.first ?? .nil
+                if v.isNil { return true }
+                let list = v.arrayValue?.compactMap { $0.intValue.flatMap { $0 > 0 ? Int64($0) : nil } }
+                guard let list, list.count == v.arrayValue?.count, list.count <= 1000 else {
+                    violated(plugin, "autoplay_next", "must return a list of song ids (positive integers, at most 1000) or nil", outcome: "built-in autoplay")
+                    return true
+                }
+                ids = Array(list.prefix(max(0, ctx.want)))
+                return false
+            }
+            return true
+        }
+        return ids
     }
 
     // MARK: ExpiryRules

@@ -199,11 +199,18 @@ public struct CatalogStore: Sendable {
     }
 
     /// Random song ids, optionally limited to an artist or album.
-    public func randomSongIds(count: Int, artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [Int64] {
+    public func playOrder(artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [SongPlace] {
         try await db.read { db in
-            try Int64.fetchAll(
-                db, sql: "SELECT id FROM songs WHERE (? IS NULL OR artist_id = ?) AND (? IS NULL OR album_id = ?) ORDER BY random() LIMIT ?",
-                arguments: [artistId, artistId, albumId, albumId, count])
+            try Row.fetchAll(
+                db, sql: """
+                    SELECT s.id, s.album_id, s.artist_id FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id
+                    WHERE (?1 IS NULL OR s.artist_id = ?1) AND (?2 IS NULL OR s.album_id = ?2)
+                    ORDER BY ar.name COLLATE NOCASE, ar.id,
+                      (SELECT min(year) FROM songs y WHERE y.album_id = s.album_id), al.name COLLATE NOCASE, al.id,
+                      coalesce(s.disc, 1), coalesce(s.track, 0), s.title COLLATE NOCASE, s.id
+                    """,
+                arguments: [artistId, albumId]
+            ).map { SongPlace(id: $0[0], albumId: $0[1], artistId: $0[2]) }
         }
     }
 }

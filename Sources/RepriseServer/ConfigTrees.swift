@@ -39,6 +39,25 @@ extension RepriseSettings {
         }
     }
 
+    /// `playback.keep_played` (0...1000, default 10) and `playback.shuffle_window` (1...100000, default
+    /// 500); any other key of `playback` but `players` is a configuration error naming it.
+    public func playbackRules() throws -> (keepPlayed: Int, shuffleWindow: Int) {
+        guard let section = trees["playback"] else { return (10, 500) }
+        guard case .map(let keys) = section else { throw RepriseError(.config, "\(file): 'playback' must be a mapping") }
+        let known = ["players", "keep_played", "shuffle_window"]
+        for (k, _) in keys where !known.contains(k) {
+            throw RepriseError(.config, "\(file): unknown key 'playback.\(k)' (known: \(known.map { "playback.\($0)" }.joined(separator: ", ")))")
+        }
+        func int(_ key: String, _ range: ClosedRange<Int>, _ fallback: Int) throws -> Int {
+            guard let v = section[key] else { return fallback }
+            guard let s = v.scalar, let n = Int(s), range.contains(n) else {
+                throw RepriseError(.config, "\(file): 'playback.\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return n
+        }
+        return (try int("keep_played", 0...1000, 10), try int("shuffle_window", 1...100_000, 500))
+    }
+
     /// `ampache.localplay`: user name -> the player Ampache's `localplay` drives; each player must be configured.
     public func ampacheLocalplay(players: [String]) throws -> [String: String] {
         guard let section = trees["ampache"] else { return [:] }

@@ -59,8 +59,8 @@ public final class RepriseMetrics: Sendable {
         counter("reprise_policy_handed_on_total", total: Int64(core.plugins.inlineHandedOn.load(ordering: .relaxed)), help: "Stream requests whose token_authorize an event loop handed to the full path (no idle VM, too slow).")
         gauge("reprise_policy_inline_longest_seconds", value: Double(core.plugins.inlineLongestNs.load(ordering: .relaxed)) / 1e9, help: "The longest an event loop spent in token_authorize (bound: 5 ms deadline).")
         if let playback = core.playback {
-            for (kind, n) in playback.counters.snapshot {
-                counter("reprise_player_events_total", [("kind", kind)], total: Int64(n), help: "Player recoveries, retries, skips and token rotations.")
+            for (key, n) in playback.counters.snapshot.sorted(by: { ($0.key.kind, $0.key.source.rawValue) < ($1.key.kind, $1.key.source.rawValue) }) {
+                counter("reprise_player_events_total", [("kind", key.kind), ("source", key.source.rawValue)], total: Int64(n), help: "Player events (recoveries, skips, rotations, other clients' stop, clear, add...), by kind and source.")
             }
         }
         let gc = core.gc.totals.snapshot

@@ -73,13 +73,16 @@ public struct ServerCore: Sendable {
         gcSettings = GCSettings(interval: settings.gcInterval, jitter: settings.gcJitter, batchSize: settings.gcBatchSize, tokenRetention: settings.tokenRetention)
         gc = GarbageCollector(db: db, clock: clock, policy: settings.policy, settings: gcSettings, rules: plugins, events: plugins, sessions: sessions, tokens: tokens, heldInMemory: ledger.leases, logger: logger)
         let players = try PlayerConfig.parse(try settings.playerEntries(), file: settings.file)
+        let rules = try settings.playbackRules()
         ampacheLocalplay = try settings.ampacheLocalplay(players: players.map(\.name))
         if players.isEmpty {
             playback = nil
         } else {
-            let env = PlaybackEnvironment(
+            var env = PlaybackEnvironment(
                 clock: clock, catalog: songs, tokens: tokens, users: users, ledger: ledger, states: PlayerStateStore(db: db, clock: clock),
                 tokenPolicy: self.tokenPolicy, publicURL: settings.publicURL)
+            env.rules = QueueRules(keepPlayed: rules.keepPlayed, shuffleWindow: rules.shuffleWindow)
+            env.chooser = plugins
             // Backends run under the plugins' budget and memory cap (plugins.budget_instructions, memory_limit).
             playback = try Playback(players: players, env: env, pluginPaths: settings.pluginPaths, limits: try settings.pluginSettings().limits, timing: playbackTiming, logger: logger)
         }

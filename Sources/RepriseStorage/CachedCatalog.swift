@@ -44,8 +44,8 @@ public final class CachedCatalog: CatalogRepository {
     public func album(id: Int64) async throws -> AlbumInfo? { try await base.album(id: id) }
     public func counts() async throws -> (songs: Int, albums: Int, artists: Int) { try await base.counts() }
     public func lastChanges() async throws -> (added: Int64?, updated: Int64?) { try await base.lastChanges() }
-    public func randomSongIds(count: Int, artistId: Int64?, albumId: Int64?) async throws -> [Int64] {
-        try await base.randomSongIds(count: count, artistId: artistId, albumId: albumId)
+    public func playOrder(artistId: Int64?, albumId: Int64?) async throws -> [SongPlace] {
+        try await base.playOrder(artistId: artistId, albumId: albumId)
     }
 }
 

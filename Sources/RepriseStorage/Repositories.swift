@@ -118,7 +118,17 @@ public protocol CatalogRepository: Sendable {
     func counts() async throws -> (songs: Int, albums: Int, artists: Int)
     /// When songs were last added and updated (epoch ms).
     func lastChanges() async throws -> (added: Int64?, updated: Int64?)
-    func randomSongIds(count: Int, artistId: Int64?, albumId: Int64?) async throws -> [Int64]
+    /// Every song matching the filters in listening order: by artist, then each album (earliest
+    /// year first) in disc and track order.
+    func playOrder(artistId: Int64?, albumId: Int64?) async throws -> [SongPlace]
+}
+
+/// Where a song sits in the catalog: what autoplay needs to play albums and artists in order.
+public struct SongPlace: Sendable, Equatable {
+    public var id: Int64
+    public var albumId: Int64
+    public var artistId: Int64
+    public init(id: Int64, albumId: Int64, artistId: Int64) { (self.id, self.albumId, self.artistId) = (id, albumId, artistId) }
 }
 
 extension CatalogRepository {
@@ -132,8 +142,8 @@ extension CatalogRepository {
     public func albums(limit: Int = 10_000, offset: Int = 0, query: String? = nil, artistId: Int64? = nil) async throws -> (total: Int, albums: [AlbumInfo]) {
         try await albums(limit: limit, offset: offset, query: query, artistId: artistId)
     }
-    public func randomSongIds(count: Int, artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [Int64] {
-        try await randomSongIds(count: count, artistId: artistId, albumId: albumId)
+    public func playOrder(artistId: Int64? = nil, albumId: Int64? = nil) async throws -> [SongPlace] {
+        try await playOrder(artistId: artistId, albumId: albumId)
     }
 }
 
@@ -158,12 +168,14 @@ extension CatalogWriting {
 public protocol PlayerStateRepository: Sendable {
     func load(_ name: String) async throws -> PlayerState?
     func save(_ name: String, _ state: PlayerState) async throws
-    func record(_ name: String, kind: String, message: String) async throws
-    func events(_ name: String, limit: Int) async throws -> [(at: Int64, kind: String, message: String)]
+    /// Appends an event to the player's log (the latest 500 are kept).
+    func record(_ name: String, kind: String, source: PlayerEvent.Source, message: String) async throws
+    /// The latest events, newest first.
+    func events(_ name: String, limit: Int) async throws -> [PlayerEvent]
 }
 
 extension PlayerStateRepository {
-    public func events(_ name: String) async throws -> [(at: Int64, kind: String, message: String)] { try await events(name, limit: 50) }
+    public func events(_ name: String) async throws -> [PlayerEvent] { try await events(name, limit: 50) }
 }
 
 /// Session and token garbage collection, on demand and its history.

@@ -174,7 +174,7 @@ import Testing
         #expect(done, "20 s of music did not play: \(String(describing: seen)) \(events)")
         #expect(stage.core.ledger.totals().refused == 0, "an expired player token was refused")
         #expect(stage.core.ledger.recent().allSatisfy { $0.status == .completed })
-        let rotations = stage.core.playback?.counters.snapshot["rotate"] ?? 0
+        let rotations = stage.core.playback?.counters.total("rotate") ?? 0
         #expect(rotations >= 3)
         let r = try #require(await stage.report())
         #expect(r.skips == 0)
@@ -205,7 +205,7 @@ import Testing
         #expect(played, "playback did not go on: \(String(describing: seen))")
         let streams = stage.core.ledger.recent().filter { $0.player == "living" }
         #expect(!streams.isEmpty && streams.allSatisfy { $0.tokenId != old.id }, "a stream used the revoked token")
-        #expect((stage.core.playback?.counters.snapshot["rotate"] ?? 0) >= 1)
+        #expect((stage.core.playback?.counters.total("rotate") ?? 0) >= 1)
     }
 
     /// A command the player refuses is a 409 naming MPD's reason; one it cannot take for lack of a queue is a 400.

@@ -25,7 +25,7 @@ import Testing
         let guide = try String(contentsOf: Self.root.appendingPathComponent("plugins/README.md"), encoding: .utf8)
         for hook in Hooks.all {
             switch hook.kind {
-            case .policy, .expiry:
+            case .policy, .expiry, .choice:
                 #expect(guide.contains("#### `\(hook.signature)`"), "plugins/README.md lacks the heading `\(hook.signature)`")
                 #expect(guide.contains("| `\(hook.name)` |"), "the failure table lacks \(hook.name)")
             case .event:

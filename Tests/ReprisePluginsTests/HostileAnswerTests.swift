@@ -38,6 +38,7 @@ import Testing
         case "session_ttl": call = "if ctx.agent == 'hostile' then return answer() end return 30"
         case "session_extend": call = "if ctx.agent == 'hostile' then return answer() end return now + 1000"
         case "session_collect": call = "if ctx.agent == 'hostile' then return answer() end return true"
+        case "autoplay_next": call = "if ctx.player == 'hostile' then return answer() end return { 7 }"
         default: call = "if ctx.agent == 'hostile' or ctx.song_id == 666 then return answer() end"
         }
         return """
@@ -81,6 +82,10 @@ import Testing
             case "session_collect":
                 #expect(host.spareExpired(hostile, now: 20_000) == true, "\(what): the session is kept")
                 #expect(host.spareExpired(fine, now: 20_000) == false, "\(what): the next call")
+            case "autoplay_next":
+                let ask = { (player: String) in host.autoplayNext(AutoplayContext(player: player, owner: "ann", mode: "random", filter: nil, want: 1, queue: [], position: 0, history: [])) }
+                #expect(ask("hostile") == nil, "\(what): the built-in mode chooses")
+                #expect(ask("kitchen") == [7], "\(what): the next call")
             default:
                 // Events: whatever the answer, nothing but a log line; the next event runs.
                 switch hook {

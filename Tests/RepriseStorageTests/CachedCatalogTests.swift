@@ -25,7 +25,7 @@ final class OneSongCatalog: CatalogRepository {
     func album(id: Int64) async throws -> AlbumInfo? { nil }
     func counts() async throws -> (songs: Int, albums: Int, artists: Int) { (1, 0, 0) }
     func lastChanges() async throws -> (added: Int64?, updated: Int64?) { (nil, nil) }
-    func randomSongIds(count: Int, artistId: Int64?, albumId: Int64?) async throws -> [Int64] { [song.withLock { $0.id }] }
+    func playOrder(artistId: Int64?, albumId: Int64?) async throws -> [SongPlace] { [song.withLock { SongPlace(id: $0.id, albumId: $0.albumId, artistId: $0.artistId) }] }
 }
 
 /// `CachedCatalog`: songs in memory for the stream path, forgotten on a scan or after a few seconds.

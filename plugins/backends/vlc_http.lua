@@ -99,6 +99,9 @@ reprise.backend.register{
     for i, item in ipairs(list) do
       if item.id == tonumber(s.currentplid) then position = i - 1 end
     end
+    -- VLC has no playlist version: a hash of the ordered item ids changes whenever the playlist does.
+    local version = 0
+    for _, item in ipairs(list) do version = (version * 31 + (tonumber(item.id) or 0)) % 2147483647 end
     local states = { playing = "play", paused = "pause", stopped = "stop" }
     local length = tonumber(s.length) or 0
     local elapsed = (tonumber(s.position) or 0) * length * 1000
@@ -109,6 +112,7 @@ reprise.backend.register{
       duration_ms = length * 1000,
       volume = math.floor((tonumber(s.volume) or 0) * 100 / 256 + 0.5),
       queue_length = #list,
+      queue_version = version,
     }
   end,
   queue = function()

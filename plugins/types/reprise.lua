@@ -84,6 +84,17 @@
 ---@field status "active"|"completed"|"aborted"
 ---@field reason string|nil
 
+---What autoplay knows when it asks a plugin for the next songs.
+---@class reprise.AutoplayContext
+---@field player string
+---@field owner string
+---@field mode "random"|"album"|"artist"
+---@field filter integer|nil the album or artist id the mode was given
+---@field want integer how many songs are wanted
+---@field queue integer[] song ids in the player's queue (other clients' entries left out)
+---@field position integer 0-based index of the current song in `queue`
+---@field history integer[] songs autoplay queued lately, oldest first (the last 100)
+
 ---The hooks a plugin may define; each is optional.
 ---@class reprise.Hooks
 ---Called when a token is issued: a lifetime, or nil and a reason to refuse.
@@ -96,6 +107,8 @@
 ---@field session_extend? fun(session: reprise.Session, now: integer): integer|nil
 ---Asked only for expired sessions: true collects, false spares, nil has no opinion.
 ---@field session_collect? fun(session: reprise.Session, now: integer): boolean|nil
+---Song ids autoplay queues next on a player; nil lets the built-in mode choose.
+---@field autoplay_next? fun(ctx: reprise.AutoplayContext): integer[]|nil
 ---@field on_session_created? fun(session: reprise.Session)
 ---@field on_session_collected? fun(session: reprise.Session)
 ---@field on_stream_started? fun(stream: reprise.Stream)
@@ -152,6 +165,7 @@ function JSON.decode(text) end
 ---@field volume integer|nil 0..100
 ---@field error string|nil
 ---@field queue_length integer
+---@field queue_version integer|nil changes whenever the queue changes (MPD's playlist version)
 
 ---@class reprise.BackendQueueEntry
 ---@field position integer
@@ -188,6 +202,7 @@ function Backend.register(spec) end
 ---@field elapsed_ms integer
 ---@field duration_ms integer
 ---@field queue_length integer
+---@field queue_version integer
 ---@field position integer|nil
 ---@field song_id integer|nil
 ---@field volume integer|nil

@@ -13,6 +13,7 @@ extension RepriseDatabase {
         registerSessionIds(&m)
         registerStreamsUnindexed(&m)
         registerHealthProbe(&m)
+        registerPlayerSharing(&m)
         return m
     }
 }
