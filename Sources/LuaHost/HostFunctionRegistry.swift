@@ -70,8 +70,11 @@ public protocol LuaHostModule: Sendable {
     func register(into registry: inout HostFunctionRegistry)
     /// Releases what the module holds (connections) when its owner lets the player go.
     func closeAll()
+    /// Ends a blocking wait in progress (MPD's `idle`) early, so that a command queued behind it runs now.
+    func interrupt()
 }
 
 extension LuaHostModule {
     public func closeAll() {}
+    public func interrupt() {}
 }

@@ -76,4 +76,11 @@ public protocol PlayerBackend: Sendable {
     func queue() async throws -> [BackendQueueEntry]
     /// Releases the connection; the next call reconnects.
     func disconnect() async
+    /// Returns when the player reports a change, or after `ms`: true; false when it cannot wait
+    /// (no such function, or a failure), so the caller sleeps instead.
+    func wait(ms: Int) async -> Bool
+}
+
+extension PlayerBackend {
+    public func wait(ms: Int) async -> Bool { false }
 }

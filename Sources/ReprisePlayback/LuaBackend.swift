@@ -4,6 +4,7 @@ import Logging
 import LuaHost
 import RepriseCore
 import ReprisePlugins
+import RepriseSync
 
 /// A player backend written in Lua: one VM on the player's own thread, where blocking host calls (MPD, HTTP) may run.
 final class LuaBackend: PlayerBackend, @unchecked Sendable {
@@ -39,9 +40,15 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
         backend = name
     }
 
+    /// Whether a `wait` is running on the player's thread, and whether the backend has one.
+    private let waiting = Locked<(now: Bool, supported: Bool)>((false, true))
+
     /// Calls a backend function on the player's thread; `nil, err` becomes a thrown `BackendError`.
+    ///
+    /// A command arriving while `wait` blocks the thread interrupts it, so it runs at once.
     func call(_ function: String, _ args: [LuaValue] = []) async throws -> [LuaValue] {
-        try await withCheckedThrowingContinuation { c in
+        if function != "wait", waiting.withLock({ $0.now }) { for m in modules { m.interrupt() } }
+        return try await withCheckedThrowingContinuation { c in
             queue.async { [self] in
                 do {
                     let r = try vm.callBackend(plugin: plugin, backend: backend, function: function, args: args)
@@ -94,6 +101,20 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
     func queue() async throws -> [BackendQueueEntry] {
         let list = try await call("queue").first?.arrayValue ?? []
         return list.enumerated().map { i, e in BackendQueueEntry(position: e["position"].intValue ?? i, url: e["url"].stringValue ?? "") }
+    }
+
+    /// Waits for a change of the player (the backend's `wait`, MPD's `idle`) for at most `ms`;
+    /// false when the backend has no `wait` or it failed, so the caller sleeps instead.
+    func wait(ms: Int) async -> Bool {
+        guard waiting.withLock({ w in w.supported ? { w.now = true; return true }() : false }) else { return false }
+        defer { waiting.withLock { $0.now = false } }
+        do {
+            _ = try await call("wait", [.integer(Int64(ms))])
+            return true
+        } catch {
+            if "\(error)".contains("has no function 'wait'") { waiting.withLock { $0.supported = false } }
+            return false
+        }
     }
 
     func disconnect() async {

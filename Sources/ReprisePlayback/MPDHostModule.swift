@@ -16,6 +16,14 @@ final class MPDHostModule: LuaHostModule {
     var namespace: String { "mpd" }
     private let connections = Locked<[Int64: MPDConnection]>([:])
     private let nextId = Atomic<Int64>(1)
+    /// The `idle` in progress, and whether one was interrupted before it began.
+    private let idling = Locked<(task: Task<Set<MPDIdleEvent>, any Error>?, interrupted: Bool)>((nil, false))
+
+    func interrupt() {
+        idling.withLock { i in
+            if let t = i.task { t.cancel() } else { i.interrupted = true }
+        }
+    }
 
     func closeAll() {
         let all = connections.withLock { c in defer { c.removeAll() }; return Array(c.values) }
@@ -84,7 +92,13 @@ final class MPDHostModule: LuaHostModule {
                     }
                 }
             }
-            let id = try blocking { try await c.add(uri: uri) }
+            let id: Int
+            do {
+                id = try blocking { try await c.add(uri: uri) }
+            } catch let e as MPDError {
+                // MPD refusing the URL keeps the connection: `nil, err`; a broken one adds `true`.
+                return [.nil, .string(e.description), .bool(c.isBroken || c.isClosed)]
+            }
             for (tag, value) in tags { try? blocking { try await c.addTag(id: id, tag, value) } }
             return [.integer(Int64(id))]
         }
@@ -110,6 +124,28 @@ final class MPDHostModule: LuaHostModule {
             if let v = s.volume { t["volume"] = .integer(Int64(v)) }
             if let e = s.error { t["error"] = .string(e) }
             return [.table(t)]
+        }
+        // idle(conn, timeout_ms): the subsystems that changed (`{"playlist", "player"}`), or `{}` after
+        // the timeout or when a command is waiting (`interrupt`); the connection stays usable.
+        registry.register("mpd", "idle") { [self] args in
+            let c = try connection(args)
+            let timeout = min(max(args.count > 1 ? args[1].intValue ?? 250 : 250, 1), 60_000)
+            let task: Task<Set<MPDIdleEvent>, any Error>? = idling.withLock { i in
+                if i.interrupted { i.interrupted = false; return nil }
+                let t = Task { try await c.idle([.player, .playlist, .mixer, .options], timeoutMs: timeout) }
+                i.task = t
+                return t
+            }
+            guard let task else { return [.array([])] }
+            defer { idling.withLock { $0.task = nil } }
+            do {
+                let events = try blocking { try await task.value }
+                return [.array(events.map(\.rawValue).sorted().map(LuaValue.string))]
+            } catch is CancellationError {
+                return [.array([])]
+            } catch let e as MPDError {
+                return [.nil, .string(e.description), .bool(c.isBroken || c.isClosed)]
+            }
         }
         registry.register("mpd", "queue") { [self] args in
             let c = try connection(args)

@@ -103,10 +103,12 @@ public actor PlayerSupervisor {
         }
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled: a round, then a wait for the player to report a change (MPD's `idle`:
+    /// another client's action is seen at once) or `pollMs`, whichever comes first.
     func run() async {
         while !Task.isCancelled {
             await tick()
+            if connected, await backend.wait(ms: Int(timing.pollMs)) { continue }
             try? await sleeper.sleep(for: .milliseconds(timing.pollMs))
         }
         await backend.disconnect()
@@ -346,7 +348,14 @@ public actor PlayerSupervisor {
             } else if let ms = clientSeek(status) {
                 await note("seek", "a client moved entry \(state.position + 1) to \(ms / 1000) s", source: .client)
             }
-            if mode == .play, state.state != .play { await note("play", "played by a client at entry \((position ?? state.position) + 1)", source: .client) }
+            if mode != state.state {
+                let entry = (position ?? state.position) + 1
+                switch mode {
+                case .play: await note("play", "played by a client at entry \(entry)", source: .client)
+                case .pause: await note("pause", "paused by a client at entry \(entry)", source: .client)
+                case .stop: await note("stop", "stopped by a client at entry \(entry) while paused; autoplay waits for play", source: .client)
+                }
+            }
             state.elapsedMs = elapsedMs
             state.state = mode
             try await persist(force: false)

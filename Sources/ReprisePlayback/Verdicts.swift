@@ -66,14 +66,14 @@ enum StopVerdict: Equatable, Sendable {
 /// StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: playingAt2)  // .follow(position: 2, moved: true, ...)
 /// ```
 enum StatusVerdict: Equatable, Sendable {
-    /// Playing or paused as expected, or started by another client: take the player's entry (`moved`:
-    /// another than last seen), time and mode.
+    /// Playing or paused as expected, or played, paused or stopped by another client (not a stop of a
+    /// playing player: that is `stopped`): take the player's entry (`moved`: another than last seen), time and mode.
     case follow(position: Int?, moved: Bool, elapsedMs: Int64, mode: PlayerState.Mode)
     /// Paused while it should play (by another client): take the pause.
     case paused
     /// Stopped while it should play: `StopVerdict` decides why and what next.
     case stopped
-    /// Stopped as it should be, or stopped while paused: nothing to do.
+    /// Stopped as it should be: nothing to do.
     case idle
     /// The player's queue is empty while Reprise's is not: another client cleared it. The programme ends.
     case cleared
@@ -81,16 +81,16 @@ enum StatusVerdict: Equatable, Sendable {
     static func decide(expected: PlayerState.Mode, position: Int, lastSeen: Int?, status: BackendStatus, queued: Int = 0) -> StatusVerdict {
         if queued > 0, status.queueKnown, status.queueLength == 0 { return .cleared }
         switch (expected, status.state) {
-        case (.play, .play), (.pause, .pause), (.pause, .play), (.stop, .play):
+        case (.play, .play), (.pause, .pause), (.pause, .play), (.stop, .play), (.stop, .pause), (.pause, .stop):
             let moved = status.position.map { $0 != position || lastSeen != $0 } ?? false
-            // A player resumed or started by another client plays again; one paused as expected stays paused.
-            let mode: PlayerState.Mode = status.state == .play ? .play : expected
+            // Another client's play, pause (of a stopped player) or stop (of a paused one) is taken as it is.
+            let mode: PlayerState.Mode = switch status.state { case .play: .play; case .pause: .pause; case .stop: .stop }
             return .follow(position: status.position, moved: moved, elapsedMs: status.elapsedMs, mode: mode)
         case (.play, .stop):
             return .stopped
         case (.play, .pause):
             return .paused
-        case (.stop, .stop), (.stop, .pause), (.pause, .stop):
+        case (.stop, .stop):
             return .idle
         }
     }

@@ -118,7 +118,7 @@ actor FakePlayer: PlayerBackend {
     func play(for ms: Int64) { if state == .play { elapsedMs += ms } }
     /// The current song ends: the next one starts, or the player stops after the last.
     func endSong() {
-        guard let p = position else { return }
+        guard let p = position, state == .play else { return }
         elapsedMs = 0
         if p + 1 < items.count { position = p + 1 } else { state = .stop }
     }

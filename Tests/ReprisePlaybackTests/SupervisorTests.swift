@@ -317,8 +317,10 @@ import Testing
         #expect(StatusVerdict.decide(expected: .play, position: 0, lastSeen: 0, status: status(.stop, nil)) == .stopped)
         // Started by another client while stopped: playing again.
         #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.play, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .play))
-        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.pause, 0)) == .idle)
-        #expect(StatusVerdict.decide(expected: .pause, position: 0, lastSeen: 0, status: status(.stop, nil)) == .idle)
+        // Paused by another client while stopped, stopped by one while paused: taken as they are.
+        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.pause, 0)) == .follow(position: 0, moved: false, elapsedMs: 1_000, mode: .pause))
+        #expect(StatusVerdict.decide(expected: .pause, position: 2, lastSeen: 2, status: status(.stop, 2)) == .follow(position: 2, moved: false, elapsedMs: 1_000, mode: .stop))
+        #expect(StatusVerdict.decide(expected: .stop, position: 0, lastSeen: 0, status: status(.stop, 0)) == .idle)
         // An empty player queue while Reprise's holds songs: cleared by someone; unknown lengths prove nothing.
         var empty = status(.stop, nil)
         empty.queueLength = 0

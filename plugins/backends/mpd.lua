@@ -16,7 +16,7 @@ local function with(f, ...)
   if not c then return nil, err end
   local ok, e, broken = f(c, ...)
   if ok == nil then
-    if broken or f == mpd.status or f == mpd.queue or f == mpd.add then
+    if broken or f == mpd.status or f == mpd.queue or f == mpd.idle then
       mpd.close(c)
       conn = nil
     end
@@ -62,6 +62,8 @@ reprise.backend.register{
   set_volume = function(v) return with(mpd.set_volume, v) end,
   status = function() return with(mpd.status) end,
   queue = function() return with(mpd.queue) end,
+  -- Waits until MPD reports a change (player, queue, volume, options) or timeout_ms pass.
+  wait = function(timeout_ms) return with(mpd.idle, timeout_ms) end,
 }
 
 return { name = "backend_mpd", version = "1.0", hooks = {} }

@@ -188,6 +188,7 @@ function JSON.decode(text) end
 ---@field set_volume fun(volume: integer): true|nil, string?
 ---@field status fun(): reprise.BackendStatus|nil, string?
 ---@field queue fun(): reprise.BackendQueueEntry[]|nil, string?
+---@field wait? fun(timeout_ms: integer): any, string? returns on a change of the player or after timeout_ms
 
 ---@class reprise.Backend
 local Backend = {}
