@@ -91,6 +91,11 @@ public final class MPDConnection: Sendable {
         try await run { h, c in try h.check(c, mpd_run_delete(c, try unsigned(position, "position"))) }
     }
 
+    /// Moves the song at queue position `from` to position `to`.
+    public func move(from: Int, to: Int) async throws {
+        try await run { h, c in try h.check(c, mpd_run_move(c, try unsigned(from, "from"), try unsigned(to, "to"))) }
+    }
+
     /// Lists the queue.
     public func queue() async throws -> [MPDQueueItem] {
         try await run { h, c in

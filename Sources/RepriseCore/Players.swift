@@ -22,7 +22,10 @@ public struct PlayerReport: Sendable, Encodable {
     public var position: Int
     public var elapsedMs: Int64
     public var volume: Int?
+    /// Song ids in queue order; 0 marks another client's entry (listed in `foreign`).
     public var queue: [Int64]
+    /// Other clients' entries: their 0-based position and URL (credentials redacted).
+    public var foreign: [ForeignEntry] = []
     public var autoplay: AutoplaySettings?
     public var recoveries: Int
     public var skips: Int
@@ -36,6 +39,13 @@ public struct PlayerReport: Sendable, Encodable {
         (self.elapsedMs, self.volume, self.queue, self.autoplay) = (elapsedMs, volume, queue, autoplay)
         (self.recoveries, self.skips, self.lastError) = (recoveries, skips, lastError)
     }
+}
+
+/// An entry another client put in a player's queue.
+public struct ForeignEntry: Sendable, Encodable, Equatable {
+    public let position: Int
+    public let url: String
+    public init(position: Int, url: String) { (self.position, self.url) = (position, Redactor.redact(url)) }
 }
 
 /// One entry of a player's event log.

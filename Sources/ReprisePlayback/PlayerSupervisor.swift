@@ -118,6 +118,8 @@ public actor PlayerSupervisor {
     func tick() async {
         do {
             try await ensureToken(force: false)
+            // A token problem (the owner did not exist yet) is over once there is a token.
+            if token != nil, lastError?.hasPrefix("token: ") == true { lastError = nil }
         } catch {
             lastError = "token: \(error)"
         }
@@ -694,10 +696,12 @@ public actor PlayerSupervisor {
     }
 
     public func report() -> PlayerReport {
-        PlayerReport(
+        var report = PlayerReport(
             name: config.name, backend: config.backend, owner: config.owner, connected: connected, state: state.state.rawValue,
             position: state.position, elapsedMs: state.elapsedMs, volume: state.volume, queue: state.queue, autoplay: state.autoplay,
             recoveries: recoveries, skips: skips, lastError: lastError)
+        report.foreign = state.entries.enumerated().compactMap { i, e in e.url.map { ForeignEntry(position: i, url: $0) } }
+        return report
     }
 }
 

@@ -152,6 +152,60 @@ import Testing
         #expect(try await stage.eventKinds(session: session).contains("clear"))
     }
 
+    /// A person edits MPD's queue from another client while Reprise autoplays: their add (a URL of
+    /// their own), delete, move, next and pause are adopted, not undone, and recorded as theirs; then
+    /// Reprise's own play and autoplay carry on.
+    @Test func anotherClientsEditsAreAdoptedAndAutoplayGoesOn() async throws {
+        let stage = try await Stage(songs: 6, seconds: 8)
+        defer { Task { await stage.tearDown() } }
+        let session = try await stage.login()
+        let other = try await stage.autoplayWithAnotherClient(session: session)
+        defer { other.close() }
+        #expect(try await stage.eventually(10) { try await other.status().state == .play })
+        // Their own URL: a stream token of theirs, on another spelling of the server's address.
+        let (_, minted) = try await stage.call("POST", "/api/v1/tokens", bearer: session, json: #"{"label": "phone"}"#)
+        let token = try #require(minted["token"] as? String)
+        let song = try #require(try await stage.core.songs.songs(query: nil, artist: nil, album: nil, limit: 1, offset: 0).songs.first)
+        let theirs = "http://localhost:\(stage.port)/stream/\(song.id)?token=\(token)"
+        _ = try await other.add(uri: theirs)
+        #expect(try await stage.eventually(5) { await stage.report()?.foreign.count == 1 })
+        let length = try await other.status().queueLength
+        try await other.delete(position: length - 2)
+        #expect(try await stage.eventually(5) { try await stage.clientEventKinds(session: session).contains("delete") })
+        try await other.move(from: length - 2, to: 0)
+        #expect(try await stage.eventually(5) { try await stage.clientEventKinds(session: session).contains("move") })
+        // Reprise's view is MPD's queue, foreign entry included (once autoplay's refill settles).
+        let same = try await stage.eventually(5) {
+            let mpdQueue = try await other.queue().map(\.uri)
+            let queue = await stage.report()?.queue ?? []
+            return queue.count == mpdQueue.count && zip(queue, mpdQueue).allSatisfy { id, uri in id == 0 ? uri == theirs : uri.contains("/stream/\(id)?") }
+        }
+        #expect(same)
+        try await other.next()
+        #expect(try await stage.eventually(5) { try await stage.clientEventKinds(session: session).contains("next") })
+        let mpdPosition = try await other.status().songPosition
+        #expect(try await stage.eventually(5) { await stage.report()?.position == mpdPosition })
+        try await other.pause(true)
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "pause" })
+        try await Task.sleep(for: .seconds(2))  // watching a real player for what does not happen
+        let paused = try await other.status().state
+        #expect(paused == .pause, "Reprise undid the pause")
+        let kinds = try await stage.clientEventKinds(session: session)
+        #expect(["add", "delete", "move", "next", "pause"].allSatisfy(kinds.contains), "\(kinds)")
+        let lastError = await stage.report()?.lastError
+        let allKinds = try await stage.eventKinds(session: session)
+        #expect(lastError == nil, "\(String(describing: lastError)); \(allKinds)")
+        // Reprise's own play resumes; autoplay keeps two songs ahead of whatever plays.
+        let (played, _) = try await stage.call("POST", "/api/v1/players/living/play", bearer: session)
+        #expect(played == 200)
+        #expect(try await stage.eventually(5) { try await other.status().state == .play })
+        let ahead = try await stage.eventually(10) {
+            let s = try await other.status()
+            return (s.songPosition ?? 0) + 2 < s.queueLength
+        }
+        #expect(ahead)
+    }
+
     /// Player tokens that expire every 5 s are rotated; 20 s of music play without a gap.
     @Test func shortLivedPlayerTokensRotateWithoutAGap() async throws {
         struct FiveSeconds: TokenPolicy {

@@ -139,6 +139,13 @@ final class Stage: @unchecked Sendable {
         return ((detail["events"] as? [[String: Any]]) ?? []).compactMap { $0["kind"] as? String }
     }
 
+    /// The kinds of the player's recent events that another client caused, oldest first.
+    func clientEventKinds(session: String) async throws -> [String] {
+        let (_, detail) = try await call("GET", "/api/v1/players/living", bearer: session)
+        let events = (detail["events"] as? [[String: Any]]) ?? []
+        return events.reversed().filter { $0["source"] as? String == "client" }.compactMap { $0["kind"] as? String }
+    }
+
     /// Turns random autoplay on (two songs ahead) and returns a second client of the same MPD,
     /// as a person's app would be.
     func autoplayWithAnotherClient(session: String) async throws -> MPDConnection {
