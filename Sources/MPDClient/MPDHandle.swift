@@ -74,6 +74,14 @@ final class MPDHandle: @unchecked Sendable {
 
     /// Connects, applies the timeout and authenticates.
     func open(host: String, port: Int, password: String?, timeoutMs: Int) throws(MPDError) {
+        // libmpdclient waits with select(), which aborts the process for a descriptor at or above
+        // FD_SETSIZE (1024). Its socket gets the lowest free descriptor: probe that one first, with
+        // room for other threads opening files meanwhile, and refuse rather than crash.
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if probe >= 0 { close(probe) }
+        if probe >= Self.highestSafeDescriptor {
+            throw MPDError(.connectionFailed, "too many open files (the next descriptor is \(probe)); libmpdclient cannot use descriptors above 1023")
+        }
         guard let c = mpd_connection_new(host, UInt32(clamping: port), wholeSeconds(timeoutMs)) else {
             throw MPDError(.connectionFailed, "out of memory")
         }
@@ -170,6 +178,9 @@ final class MPDHandle: @unchecked Sendable {
         if mpd_connection_get_error(c) != MPD_ERROR_SUCCESS { throw failure(c) }
         try check(c, mpd_response_finish(c))
     }
+
+    /// Descriptors from here on are refused for MPD connections (FD_SETSIZE 1024, less a margin).
+    static let highestSafeDescriptor: Int32 = 1024 - 64
 
     /// Sends `idle` and waits for an event, the timeout, a cancel or a broken socket.
     func idle(_ c: OpaquePointer, mask: UInt32, number: UInt64, timeoutMs: Int?) throws -> Set<MPDIdleEvent> {

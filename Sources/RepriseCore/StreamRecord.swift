@@ -3,6 +3,10 @@
 /// The stream ledger keeps these; plugins see them in `on_stream_started` and `on_stream_finished`.
 public struct StreamRecord: Sendable, Equatable, Codable {
     public enum Status: String, Sendable, Codable { case active, completed, aborted }
+    /// The reason of a stream the client closed (a player told to stop), as opposed to one the server ended.
+    public static let clientLeft = "client went away"
+    /// Whether the client ended this aborted stream (its reason starts with `clientLeft`).
+    public var endedByClient: Bool { status == .aborted && (reason ?? Self.clientLeft).hasPrefix(Self.clientLeft) }
     public var id: Int64
     public var songId: Int64
     public var userId: Int64?

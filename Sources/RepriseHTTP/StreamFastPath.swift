@@ -374,7 +374,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             case .failure:
                 var st = stat()
                 let shrank = (try? region?.fileHandle.withUnsafeFileDescriptor { fstat($0, &st) == 0 && Int64(st.st_size) <= range.upperBound }) ?? false
-                reason = shrank ? "the file of song \(song.id) shrank while streaming" : "client went away"
+                reason = shrank ? "the file of song \(song.id) shrank while streaming" : StreamRecord.clientLeft
             }
             try? region?.fileHandle.close()
             account.finish(reason: reason)

@@ -171,6 +171,8 @@ public struct StreamEndpoint: Sendable {
         let first: ClosedRange<Int64> = pieces.lazy.compactMap { if case .file(let r) = $0 { r } else { nil } }.first ?? 0...0
         return ResponseBody(contentLength: Int(expected)) { writer in
             let account = StreamAccount.start(app.ledger, song: song, credential: credential, range: first, expected: expected)
+            // Revocation (StreamWatch) closes the connection, which ends a write in progress at once.
+            app.ledger.onCut(account.id) { channel?.close(promise: nil) }
             var failure: String?
             var lease = DurableStreamLease(leases: app.leases, credential: credential, holder: "stream:\(account.id)", now: app.clock.nowMs())
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -180,10 +182,11 @@ public struct StreamEndpoint: Sendable {
                 account.finish(reason: failure)
                 lease.release()
             }
-            /// Counts bytes the client took and keeps the lease.
-            func sent(_ bytes: Int) async {
+            /// Counts bytes the client took and keeps the lease; a cut stream goes no further.
+            func sent(_ bytes: Int) async throws {
                 account.sent(Int64(bytes))
                 await lease.keep(now: app.clock.nowMs())
+                if let why = app.ledger.cutReason(account.id) { throw APIError(.forbidden, code: .invalidToken, why) }
             }
             do {
                 guard fd >= 0 else { throw APIError(.gone, code: .fileMissing, "cannot open the file of song \(song.id)") }
@@ -197,7 +200,7 @@ public struct StreamEndpoint: Sendable {
                     switch piece {
                     case .text(let s):
                         try await writer.write(ByteBuffer(string: s))
-                        await sent(s.utf8.count)
+                        try await sent(s.utf8.count)
                     case .file(let range):
                         var offset = range.lowerBound
                         while offset <= range.upperBound {
@@ -221,13 +224,13 @@ public struct StreamEndpoint: Sendable {
                                     if !writable { step = Self.slowChunkSize }
                                 }
                             }
-                            await sent(want)
+                            try await sent(want)
                         }
                     }
                 }
                 try await writer.finish(nil)
             } catch {
-                failure = (error as? APIError)?.message ?? "client went away"
+                failure = (error as? APIError)?.message ?? StreamRecord.clientLeft
                 throw error
             }
         }

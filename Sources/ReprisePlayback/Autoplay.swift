@@ -6,8 +6,8 @@ import RepriseStorage
 ///
 /// - `random`: no song twice within the shuffle window (a shuffle bag over the catalog, or over the
 ///   artist or album in `filter`).
-/// - `album`: the album of the last queued song on, in disc and track order; then another album
-///   not heard lately (`filter` names the album to start with).
+/// - `album`: the album of the last queued song on, in disc and track order; then the album heard
+///   least lately (`filter` names the album to start with).
 /// - `artist`: the artist's albums in order; then another artist (with a `filter`, that artist again).
 ///
 /// ```swift
@@ -60,12 +60,13 @@ enum AutoplayPlanner {
             // Start the album or artist the filter names from its first song.
             nextIndex = order.firstIndex { unit($0) == f }
         }
-        var heard = Set(history.suffix(window))
+        // When each album (or artist) was last heard: its latest song's index in history and what was just chosen.
+        var heard = history.suffix(window)
         var out: [Int64] = []
         while out.count < want {
             if let n = nextIndex {
                 out.append(order[n].id)
-                heard.insert(order[n].id)
+                heard.append(order[n].id)
                 current = unit(order[n])
                 nextIndex = following(n)
                 continue
@@ -75,11 +76,15 @@ enum AutoplayPlanner {
             if mode == .artist, let f = filter {
                 next = f
             } else {
+                // The album or artist heard least lately (never, best), at random among equals.
                 let units = orderedUnique(order.map(unit))
-                let heardUnits = Set(order.filter { heard.contains($0.id) }.map(unit))
+                let unitOf = Dictionary(order.map { ($0.id, unit($0)) }, uniquingKeysWith: { a, _ in a })
+                var lastHeard: [Int64: Int] = [:]
+                for (i, id) in heard.enumerated() { if let u = unitOf[id] { lastHeard[u] = i } }
                 let others = units.filter { $0 != current }
-                let fresh = others.filter { !heardUnits.contains($0) }
-                next = (fresh.isEmpty ? (others.isEmpty ? units : others) : fresh).randomElement(using: &rng)
+                let candidates = others.isEmpty ? units : others
+                let least = candidates.map { lastHeard[$0] ?? -1 }.min()
+                next = candidates.filter { (lastHeard[$0] ?? -1) == least }.randomElement(using: &rng)
             }
             guard let u = next, let first = order.firstIndex(where: { unit($0) == u }) else { break }
             nextIndex = first

@@ -32,6 +32,7 @@ public struct PlaybackEnvironment: Sendable {
 
     func owner(_ name: String) async throws -> User {
         guard let u = try await users.find(name: name) else { throw RepriseError(.config, "player owner '\(name)' is not a user") }
+        guard !u.disabled else { throw RepriseError(.forbidden, "player owner '\(name)' is disabled") }
         return u
     }
 }

@@ -120,6 +120,17 @@ public actor PlayerSupervisor {
             try await ensureToken(force: false)
             // A token problem (the owner did not exist yet) is over once there is a token.
             if token != nil, lastError?.hasPrefix("token: ") == true { lastError = nil }
+        } catch let e as RepriseError where e.code == .forbidden {
+            // The owner was disabled: their URLs no longer stream, so the player stops and says why.
+            token = nil
+            if connected, state.state != .stop {
+                try? await backend.stop()
+                state.state = .stop
+                await note("stop", "stopped: \(e.message); playback resumes on play once the owner is enabled again")
+                try? await persist(force: true)
+            }
+            // Cleared once a token is minted again.
+            lastError = "token: \(e)"
         } catch {
             lastError = "token: \(error)"
         }

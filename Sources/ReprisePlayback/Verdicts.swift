@@ -40,16 +40,20 @@ enum StopVerdict: Equatable, Sendable {
     /// |---|---|---|---|
     /// | stop, no error, < 2 s after a play | any | any | wait (opening) |
     /// | stop with an error | any | any | retry, then skip |
-    /// | stop, no error | aborted | any | retry, then skip |
-    /// | stop, no error | completed or none | within `endMarginMs` of the end, or length unknown | advance (the song ended) |
-    /// | stop, no error | completed or none | earlier | stopped by a client: stays stopped |
+    /// | stop, no error | aborted by the server (a changed file, a cut) | any | retry, then skip |
+    /// | stop, no error | completed, closed by the player, or none | within `endMarginMs` of the end, or length unknown | advance (the song ended) |
+    /// | stop, no error | completed, closed by the player, or none | earlier | stopped by a client: stays stopped |
+    ///
+    /// A player stopped by a person closes a stream it had not finished reading (a song of real
+    /// length, buffered only in part): that stream ended by the client is a stop, not a failure.
     static func decide(error: String?, sincePlayMs: Int64, position: Int, queue: [Int64], retried: Set<Int>, stream: StreamRecord?, elapsedMs: Int64, durationMs: Int64 = 0) -> StopVerdict {
         if error == nil, sincePlayMs < openingMs { return .wait }
         guard !queue.isEmpty else { return .idle }
         // A stopped player may report any position; the last one seen playing is the truth.
         let position = min(max(0, position), queue.count - 1)
         let songId = queue[position]
-        guard error != nil || stream?.status == .aborted else {
+        let serverAborted = stream.map { $0.status == .aborted && !$0.endedByClient } ?? false
+        guard error != nil || serverAborted else {
             // A song that ends is last seen near its end; a person's stop comes in the middle.
             if durationMs > endMarginMs, elapsedMs < durationMs - endMarginMs { return .stoppedByClient(position: position) }
             return .advance(from: position)

@@ -51,6 +51,15 @@ public struct UserStore: Sendable {
     }
 
     /// Replaces a user's password.
+    /// Disables a user (every credential of theirs stops working, streams in progress included) or enables them again.
+    public func setDisabled(name: String, _ disabled: Bool) async throws {
+        let changed = try await db.write { db in
+            try db.execute(sql: "UPDATE users SET disabled = ? WHERE name = ?", arguments: [disabled, name])
+            return db.changesCount
+        }
+        if changed == 0 { throw RepriseError.noUser(name) }
+    }
+
     public func setPassword(name: String, password: String) async throws {
         try Self.validate(name: name, password: password)
         let hash = await offPool { Bcrypt.hash(password, cost: bcryptCost) }

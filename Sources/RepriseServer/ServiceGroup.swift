@@ -37,6 +37,7 @@ extension ServerCore {
             .init(service: PluginReloadService(plugins: plugins, logger: logger)),
             .init(service: app),
             .init(service: GCService(collector: gc, settings: gcSettings, clock: ContinuousClock(), logger: logger)),
+            .init(service: StreamWatch(ledger: ledger, tokens: tokens, users: users, clock: ContinuousClock(), logger: logger)),
             .init(service: ScanService(scanner: scanner, onStart: settings.scanOnStart, intervalMs: settings.scanInterval, logger: logger)),
         ]
         if let playback { list.append(.init(service: playback)) }

@@ -10,6 +10,8 @@ public protocol UserRepository: Sendable {
     @discardableResult func add(name: String, password: String, role: Role) async throws -> User
     /// Replaces a user's password.
     func setPassword(name: String, password: String) async throws
+    /// Disables a user (or enables them again); unknown names fail.
+    func setDisabled(name: String, _ disabled: Bool) async throws
     /// The user whose password this is, or nil (unknown, wrong, disabled); as slow for every answer.
     func verify(name: String, password: String) async throws -> User?
     func list() async throws -> [User]

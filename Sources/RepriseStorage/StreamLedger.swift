@@ -55,6 +55,8 @@ public final class StreamLedger: Sendable {
     private let state = Locked(State())
     /// Boxed: a bare closure behind a lock is reabstracted (wrapped in two thunks) on every access.
     private let observer = Locked<Observer?>(nil)
+    /// Per active stream: how to end it at once (close its connection), and why it was cut, once it was.
+    private let cutters = Locked<[Int64: (action: @Sendable () -> Void, reason: String?)]>([:])
     struct Observer: Sendable { let call: @Sendable (StreamRecord) -> Void }
     /// Credentials held by streams in progress; GC consults it.
     public let leases = ActiveLeases()
@@ -97,14 +99,35 @@ public final class StreamLedger: Sendable {
         }
     }
 
-    /// Ends a stream: completed when every expected byte went out, aborted otherwise.
+    /// Sets how active stream `id` is ended at once (its connection closed) when its credential is revoked.
+    public func onCut(_ id: Int64, _ action: @escaping @Sendable () -> Void) {
+        cutters.withLock { $0[id] = (action, nil) }
+    }
+
+    /// Ends active stream `id` now, recording `reason` (a revoked token, a disabled user); false if it is not active.
+    @discardableResult
+    public func cut(_ id: Int64, reason: String) -> Bool {
+        let action: (@Sendable () -> Void)? = cutters.withLock { c in
+            guard let entry = c[id], entry.reason == nil else { return nil }
+            c[id] = (entry.action, reason)
+            return entry.action
+        }
+        action?()
+        return action != nil
+    }
+
+    /// Why stream `id` was cut, if it was.
+    public func cutReason(_ id: Int64) -> String? { cutters.withLock { $0[id]?.reason } }
+
+    /// Ends a stream: completed when every expected byte went out, aborted otherwise (with the cut's reason, if cut).
     public func finish(_ id: Int64, reason: String? = nil) {
+        let reason = cutters.withLock { $0.removeValue(forKey: id)?.reason } ?? reason
         let now = clock.nowMs()
         let finished: StreamRecord? = state.withLock { s in
             guard var r = s.active.removeValue(forKey: id) else { return nil }
             r.finishedAt = now
             r.status = r.bytesSent >= r.bytesExpected && reason == nil ? .completed : .aborted
-            r.reason = r.status == .aborted ? (reason ?? "client went away after \(r.bytesSent) of \(r.bytesExpected) bytes") : nil
+            r.reason = r.status == .aborted ? (reason ?? "\(StreamRecord.clientLeft) after \(r.bytesSent) of \(r.bytesExpected) bytes") : nil
             if r.status == .completed { s.totals.completed += 1 } else { s.totals.aborted += 1 }
             s.recent.append(r)
             // Trimmed once it holds twice as many: dropping one from the front per stream moved the

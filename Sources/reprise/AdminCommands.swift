@@ -8,7 +8,7 @@ import RepriseStorage
 
 /// `reprise user ...`
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [Add.self, List.self, Passwd.self, UserApiKey.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [Add.self, List.self, Passwd.self, Disable.self, Enable.self, UserApiKey.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
@@ -55,6 +55,33 @@ struct UserCommand: AsyncParsableCommand {
             let core = try AdminCore(settings: try global.settings())
             try await core.users.setPassword(name: name, password: try readPasswordFromStdin())
             print("password changed for '\(name)'")
+        }
+    }
+}
+
+extension UserCommand {
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user: their sessions, tokens and API key stop working, and a running server ends their streams within a second.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let core = try AdminCore(settings: try global.settings())
+            try await core.users.setDisabled(name: name, true)
+            print("disabled '\(name)'")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user again.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let core = try AdminCore(settings: try global.settings())
+            try await core.users.setDisabled(name: name, false)
+            print("enabled '\(name)'")
         }
     }
 }

@@ -59,7 +59,11 @@ struct CLI {
         #expect(env.status == 2)
         #expect(env.err.contains("REPRISE_GC_INTERVAL"))
         // Tree sections are checked when the server builds: a typo, and a player that is not configured.
-        for (yaml, key) in [("ampache:\n  localpay: {}\n", "ampache.localpay"), ("ampache:\n  localplay:\n    ann: nowhere\n", "ampache.localplay.ann")] {
+        for (yaml, key) in [
+            ("ampache:\n  localpay: {}\n", "ampache.localpay"), ("ampache:\n  localplay:\n    ann: nowhere\n", "ampache.localplay.ann"),
+            ("playback:\n  keep_playd: 5\n", "playback.keep_playd"), ("playback:\n  keep_played: -1\n", "playback.keep_played"),
+            ("playback:\n  shuffle_window: lots\n", "playback.shuffle_window"),
+        ] {
             let bad = try CLI(extraYAML: yaml)
             let r = try await bad.run(["serve", "--config", bad.config, "--port", "\(try freePort())"])
             #expect(r.status == 2, "\(yaml)")

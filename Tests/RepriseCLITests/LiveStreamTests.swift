@@ -142,6 +142,81 @@ func curl(_ args: [String]) async throws -> Data { try await output("/usr/bin/cu
         #expect(record["reason"] as? String != nil)
     }
 
+    /// Revoking a token (API) or disabling a user (the CLI, another process) ends that credential's
+    /// stream in progress within a second: the connection closes and the ledger says why.
+    @Test func revocationEndsStreamsInProgress() async throws {
+        let server = try await LiveServer(files: [("big.wav", 60)])
+        defer { server.stop() }
+        let (session, token) = try await server.login()
+        // A token revoked through the API.
+        let revokedAt = try await stalledStream(server, session: session, token: token) {
+            let list = try JSONSerialization.jsonObject(with: try await curl(["-s", "-H", "Authorization: Bearer \(session)", "\(server.base)/api/v1/tokens"])) as? [String: Any]
+            let id = try #require((list?["tokens"] as? [[String: Any]])?.first { $0["label"] as? String == "live" }?["id"] as? Int)
+            _ = try await curl(["-s", "-f", "-X", "DELETE", "-H", "Authorization: Bearer \(session)", "\(server.base)/api/v1/tokens/\(id)"])
+        }
+        #expect(revokedAt < .seconds(3), "the stream went on \(revokedAt) after the revocation")
+        let first = try await lastRecord(server, session)
+        #expect(first["status"] as? String == "aborted")
+        #expect(first["reason"] as? String == "the stream token was revoked")
+        // A user disabled from the CLI while their stream plays.
+        _ = try await server.cli.run(["user", "add", "bob", "--password-stdin", "--config", server.cli.config], stdin: "password2\n")
+        let login = try await http("POST", "\(server.base)/api/v1/sessions", body: #"{"username":"bob","password":"password2"}"#)
+        let bob = try #require((try JSONSerialization.jsonObject(with: login.1) as? [String: Any])?["session"] as? String)
+        let minted = try await curl(["-s", "-X", "POST", "-H", "Authorization: Bearer \(bob)", "-d", #"{"label":"bob"}"#, "\(server.base)/api/v1/tokens"])
+        let bobToken = try #require((try JSONSerialization.jsonObject(with: minted) as? [String: Any])?["token"] as? String)
+        let disabledAt = try await stalledStream(server, session: session, token: bobToken) {
+            let r = try await server.cli.run(["user", "disable", "bob", "--config", server.cli.config])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        #expect(disabledAt < .seconds(3), "the stream went on \(disabledAt) after the user was disabled")
+        let second = try await lastRecord(server, session)
+        #expect(second["reason"] as? String == "the user was disabled")
+        // Disabled means every credential: new requests are refused once the token cache looks again (seconds).
+        var refused = false
+        for _ in 0..<100 where !refused {
+            let again = try await http("GET", "\(server.base)/stream/1?token=\(bobToken)")
+            refused = again.0 == 401 || again.0 == 403
+            if !refused { try await Task.sleep(for: .milliseconds(200)) }  // waiting for the server's cache to re-read the row
+        }
+        #expect(refused)
+    }
+
+    /// Starts a stream that a stalled client reads 4 KiB of (the server then waits on it), runs
+    /// `act`, and returns how long after it the server ended the stream.
+    func stalledStream(_ server: LiveServer, session: String, token: String, _ act: () async throws -> Void) async throws -> Duration {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(connected == 0)
+        let request = "GET /stream/1?token=\(token) HTTP/1.1\r\nHost: x\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        #expect(recv(fd, &buffer, buffer.count, 0) > 0)
+        #expect((try await streams(server, session)["active"] as? [Any])?.count == 1)
+        try await act()
+        let start = ContinuousClock.now
+        for _ in 0..<100 {
+            if (try await streams(server, session)["active"] as? [Any])?.isEmpty == true { break }
+            try await Task.sleep(for: .milliseconds(50))  // waiting for the real server to end the stream
+        }
+        return ContinuousClock.now - start
+    }
+
+    func lastRecord(_ server: LiveServer, _ session: String) async throws -> [String: Any] {
+        for _ in 0..<50 {
+            let s = try await streams(server, session)
+            if (s["active"] as? [Any])?.isEmpty == true, let r = (s["recent"] as? [[String: Any]])?.first { return r }  // newest first
+            try await Task.sleep(for: .milliseconds(100))  // waiting for the server to record the end
+        }
+        throw ChildError("the stream did not end")
+    }
+
     func streams(_ server: LiveServer, _ session: String) async throws -> [String: Any] {
         let data = try await curl(["-s", "-H", "Authorization: Bearer \(session)", "\(server.base)/api/v1/admin/streams"])
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]

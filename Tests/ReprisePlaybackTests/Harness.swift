@@ -26,11 +26,12 @@ final class Stage: @unchecked Sendable {
 
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    init(songs: Int, seconds: Double, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false, mixer: Bool = true) async throws {
+    /// `songs` tones of `seconds` each, as `format` files (`noise`: white noise, about 9 MB of FLAC a minute, a song's real size).
+    init(songs: Int, seconds: Double, format: String = "flac", noise: Bool = false, extraYAML: String = "", tokenPolicy: (any TokenPolicy)? = nil, useVLC: Bool = false, mixer: Bool = true) async throws {
         dir = try TempDir("reprise-stage").url
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
         for i in 0..<songs {
-            try await Tone.write(dir.appendingPathComponent("music/song\(i).flac").path, seconds: seconds, frequency: 300 + 40 * i)
+            try await Tone.write(dir.appendingPathComponent("music/song\(i).\(format)").path, seconds: seconds, frequency: 300 + 40 * i, noise: noise)
         }
         if useVLC {
             vlc = try await VLCServer.start()

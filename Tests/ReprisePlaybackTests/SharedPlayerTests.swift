@@ -2,6 +2,8 @@ import Foundation
 @testable import ReprisePlayback
 import RepriseCore
 import RepriseStorage
+import Logging
+import RepriseSync
 import Testing
 
 /// A player shared with other clients, deterministic: every external action of the playback issue is
@@ -89,6 +91,39 @@ import Testing
         #expect(await Self.playerEntries(stage) == adopted)
     }
 
+    /// A player stopped mid-song closes a stream it had read only in part (a long song): the ledger
+    /// records it aborted by the client, and that is a person's stop, not a failure to retry.
+    @Test func aStopThatClosesAPartReadStreamIsAStop() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        try await Self.playing(stage)
+        let tokenId = try #require(await stage.supervisor.token?.info.id)
+        let stream = stage.ledger.start(songId: stage.songs[0], userId: stage.owner.id, sessionId: nil, tokenId: tokenId, player: "fake", range: 0...39_999_999, bytesExpected: 40_000_000)
+        stage.ledger.progress(stream, bytes: 6_000_000)
+        await stage.player.play(for: 8_000)
+        await stage.tick(after: 8_000)
+        await stage.player.clientStop()
+        stage.ledger.finish(stream)
+        await stage.player.clearCalls()
+        for _ in 0..<6 { await stage.tick() }
+        let calls = await stage.player.calls
+        #expect(calls.isEmpty, "\(calls)")
+        #expect(await stage.supervisor.state.state == .stop)
+        #expect(try await stage.clientEvents() == ["stop"])
+        // The same stream ended by the server (the file changed) is a failure: retried.
+        let again = try await FakeStage()
+        defer { again.remove() }
+        try await Self.playing(again)
+        let id2 = try #require(await again.supervisor.token?.info.id)
+        let s2 = again.ledger.start(songId: again.songs[0], userId: again.owner.id, sessionId: nil, tokenId: id2, player: "fake", range: 0...39_999_999, bytesExpected: 40_000_000)
+        await again.player.play(for: 8_000)
+        await again.tick(after: 8_000)
+        await again.player.clientStop()
+        again.ledger.finish(s2, reason: "the file of song \(again.songs[0]) shrank while streaming")
+        await again.tick()
+        #expect(try await again.events().contains("retry"))
+    }
+
     /// A backend without a queue version is compared by length: an addition is still adopted.
     @Test func aBackendWithoutAVersionIsReadWhenItsLengthChanges() async throws {
         let stage = try await FakeStage()
@@ -150,11 +185,94 @@ import Testing
     }
 }
 
+/// `autoplay_next` chooses before the built-in modes; unknown ids or no answer fall back to them.
+@Suite struct AutoplayChooserTests {
+    /// Answers `ids` and remembers what it was asked.
+    final class Fixed: AutoplayChooser, @unchecked Sendable {
+        let ids: [Int64]?
+        let asked = Locked<[AutoplayContext]>([])
+        init(_ ids: [Int64]?) { self.ids = ids }
+        func autoplayNext(_ ctx: AutoplayContext) -> [Int64]? { asked.withLock { $0.append(ctx) }; return ids }
+    }
+
+    @Test func aPluginsChoiceIsQueuedAndAnUnknownOneFallsBack() async throws {
+        // A fresh catalog numbers its songs from 1.
+        let chosen: Int64 = 5
+        let chooser = Fixed([chosen])
+        let stage = try await FakeStage(songs: 6, chooser: chooser)
+        defer { stage.remove() }
+        #expect(stage.songs.contains(chosen))
+        await stage.tick()
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
+        // One id answered: one song queued per refill, until two are ahead.
+        #expect(await stage.supervisor.state.queue == [chosen])
+        await stage.tick()
+        #expect(await stage.supervisor.state.queue == [chosen, chosen])
+        let ctx = try #require(chooser.asked.withLock { $0.first })
+        #expect(ctx.player == "fake" && ctx.owner == "ann" && ctx.mode == "random" && ctx.want == 2 && ctx.queue.isEmpty)
+
+        let lost = try await FakeStage(songs: 6, chooser: Fixed([999_999]))
+        defer { lost.remove() }
+        await lost.tick()
+        try await lost.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
+        let queue = await lost.supervisor.state.queue
+        #expect(queue.count == 2 && queue.allSatisfy(lost.songs.contains), "the built-in mode chose: \(queue)")
+        #expect(try await lost.events().contains("autoplay"))
+    }
+}
+
+/// An hour of autoplay, accelerated (30 s songs, a manual clock): the queue stays within
+/// `keep_played + ahead + 1`, `album` plays whole albums in track order, `random` repeats no song
+/// within its window.
+@Suite struct LongRunTests {
+    /// Plays `count` songs to their end; returns the song ids played and the longest queue seen.
+    static func play(_ stage: FakeStage, songs count: Int) async -> (played: [Int64], longest: Int) {
+        var played: [Int64] = []
+        var longest = 0
+        for _ in 0..<count {
+            await stage.tick()
+            if let p = await stage.player.position { played.append(await stage.player.items[p].songId) }
+            await stage.player.play(for: 29_500)
+            await stage.tick(after: 29_500)
+            await stage.player.endSong()
+            longest = max(longest, await stage.player.items.count)
+        }
+        return (played, longest)
+    }
+
+    @Test func anHourOfAlbumThenRandomAutoplay() async throws {
+        // Eight albums of five songs (ids in album and track order).
+        let stage = try await FakeStage(songs: 40, albums: 8, rules: QueueRules(keepPlayed: 10, shuffleWindow: 40))
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .album, filter: nil, ahead: 3))
+        let album = await Self.play(stage, songs: 60)
+        #expect(album.longest <= 10 + 3 + 1)
+        // Whole albums, each in track order: every run of five starts at a track 1.
+        let songs = try await stage.env.catalog.songs(ids: stage.songs)
+        let place = Dictionary(uniqueKeysWithValues: songs.map { ($0.id, ($0.albumId, $0.track ?? 0)) })
+        let tracks = album.played.map { place[$0]!.1 }
+        #expect(tracks == Array(repeating: [1, 2, 3, 4, 5], count: 12).flatMap { $0 }, "\(tracks)")
+        let albums = stride(from: 0, to: 60, by: 5).map { place[album.played[$0]]!.0 }
+        #expect(zip(albums, albums.dropFirst()).allSatisfy { $0 != $1 }, "an album twice in a row: \(albums)")
+        #expect(Set(albums.prefix(8)).count == 8, "every album before any again: \(albums)")
+        // Then random for the second half hour.
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 3))
+        let random = await Self.play(stage, songs: 60)
+        #expect(random.longest <= 10 + 3 + 1)
+        // The window: 40 songs, less the 3 queued at once, of 40: no song twice within 36.
+        let fresh = Array(random.played.dropFirst(4))
+        for (i, id) in fresh.enumerated() {
+            #expect(!fresh[..<i].suffix(36).contains(id), "song \(id) again within 36 at \(i)")
+        }
+    }
+}
+
 /// Random interleavings of other clients' commands and stream outcomes (seeded, so a failure
 /// replays): every round makes a bounded number of player commands, a quiet player gets none (no
 /// loop), and the supervisor's queue and position end up matching the player's.
-@Suite struct SharedPlayerPropertyTests {
-    @Test(arguments: 0..<24)
+@Suite(.serialized) struct SharedPlayerPropertyTests {
+    @Test(arguments: 0..<16)
     func randomInterleavingsConvergeWithoutLoops(seed: UInt64) async throws {
         let stage = try await FakeStage(songs: 8, rules: QueueRules(keepPlayed: 3, shuffleWindow: 5))
         defer { stage.remove() }
@@ -267,5 +385,47 @@ import Testing
         #expect(next == [7, 8, 9, 10, 11, 12, 7, 8], "the artist's albums in order, then again")
         let other = AutoplayPlanner.next(mode: .artist, filter: nil, order: Self.order, last: 12, history: Array(7...12), want: 2, window: 50, using: &rng)
         #expect([[1, 2], [13, 14]].contains(other), "\(other)")
+    }
+}
+
+/// Revocation reaches playback: `StreamWatch` cuts a revoked token's or disabled user's streams,
+/// never a stream whose token merely expired; a disabled owner's player stops and says why.
+@Suite struct RevocationTests {
+    @Test func theWatchCutsRevokedNotExpired() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        let (_, info) = try await stage.tokens.issue(user: stage.owner, label: "phone", requestedTTLSeconds: 1, policy: DefaultTokenPolicy())
+        let watch = StreamWatch(ledger: stage.ledger, tokens: stage.tokens, users: stage.env.users, clock: ContinuousClock(), logger: Logger(label: "test"))
+        let id = stage.ledger.start(songId: stage.songs[0], userId: stage.owner.id, sessionId: nil, tokenId: info.id, player: nil, range: 0...99, bytesExpected: 100)
+        let closed = Locked(false)
+        stage.ledger.onCut(id) { closed.withLock { $0 = true } }
+        stage.clock.advance(ms: 5_000)
+        #expect(try await watch.check() == 0, "an expired token's stream plays on")
+        try await stage.tokens.revoke(id: info.id)
+        #expect(try await watch.check() == 1)
+        #expect(closed.withLock { $0 })
+        #expect(try await watch.check() == 0, "cut once")
+        stage.ledger.finish(id, reason: "client went away")
+        let record = try #require(stage.ledger.recent().last)
+        #expect(record.status == .aborted && record.reason == "the stream token was revoked")
+    }
+
+    @Test func aDisabledOwnersPlayerStopsAndResumesOnceEnabled() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        try await SharedPlayerTests.playing(stage)
+        try await stage.env.users.setDisabled(name: "ann", true)
+        // The token store looks at the row again after a second.
+        await stage.tick(after: 1_500)
+        #expect(await stage.player.state == .stop)
+        let report = await stage.supervisor.report()
+        #expect(report.state == "stop")
+        #expect(report.lastError?.contains("disabled") == true, "\(String(describing: report.lastError))")
+        try await stage.env.users.setDisabled(name: "ann", false)
+        await stage.tick()
+        try await stage.supervisor.command("play")
+        #expect(await stage.player.state == .play)
+        await stage.tick()
+        #expect(await stage.supervisor.report().lastError == nil)
     }
 }

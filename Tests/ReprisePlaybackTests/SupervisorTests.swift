@@ -279,9 +279,14 @@ import Testing
                 == .retry(position: 1, songId: 8, fromMs: 900, why: "404"))
         #expect(StopVerdict.decide(error: "404", sincePlayMs: 500, position: 1, queue: q, retried: [1], stream: nil, elapsedMs: 900)
                 == .skip(position: 1, songId: 8, why: "404"))
-        // No error, but the ledger saw the stream cut: a failure too.
-        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.aborted, reason: "client went away"), elapsedMs: 4_000)
-                == .retry(position: 1, songId: 8, fromMs: 4_000, why: "client went away"))
+        // No error, but the server ended the stream (the file changed, a revocation): a failure too.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.aborted, reason: "the file of song 8 shrank while streaming"), elapsedMs: 4_000)
+                == .retry(position: 1, songId: 8, fromMs: 4_000, why: "the file of song 8 shrank while streaming"))
+        // The player closed a stream it had read in part (a long song, a person's stop): mid-song, a stop.
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.aborted, reason: "client went away"), elapsedMs: 4_000, durationMs: 240_000)
+                == .stoppedByClient(position: 1))
+        #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.aborted, reason: nil), elapsedMs: 4_000, durationMs: 240_000)
+                == .stoppedByClient(position: 1))
         // A completed stream and no error: the song ended.
         #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 1, queue: q, retried: [], stream: record(.completed), elapsedMs: 29_000) == .advance(from: 1))
         #expect(StopVerdict.decide(error: nil, sincePlayMs: 9_000, position: 2, queue: q, retried: [], stream: nil, elapsedMs: 0) == .advance(from: 2))

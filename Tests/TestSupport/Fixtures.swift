@@ -25,13 +25,14 @@ public struct TempDir: Sendable {
 
 /// Audio made with Debian's sox: a sine wave, the format from the file's extension.
 public enum Tone {
-    static func arguments(_ path: String, seconds: Double, frequency: Int, rate: Int, channels: Int) -> [String] {
-        ["-n", "-r", "\(rate)", "-c", "\(channels)", path, "synth", "\(seconds)", "sine", "\(frequency)"]
+    static func arguments(_ path: String, seconds: Double, frequency: Int, rate: Int, channels: Int, noise: Bool = false) -> [String] {
+        ["-n", "-r", "\(rate)", "-c", "\(channels)", "-b", "16", path, "synth", "\(seconds)"] + (noise ? ["whitenoise", "vol", "0.5"] : ["sine", "\(frequency)"])
     }
 
-    /// Writes the tone; for async tests (sox runs off the cooperative pool).
-    public static func write(_ path: String, seconds: Double, frequency: Int = 440, rate: Int = 44_100, channels: Int = 2) async throws {
-        let r = try await Child.run("/usr/bin/sox", arguments(path, seconds: seconds, frequency: frequency, rate: rate, channels: channels))
+    /// Writes the tone (`noise`: white noise, which FLAC cannot shrink: files of a real song's size);
+    /// for async tests (sox runs off the cooperative pool).
+    public static func write(_ path: String, seconds: Double, frequency: Int = 440, rate: Int = 44_100, channels: Int = 2, noise: Bool = false) async throws {
+        let r = try await Child.run("/usr/bin/sox", arguments(path, seconds: seconds, frequency: frequency, rate: rate, channels: channels, noise: noise))
         guard r.status == 0 else { throw ChildError("sox \(path): \(r.errors)") }
     }
 
