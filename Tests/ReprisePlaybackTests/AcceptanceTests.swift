@@ -2,6 +2,7 @@ import Foundation
 import MPDClient
 import RepriseCore
 import RepriseSQLite
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct PlaybackAcceptanceTests {
@@ -192,6 +193,11 @@ import Testing
         #expect(paused == .pause, "Reprise undid the pause")
         let kinds = try await stage.clientEventKinds(session: session)
         #expect(["add", "delete", "move", "next", "pause"].allSatisfy(kinds.contains), "\(kinds)")
+        // And counted in /metrics by kind and source.
+        let metrics = String(decoding: try await Child.http("GET", stage.base + "/metrics").body, as: UTF8.self)
+        for kind in ["add", "delete", "move", "next", "pause"] {
+            #expect(metrics.contains("reprise_player_events_total{kind=\"\(kind)\",source=\"client\"}"), "\(kind) in /metrics")
+        }
         let lastError = await stage.report()?.lastError
         let allKinds = try await stage.eventKinds(session: session)
         #expect(lastError == nil, "\(String(describing: lastError)); \(allKinds)")
