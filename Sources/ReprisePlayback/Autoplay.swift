@@ -30,7 +30,8 @@ enum AutoplayPlanner {
 
     /// `want` songs of `ids` at random, none among the last `window` of `history` while enough others remain.
     static func shuffled(_ ids: [Int64], history: [Int64], want: Int, window: Int, using rng: inout some RandomNumberGenerator) -> [Int64] {
-        let unique = Array(Set(ids))
+        // In catalog order (not a Set's), so that a seeded generator replays the same choices.
+        let unique = orderedUnique(ids)
         // The window shrinks when the candidates are few, so that `want` new ones always remain.
         let w = max(0, min(window, history.count, unique.count - want))
         let recent = Set(history.suffix(w))
@@ -92,7 +93,8 @@ enum AutoplayPlanner {
         return out
     }
 
-    private static func orderedUnique(_ xs: [Int64]) -> [Int64] {
+    /// `xs` without repeats, first occurrences in order.
+    static func orderedUnique(_ xs: [Int64]) -> [Int64] {
         var seen = Set<Int64>()
         return xs.filter { seen.insert($0).inserted }
     }

@@ -65,24 +65,20 @@ extension UserCommand {
             abstract: "Disable a user: their sessions, tokens and API key stop working, and a running server ends their streams within a second.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
-
-        func run() async throws {
-            let core = try AdminCore(settings: try global.settings())
-            try await core.users.setDisabled(name: name, true)
-            print("disabled '\(name)'")
-        }
+        func run() async throws { try await UserCommand.setDisabled(name, true, global) }
     }
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enable a disabled user again.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
+        func run() async throws { try await UserCommand.setDisabled(name, false, global) }
+    }
 
-        func run() async throws {
-            let core = try AdminCore(settings: try global.settings())
-            try await core.users.setDisabled(name: name, false)
-            print("enabled '\(name)'")
-        }
+    static func setDisabled(_ name: String, _ disabled: Bool, _ global: GlobalOptions) async throws {
+        let core = try AdminCore(settings: try global.settings())
+        try await core.users.setDisabled(name: name, disabled)
+        print("\(disabled ? "disabled" : "enabled") '\(name)'")
     }
 }
 

@@ -28,14 +28,25 @@ public final class MPDServer: @unchecked Sendable {
 
     /// Writes a config and starts MPD on a free port, waiting (without blocking a thread) until it greets.
     /// `mixer: false` leaves the output without a mixer, so MPD refuses volume changes.
+    ///
+    /// An MPD that exits at start (most often: between `freePort` and MPD's bind, another test of
+    /// this process took the port) is tried again on another port, up to three times.
     public static func start(executable: String = "/usr/bin/mpd", mixer: Bool = true) async throws -> MPDServer {
-        let dir = try TempDir("mpd-test").url
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("playlists"), withIntermediateDirectories: true)
-        let server = MPDServer(port: try freePort(), directory: dir)
-        try server.writeConfig(mixer: mixer)
-        try await server.launch(executable: executable)
-        return server
+        var attempt = 0
+        while true {
+            attempt += 1
+            let dir = try TempDir("mpd-test").url
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("music"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("playlists"), withIntermediateDirectories: true)
+            let server = MPDServer(port: try freePort(), directory: dir)
+            try server.writeConfig(mixer: mixer)
+            do {
+                try await server.launch(executable: executable)
+                return server
+            } catch let e as MPDServerError where e.exited && attempt < 3 {
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
     }
 
     /// Stops MPD (SIGTERM, then SIGKILL after `graceSeconds`).
@@ -123,7 +134,7 @@ public final class MPDServer: @unchecked Sendable {
         // Waits for a real process: up to 200 tries, 25 ms apart.
         for _ in 0..<200 {
             if let status = process.status {
-                throw MPDServerError(message: "mpd exited with \(status): \(log())")
+                throw MPDServerError(message: "mpd exited with \(status) (port \(port)): \(log())", exited: true)
             }
             if Self.greets(port: port) { return }
             try await Task.sleep(for: .milliseconds(25))
@@ -208,6 +219,8 @@ public final class MPDServer: @unchecked Sendable {
 /// A failure starting the test MPD, with its log.
 public struct MPDServerError: Error, CustomStringConvertible {
     public let message: String
+    /// MPD exited while starting (rather than never answering).
+    public let exited: Bool
     public var description: String { message }
-    public init(message: String) { self.message = message }
+    public init(message: String, exited: Bool = false) { self.message = message; self.exited = exited }
 }

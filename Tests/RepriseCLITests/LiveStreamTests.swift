@@ -111,20 +111,7 @@ func curl(_ args: [String]) async throws -> Data { try await output("/usr/bin/cu
         let server = try await LiveServer(files: [("big.wav", 60)])
         defer { server.stop() }
         let (session, token) = try await server.login()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        #expect(connected == 0)
-        let request = "GET /stream/1?token=\(token) HTTP/1.1\r\nHost: x\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let got = recv(fd, &buffer, buffer.count, 0)
-        #expect(got > 0)
+        let fd = try stalledReader(server, token: token)
         // While the client stalls, the stream is active and holds its credential.
         let during = try await streams(server, session)
         #expect((during["active"] as? [[String: Any]])?.count == 1)
@@ -181,11 +168,10 @@ func curl(_ args: [String]) async throws -> Data { try await output("/usr/bin/cu
         #expect(refused)
     }
 
-    /// Starts a stream that a stalled client reads 4 KiB of (the server then waits on it), runs
-    /// `act`, and returns how long after it the server ended the stream.
-    func stalledStream(_ server: LiveServer, session: String, token: String, _ act: () async throws -> Void) async throws -> Duration {
+    /// A client that asks for song 1 with a 4 KiB receive buffer and reads 4 KiB: the server then
+    /// waits on it, mid-stream. The caller closes the descriptor.
+    func stalledReader(_ server: LiveServer, token: String) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var small: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -198,6 +184,13 @@ func curl(_ args: [String]) async throws -> Data { try await output("/usr/bin/cu
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         #expect(recv(fd, &buffer, buffer.count, 0) > 0)
+        return fd
+    }
+
+    /// Starts a stream for a stalled client, runs `act`, and returns how long after it the server ended the stream.
+    func stalledStream(_ server: LiveServer, session: String, token: String, _ act: () async throws -> Void) async throws -> Duration {
+        let fd = try stalledReader(server, token: token)
+        defer { close(fd) }
         #expect((try await streams(server, session)["active"] as? [Any])?.count == 1)
         try await act()
         let start = ContinuousClock.now

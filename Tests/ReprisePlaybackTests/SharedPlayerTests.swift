@@ -166,16 +166,7 @@ import Testing
         defer { stage.remove() }
         await stage.tick()
         try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
-        var longest = 0
-        var played: [Int64] = []
-        for _ in 0..<60 {
-            await stage.tick()
-            if let p = await stage.player.position { played.append(await stage.player.items[p].songId) }
-            await stage.player.play(for: 29_500)
-            await stage.tick(after: 29_500)
-            await stage.player.endSong()
-            longest = max(longest, await stage.player.items.count)
-        }
+        let (played, longest) = await LongRunTests.play(stage, songs: 60)
         #expect(longest <= 3 + 2 + 1)
         #expect(played.count == 60)
         for i in played.indices {
