@@ -70,6 +70,8 @@ public actor PlayerSupervisor {
     var failedPolls = 0
     /// Counts API commands, so a status read before one is not acted on after it.
     var commands = 0
+    /// API commands in progress (the actor is reentrant: a round may run while one awaits the player).
+    var busy = 0
     /// When playback was last started by Reprise; a player may report `stop` while it opens the stream.
     var playIssuedAt: Int64 = 0
     /// A seek to apply once the player reports it is playing that entry (after a restore).
@@ -170,8 +172,8 @@ public actor PlayerSupervisor {
             if failedPolls >= 2 { await lost(error) }
             return
         }
-        // A command ran while the status was on its way: that status is stale.
-        guard generation == commands else { return }
+        // A command ran while the status was on its way, or runs now: that status is stale.
+        guard generation == commands, busy == 0 else { return }
         do {
             try await reconcile(status)
         } catch {
@@ -282,8 +284,8 @@ public actor PlayerSupervisor {
         guard versionChanged || lengthDiffers else { return }
         let generation = commands
         let read = try await backend.queue()
-        // An API command ran meanwhile: read again next round.
-        guard generation == commands else { return }
+        // An API command ran meanwhile, or runs now: read again next round.
+        guard generation == commands, busy == 0 else { return }
         seenQueueVersion = status.queueVersion
         let actual = read.map { entry(forURL: $0.url) }
         let expected = state.entries
@@ -596,8 +598,8 @@ public actor PlayerSupervisor {
     }
 
     public func enqueue(_ ids: [Int64], clear: Bool) async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         try requireConnected()
         let songs = try await env.catalog.songs(ids: ids)
         guard songs.count == ids.count else { throw RepriseError(.notFound, "unknown song id in \(ids)") }
@@ -615,8 +617,8 @@ public actor PlayerSupervisor {
     }
 
     public func clearQueue() async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         try requireConnected()
         try await backend.clear()
         state = PlayerState(volume: state.volume, autoplay: nil)
@@ -624,8 +626,8 @@ public actor PlayerSupervisor {
     }
 
     public func command(_ name: String) async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         try requireConnected()
         try? await ensureToken(force: false)
         switch name {
@@ -663,8 +665,8 @@ public actor PlayerSupervisor {
 
     /// Plays the entry at `index` of the queue.
     public func jump(to index: Int) async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         try requireConnected()
         guard state.queue.indices.contains(index) else { throw RepriseError(.badRequest, "no queue entry \(index + 1)") }
         state.position = index
@@ -677,8 +679,8 @@ public actor PlayerSupervisor {
     }
 
     public func setVolume(_ v: Int) async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         guard (0...100).contains(v) else { throw RepriseError(.badRequest, "volume must be 0 to 100") }
         try requireConnected()
         try await backend.setVolume(v)
@@ -687,8 +689,8 @@ public actor PlayerSupervisor {
     }
 
     public func setAutoplay(_ a: AutoplaySettings?) async throws {
-        commands += 1
-        defer { commands += 1 }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
         if let a, !(1...100).contains(a.ahead) { throw RepriseError(.badRequest, "ahead must be 1 to 100") }
         state.autoplay = a
         if a != nil && state.state == .stop {

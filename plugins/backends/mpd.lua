@@ -16,7 +16,7 @@ local function with(f, ...)
   if not c then return nil, err end
   local ok, e, broken = f(c, ...)
   if ok == nil then
-    if broken or f == mpd.status or f == mpd.queue or f == mpd.idle then
+    if broken or f == mpd.status or f == mpd.queue then
       mpd.close(c)
       conn = nil
     end
