@@ -420,7 +420,9 @@ public actor PlayerSupervisor {
 
     /// The player stopped while it should play: the queue ended, the track finished, or it failed (`StopVerdict`).
     func handleStop(_ status: BackendStatus) async throws {
-        let current = state.queue.isEmpty ? nil : state.queue[min(max(0, state.position), state.queue.count - 1)]
+        // Reprise's song at the current entry (another client's entry has no stream or length here).
+        let entry: Int64? = state.queue.isEmpty ? nil : state.queue[min(max(0, state.position), state.queue.count - 1)]
+        let current = entry == 0 ? nil : entry
         let stream = current.flatMap { songId in
             env.ledger.recent().last { $0.tokenId == token?.info.id && $0.songId == songId && $0.startedAt >= currentSince - 1_000 }
         }

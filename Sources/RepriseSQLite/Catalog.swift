@@ -204,9 +204,9 @@ public struct CatalogStore: Sendable {
             try Row.fetchAll(
                 db, sql: """
                     SELECT s.id, s.album_id, s.artist_id FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id
+                      JOIN (SELECT album_id, min(year) AS year FROM songs GROUP BY album_id) ay ON ay.album_id = s.album_id
                     WHERE (?1 IS NULL OR s.artist_id = ?1) AND (?2 IS NULL OR s.album_id = ?2)
-                    ORDER BY ar.name COLLATE NOCASE, ar.id,
-                      (SELECT min(year) FROM songs y WHERE y.album_id = s.album_id), al.name COLLATE NOCASE, al.id,
+                    ORDER BY ar.name COLLATE NOCASE, ar.id, ay.year, al.name COLLATE NOCASE, al.id,
                       coalesce(s.disc, 1), coalesce(s.track, 0), s.title COLLATE NOCASE, s.id
                     """,
                 arguments: [artistId, albumId]

@@ -136,15 +136,18 @@ final class Stage: @unchecked Sendable {
 
     /// The kinds of the player's recent events, as its API lists them.
     func eventKinds(session: String) async throws -> [String] {
-        let (_, detail) = try await call("GET", "/api/v1/players/living", bearer: session)
-        return ((detail["events"] as? [[String: Any]]) ?? []).compactMap { $0["kind"] as? String }
+        try await events(session: session).compactMap { $0["kind"] as? String }
     }
 
     /// The kinds of the player's recent events that another client caused, oldest first.
     func clientEventKinds(session: String) async throws -> [String] {
+        try await events(session: session).reversed().filter { $0["source"] as? String == "client" }.compactMap { $0["kind"] as? String }
+    }
+
+    /// The player's recent events as its API lists them, newest first.
+    func events(session: String) async throws -> [[String: Any]] {
         let (_, detail) = try await call("GET", "/api/v1/players/living", bearer: session)
-        let events = (detail["events"] as? [[String: Any]]) ?? []
-        return events.reversed().filter { $0["source"] as? String == "client" }.compactMap { $0["kind"] as? String }
+        return (detail["events"] as? [[String: Any]]) ?? []
     }
 
     /// Turns random autoplay on (two songs ahead) and returns a second client of the same MPD,
