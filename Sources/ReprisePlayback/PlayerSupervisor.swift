@@ -81,6 +81,8 @@ public actor PlayerSupervisor {
     var seenQueueVersion: Int64?
     /// The last status, and when it came: another client's seek shows as a jump in time.
     var lastStatus: (status: BackendStatus, at: Int64)?
+    /// How many entries at the end of the state Reprise added by itself (autoplay, a restore) since it last read the player's queue.
+    var unread = 0
 
     init(config: PlayerConfig, backend: any PlayerBackend, env: PlaybackEnvironment, timing: SupervisorTiming, logger: Logger, sleeper: any Clock<Duration> = ContinuousClock()) {
         self.sleeper = sleeper
@@ -244,6 +246,7 @@ public actor PlayerSupervisor {
         try await backend.clear()
         let items = try await items(for: state.entries)
         if !items.isEmpty { try await backend.enqueue(items) }
+        unread = items.count
         if let v = state.volume { try? await backend.setVolume(v) }
         guard !state.queue.isEmpty, state.position < state.queue.count else { return }
         if state.state == .play || state.state == .pause {
@@ -278,19 +281,30 @@ public actor PlayerSupervisor {
     /// Reads the player's queue when it changed (a new version, or a length Reprise did not expect)
     /// and adopts it: MPD is the truth about its queue. What differs from Reprise's own edits is
     /// another client's (add, delete, move), recorded with source `client`; foreign entries stay.
-    func syncQueue(_ status: BackendStatus) async throws {
+    ///
+    /// Returns whether the programme ended (a clear by another client that crossed Reprise's add).
+    func syncQueue(_ status: BackendStatus) async throws -> Bool {
         let versionChanged = status.queueVersion.map { $0 != seenQueueVersion } ?? false
         let lengthDiffers = status.queueVersion == nil && status.queueKnown && status.queueLength != state.queue.count
-        guard versionChanged || lengthDiffers else { return }
+        guard versionChanged || lengthDiffers else { return false }
         let generation = commands
         let read = try await backend.queue()
         // An API command ran meanwhile, or runs now: read again next round.
-        guard generation == commands, busy == 0 else { return }
+        guard generation == commands, busy == 0 else { return false }
         seenQueueVersion = status.queueVersion
         let actual = read.map { entry(forURL: $0.url) }
         let expected = state.entries
+        let added = min(unread, expected.count)
+        unread = 0
         // Reprise's own edits, or a clear (StatusVerdict.cleared ends the programme).
-        guard actual != expected, !actual.isEmpty else { return }
+        guard actual != expected, !actual.isEmpty else { return false }
+        // All that the player held before Reprise's latest adds is gone, and only (some of) those adds
+        // remain: another client's clear crossed an add already on its way. The clear wins.
+        if added > 0, expected.count > added, actual.count <= added, Array(expected.suffix(actual.count)) == actual {
+            try await backend.clear()
+            try await clearedByClient(had: expected.count - added)
+            return true
+        }
         let old = (entries: expected, position: state.position)
         state.entries = actual
         retried = []
@@ -308,6 +322,18 @@ public actor PlayerSupervisor {
         atEnd = false
         let change = QueueChange.between(old.entries, actual)
         await note(change.kind, "\(change.description) by a client; \(actual.count) entries, playing entry \(state.position + 1)", source: .client)
+        try await persist(force: true)
+        return false
+    }
+
+    /// A person's clear ends the programme: nothing queued, autoplay off, recorded.
+    func clearedByClient(had: Int) async throws {
+        state = PlayerState(volume: state.volume, autoplay: nil)
+        atEnd = false
+        retried = []
+        lastSeenPosition = nil
+        unread = 0
+        await note("clear", "the queue (\(had) entries) was cleared by a client; the programme ends and autoplay is off", source: .client)
         try await persist(force: true)
     }
 
@@ -333,8 +359,8 @@ public actor PlayerSupervisor {
 
     /// Compares what the player does with what it should do (`StatusVerdict`, `StopVerdict`), and acts.
     func reconcile(_ status: BackendStatus) async throws {
-        try await syncQueue(status)
         defer { lastStatus = (status, now) }
+        if try await syncQueue(status) { return }
         if let v = status.volume { state.volume = v }
         if let seek = pendingSeek, status.state == .play, status.position == seek.position {
             // A player may refuse to seek while it opens the stream; try on a few ticks, then play on.
@@ -383,14 +409,7 @@ public actor PlayerSupervisor {
         case .idle:
             break
         case .cleared:
-            // A person's clear ends the programme: nothing queued, autoplay off, recorded.
-            let had = state.queue.count
-            state = PlayerState(volume: state.volume, autoplay: nil)
-            atEnd = false
-            retried = []
-            lastSeenPosition = nil
-            await note("clear", "the queue (\(had) entries) was cleared by a client; the programme ends and autoplay is off", source: .client)
-            try await persist(force: true)
+            try await clearedByClient(had: state.queue.count)
         }
         try await trimPlayed()
         try await refill()
@@ -490,6 +509,7 @@ public actor PlayerSupervisor {
         guard !ids.isEmpty else { return }
         try await backend.enqueue(try await items(for: ids))
         state.queue += ids
+        unread += ids.count
         state.history = Array((state.history + ids).suffix(max(1, env.rules.shuffleWindow)))
         try await persist(force: true)
     }
@@ -564,6 +584,7 @@ public actor PlayerSupervisor {
         let count = try await backend.status().queueLength
         for p in stride(from: count - 1, through: first, by: -1) { try await backend.delete(position: p) }
         try await backend.enqueue(try await items(for: Array(state.entries[first...])))
+        unread = max(unread, state.entries.count - first)
         if fromCurrent, state.state == .play || state.state == .pause {
             try await backend.play(position: state.position)
             currentSince = now; playIssuedAt = now
@@ -614,6 +635,8 @@ public actor PlayerSupervisor {
         }
         try await backend.enqueue(try await items(for: ids))
         state.queue += ids
+        // A person's own add through Reprise stands, whatever crossed it.
+        unread = 0
         if clear { atEnd = false }
         try await persist(force: true)
     }
@@ -624,6 +647,7 @@ public actor PlayerSupervisor {
         try requireConnected()
         try await backend.clear()
         state = PlayerState(volume: state.volume, autoplay: nil)
+        unread = 0
         try await persist(force: true)
     }
 

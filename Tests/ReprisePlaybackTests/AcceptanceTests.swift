@@ -142,21 +142,16 @@ import Testing
         let playing = try await stage.eventually(10) { try await other.status().state == .play }
         #expect(playing)
         try await other.clear()
-        // Known intermittent failure under the full suite's load (about one run in three here): the
-        // events then show `delete` (one of Reprise's entries back in MPD after the clear) and `stop`,
-        // not `clear`. Open in issue #16's note; the report and events print when it happens.
-        await withKnownIssue("a clear under load is sometimes read as a delete (issue #16 note)", isIntermittent: true) {
-            let ended = try await stage.eventually(5) {
-                let r = await stage.report()
-                return r?.queue.isEmpty == true && r?.autoplay == nil
-            }
-            let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
-            #expect(ended, "\(detail)")
-            try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
-            let length = try await other.status().queueLength
-            #expect(length == 0)
-            #expect(try await stage.eventKinds(session: session).contains("clear"))
+        let ended = try await stage.eventually(5) {
+            let r = await stage.report()
+            return r?.queue.isEmpty == true && r?.autoplay == nil
         }
+        let (_, detail) = try await stage.call("GET", "/api/v1/players/living", bearer: session)
+        #expect(ended, "\(detail)")
+        try await Task.sleep(for: .seconds(3))  // watching a real player for what does not happen
+        let length = try await other.status().queueLength
+        #expect(length == 0)
+        #expect(try await stage.eventKinds(session: session).contains("clear"))
     }
 
     /// A person edits MPD's queue from another client while Reprise autoplays: their add (a URL of

@@ -43,6 +43,7 @@ actor FakePlayer: PlayerBackend {
 
     func enqueue(_ items: [PlayItem]) throws {
         try live()
+        if clearBeforeEnqueue { clearBeforeEnqueue = false; clientClear() }
         calls.append("enqueue \(items.count)")
         edit { $0 += items }
     }
@@ -126,6 +127,10 @@ actor FakePlayer: PlayerBackend {
     func clientStop() { state = .stop; elapsedMs = 0 }
     /// Someone else's client empties the queue.
     func clientClear() { edit { $0 = [] }; position = nil; state = .stop; elapsedMs = 0 }
+
+    private var clearBeforeEnqueue = false
+    /// Another client's clear lands just before Reprise's next add: the add was on its way when the person cleared.
+    func clientClearsBeforeNextEnqueue() { clearBeforeEnqueue = true }
     /// Someone else's client adds a URL at the end (or at `at`).
     func clientAdd(_ url: String, at: Int? = nil) {
         let item = PlayItem(url: url, songId: 0, title: "", durationMs: 0)

@@ -248,6 +248,28 @@ import Testing
         #expect(try await stage.events().contains("clear"))
     }
 
+    /// A clear that crosses autoplay's refill (the add reaches the player after the clear) still ends the
+    /// programme: Reprise takes its add back instead of reading the clear as a delete and playing on.
+    @Test func aClearThatCrossesARefillEndsTheProgramme() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        try await stage.supervisor.setAutoplay(AutoplaySettings(mode: .random, filter: nil, ahead: 2))
+        await stage.tick()
+        await stage.player.play(for: 29_000)
+        await stage.tick(after: 29_000)
+        await stage.player.endSong()
+        await stage.player.clientClearsBeforeNextEnqueue()
+        await stage.tick()
+        #expect(await stage.player.items.count == 1, "the add reached the player after the clear")
+        for _ in 0..<10 { await stage.tick(after: 1_000) }
+        #expect(await stage.player.items.isEmpty)
+        let report = await stage.supervisor.report()
+        #expect(report.queue.isEmpty && report.autoplay == nil && report.state == "stop" && report.lastError == nil, "\(report)")
+        let events = try await stage.clientEvents()
+        #expect(events == ["clear"], "\(events)")
+    }
+
     /// Another client moving the player to another entry is followed, not undone.
     @Test func anotherClientsJumpIsFollowed() async throws {
         let stage = try await FakeStage()
