@@ -76,8 +76,14 @@ public struct SongFile: Sendable, Equatable {
     public var sampleRate: Int
     public var channels: Int
     public var format: String
+    /// Whether the file embeds a picture.
+    public var hasArt: Bool
+    /// What is wrong with the file though it plays (`truncated: ...`), if anything.
+    public var problem: String?
 
-    public init(id: Int64?, path: String, size: Int64, mtimeMs: Int64, title: String, artist: String, album: String, albumArtist: String?, track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int, format: String) {
+    public init(id: Int64?, path: String, size: Int64, mtimeMs: Int64, title: String, artist: String, album: String, albumArtist: String?, track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int, format: String, hasArt: Bool = false, problem: String? = nil) {
+        self.hasArt = hasArt
+        self.problem = problem
         self.id = id
         self.path = path
         self.size = size

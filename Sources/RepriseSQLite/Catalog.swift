@@ -74,6 +74,7 @@ public struct CatalogStore: Sendable {
         try await db.write { db in
             try db.execute(sql: "DELETE FROM albums WHERE id NOT IN (SELECT DISTINCT album_id FROM songs)")
             try db.execute(sql: "DELETE FROM artists WHERE id NOT IN (SELECT DISTINCT artist_id FROM songs) AND id NOT IN (SELECT DISTINCT artist_id FROM albums)")
+            try db.execute(sql: "DELETE FROM genres WHERE NOT EXISTS (SELECT 1 FROM songs s WHERE s.genre = genres.name COLLATE NOCASE)")
         }
     }
 
@@ -84,20 +85,26 @@ public struct CatalogStore: Sendable {
         let albumId = try AlbumRecord.id(db, name: s.album, artistId: albumArtistId)
         let args: StatementArguments = [
             s.path, s.size, s.mtimeMs, s.title, artistId, albumId, s.albumArtist, s.track, s.disc, s.year, s.genre,
-            s.durationMs, s.bitrate, s.sampleRate, s.channels, s.format, now, now,
+            s.durationMs, s.bitrate, s.sampleRate, s.channels, s.format, now, now, s.hasArt, s.problem,
         ]
         try db.cachedStatement(
             sql: """
                 INSERT INTO songs (path, size, mtime_ms, title, artist_id, album_id, album_artist, track, disc, year, genre,
-                                   duration_ms, bitrate, sample_rate, channels, format, added_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   duration_ms, bitrate, sample_rate, channels, format, added_at, updated_at, art, problem)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (path) DO UPDATE SET
                   size = excluded.size, mtime_ms = excluded.mtime_ms, title = excluded.title, artist_id = excluded.artist_id,
                   album_id = excluded.album_id, album_artist = excluded.album_artist, track = excluded.track, disc = excluded.disc,
                   year = excluded.year, genre = excluded.genre, duration_ms = excluded.duration_ms, bitrate = excluded.bitrate,
-                  sample_rate = excluded.sample_rate, channels = excluded.channels, format = excluded.format, updated_at = excluded.updated_at
+                  sample_rate = excluded.sample_rate, channels = excluded.channels, format = excluded.format, updated_at = excluded.updated_at,
+                  art = excluded.art, problem = excluded.problem
                 """
         ).execute(arguments: args)
+    }
+
+    /// Sets (or clears) the image file an album's art is read from.
+    public func setArt(album: Int64, path: String?) async throws {
+        try await db.write { db in try db.execute(sql: "UPDATE albums SET art_path = ? WHERE id = ?", arguments: [path, album]) }
     }
 
     /// Nothing: this store keeps no songs in memory (`CachedCatalog` does, above it).

@@ -207,3 +207,53 @@ public enum StorageStatus: Sendable, Equatable {
     /// Reads work; writes fail (read-only, I/O errors), with the engine's words.
     case failing(String)
 }
+
+/// The listener's library: playlists, stars, ratings, plays, lists, search, genres, art locations.
+///
+/// Playlist writes take the acting user: only the owner edits; a public playlist is readable by all.
+public protocol LibraryRepository: Sendable {
+    /// The viewer's playlists and everyone's public ones, by name.
+    func playlists(viewer: Int64) async throws -> [Playlist]
+    /// The playlist if the viewer may read it.
+    func playlist(id: Int64, viewer: Int64) async throws -> Playlist?
+    /// The playlist's songs in order (nil: no such playlist for the viewer).
+    func playlistSongs(id: Int64, viewer: Int64) async throws -> [Song]?
+    func createPlaylist(owner: Int64, name: String, comment: String, isPublic: Bool, songs: [Int64]) async throws -> Playlist
+    func editPlaylist(id: Int64, owner: Int64, name: String?, comment: String?, isPublic: Bool?) async throws -> Playlist
+    /// Inserts songs at `at` (0-based; nil: at the end).
+    func addToPlaylist(id: Int64, owner: Int64, songs: [Int64], at: Int?) async throws -> Playlist
+    /// Removes the entries at 0-based `positions`.
+    func removeFromPlaylist(id: Int64, owner: Int64, positions: [Int]) async throws -> Playlist
+    /// Moves the entry at `from` to `to` (0-based).
+    func moveInPlaylist(id: Int64, owner: Int64, from: Int, to: Int) async throws -> Playlist
+    /// Replaces every entry (Subsonic `createPlaylist` with an id, saved queues).
+    func replacePlaylistSongs(id: Int64, owner: Int64, songs: [Int64]) async throws -> Playlist
+    func deletePlaylist(id: Int64, owner: Int64) async throws
+
+    /// Stars (or unstars) items; unknown ids are not found.
+    func star(user: Int64, kind: ItemKind, ids: [Int64], on: Bool) async throws
+    /// Sets a rating 1 to 5; 0 removes it.
+    func rate(user: Int64, kind: ItemKind, id: Int64, rating: Int) async throws
+    /// The user's marks on these items (every id has one, possibly empty).
+    func annotations(user: Int64, kind: ItemKind, ids: [Int64]) async throws -> [Int64: Annotation]
+    /// Records a play; a repeat of the same song by the same user within `windowMs` is not counted again. Returns whether it counted.
+    @discardableResult func recordPlay(user: Int64, song: Int64, at: Int64, source: PlaySource, client: String?, windowMs: Int64) async throws -> Bool
+
+    /// Ids of a list for the user, in its order, with the list's total.
+    func list(_ list: LibraryList, kind: ItemKind, user: Int64, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64])
+    /// Ids of items matching words, case- and accent-folded, each word a prefix: songs over title, artist,
+    /// album and album artist; albums over album and album artist; artists over artist and album artist.
+    func search(_ text: String, kind: ItemKind, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64])
+    func genres() async throws -> [Genre]
+    func genre(id: Int64) async throws -> Genre?
+    /// Ids of songs or albums in a genre (by name, case-folded), in catalog order.
+    func ids(kind: ItemKind, genre: String, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64])
+    /// Ids of songs or albums in a year range, in catalog order.
+    func ids(kind: ItemKind, years: ClosedRange<Int>, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64])
+    /// Songs like this one: the same artist first, then the same genre, at random.
+    func similar(song: Int64, limit: Int) async throws -> [Int64]
+    /// Where an item's picture is, if it has one.
+    func art(kind: ItemKind, id: Int64) async throws -> ArtSource?
+    /// Counts of genres and playlists (all users'), for handshakes.
+    func counts() async throws -> (genres: Int, playlists: Int)
+}

@@ -14,6 +14,7 @@ extension RepriseDatabase {
         registerStreamsUnindexed(&m)
         registerHealthProbe(&m)
         registerPlayerSharing(&m)
+        registerLibrary(&m)
         return m
     }
 }
