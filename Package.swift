@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "RepriseCore",
                 "RepriseStorage",
+                "RepriseSync",
                 "HTTPRanges",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import RepriseCore
 import RepriseStorage
+import RepriseSync
 
 /// Browse, playlists, scan and stream-accounting routes.
 func catalogRoutes(_ app: AppServices) -> RouteModule {
@@ -43,21 +44,11 @@ func catalogRoutes(_ app: AppServices) -> RouteModule {
         }
         on("/api/v1/playlists/adhoc.m3u", .get) { request, context in
             let (songs, token) = try await playlist(app, request: request, context: context)
-            var text = "#EXTM3U\n"
-            for s in songs {
-                // Tag text is one line: a newline in a tag must not add an entry.
-                text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
-            }
-            return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
+            return m3u(app, songs, token: token, name: "Reprise")
         }
         on("/api/v1/playlists/adhoc.xspf", .get) { request, context in
             let (songs, token) = try await playlist(app, request: request, context: context)
-            var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <trackList>\n"
-            for s in songs {
-                xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
-            }
-            xml += "  </trackList>\n</playlist>\n"
-            return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
+            return xspf(app, songs, token: token, name: "Reprise")
         }
         on("/api/v1/admin/scan", .post) { request, context in
             _ = try context.requireAdmin()
@@ -86,9 +77,8 @@ func paging(_ request: Request, defaultLimit: Int = 50) throws -> (Int, Int) {
     return (limit, offset)
 }
 
-/// The songs and the token for an ad-hoc playlist: the caller's `token=` or a new `playlist` token.
+/// The songs and the token for an ad-hoc playlist (`ids=`).
 func playlist(_ app: AppServices, request: Request, context: RepriseContext) async throws -> ([Song], String) {
-    let s = try context.requireSession()
     let q = request.uri.queryParameters
     guard let raw = q.get("ids"), !raw.isEmpty else { throw APIError(.badRequest, code: .missingFields, "missing query parameter: ids") }
     var ids: [Int64] = []
@@ -97,22 +87,71 @@ func playlist(_ app: AppServices, request: Request, context: RepriseContext) asy
         ids.append(id)
     }
     guard ids.count <= 5_000 else { throw APIError(.badRequest, code: .badRequest, "at most 5000 ids") }
+    let (_, token) = try await exportToken(app, request: request, context: context)
     let songs = try await app.catalog.songs(ids: ids)
     guard songs.count == ids.count else {
         let missing = Set(ids).subtracting(songs.map(\.id)).sorted()
         throw APIError(.notFound, code: .notFound, "no song \(missing.map(String.init).joined(separator: ", "))")
     }
+    return (songs, token)
+}
+
+/// Who asks for a playlist export and the stream token its URLs carry.
+///
+/// `token=` (a stream token of the caller's, or alone: a player opening the export directly) is used as
+/// is; otherwise the session's `playlist` token, minted once per session and reused while it works.
+func exportToken(_ app: AppServices, request: Request, context: RepriseContext) async throws -> (User, String) {
+    let q = request.uri.queryParameters
     if q.get("token_id") != nil {
-        throw APIError(.badRequest, code: .badRequest, "token secrets are stored hashed and cannot be shown again: pass token=<your token>, or omit it to mint a 'playlist' token")
+        throw APIError(.badRequest, code: .badRequest, "token secrets are stored hashed and cannot be shown again: pass token=<your token>, or omit it to use your session's 'playlist' token")
     }
     if let given = q.get("token") {
-        guard let secret = Secret.presented(given), let t = try await app.tokens.authenticate(secret), t.user.id == s.user.id else {
-            throw APIError(.badRequest, code: .badRequest, "token= must be a usable stream token of yours")
+        guard let secret = Secret.presented(given), secret.kind == .streamToken, let t = try await app.tokens.authenticate(secret) else {
+            throw APIError(.unauthorized, code: .invalidToken, "token= must be a usable stream token")
         }
-        return (songs, secret.plaintext)
+        if let user = context.identity?.user, user.id != t.user.id { throw APIError(.badRequest, code: .badRequest, "token= must be a stream token of yours") }
+        return (t.user, secret.plaintext)
+    }
+    let s = try context.requireSession()
+    if let kept = app.playlistTokens.get(session: s.sessionId), let t = try await app.tokens.authenticate(kept), t.user.id == s.user.id {
+        return (s.user, kept.plaintext)
     }
     let (secret, _) = try await app.tokens.issue(user: s.user, label: "playlist", requestedTTLSeconds: nil, policy: app.tokenPolicy)
-    return (songs, secret.plaintext)
+    app.playlistTokens.set(session: s.sessionId, secret)
+    return (s.user, secret.plaintext)
+}
+
+/// The `playlist` token of each session, kept in memory so exports reuse it instead of minting one per request.
+public final class PlaylistTokens: Sendable {
+    private let bySession = Locked<[Int64: Secret]>([:])
+    public init() {}
+    func get(session: Int64) -> Secret? { bySession.withLock { $0[session] } }
+    func set(session: Int64, _ secret: Secret) {
+        bySession.withLock { map in
+            if map.count >= 10_000 { map.removeAll() }
+            map[session] = secret
+        }
+    }
+}
+
+/// An M3U playlist of `songs` streamed with `token`.
+func m3u(_ app: AppServices, _ songs: [Song], token: String, name: String) -> Response {
+    var text = "#EXTM3U\n#PLAYLIST:\(StoredText.singleLine(name))\n"
+    for s in songs {
+        // Tag text is one line: a newline in a tag must not add an entry.
+        text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
+    }
+    return Response(status: .ok, headers: [.contentType: "audio/x-mpegurl; charset=utf-8", .contentDisposition: "inline; filename=\"reprise.m3u\""], body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+/// An XSPF playlist of `songs` streamed with `token`.
+func xspf(_ app: AppServices, _ songs: [Song], token: String, name: String) -> Response {
+    var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <title>\(StoredText.xmlEscaped(name))</title>\n  <trackList>\n"
+    for s in songs {
+        xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
+    }
+    xml += "  </trackList>\n</playlist>\n"
+    return Response(status: .ok, headers: [.contentType: "application/xspf+xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: xml)))
 }
 
 struct SongView: Encodable {

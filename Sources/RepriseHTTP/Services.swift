@@ -13,6 +13,14 @@ public struct AppServices: Sendable {
     public var leases: any LeaseRepository
     public var gc: any GarbageCollecting
     public var catalog: any CatalogRepository
+    /// Playlists, stars, ratings, plays, search, genres, art locations.
+    public var library: any LibraryRepository
+    /// What users play now (announced by clients, or streaming).
+    public var nowPlaying = NowPlayingBoard()
+    /// Cover art: found, scaled and cached (nil: no art is served).
+    public var art: (any ArtServing)?
+    /// The `playlist` token minted for each session, reused by its exports.
+    public var playlistTokens = PlaylistTokens()
     public var ledger: StreamLedger
     /// Whether storage can be read and written (`/healthz`).
     public var health: any StorageHealth
@@ -33,7 +41,7 @@ public struct AppServices: Sendable {
     /// Failed password and digest attempts, per user and per address (native login, Ampache handshake).
     public var loginThrottle = LoginThrottle()
 
-    public init(clock: any WallClock, users: any UserRepository, sessions: any SessionRepository, tokens: any StreamTokenRepository, apiKeys: any ApiKeyRepository, leases: any LeaseRepository, gc: any GarbageCollecting, catalog: any CatalogRepository, ledger: StreamLedger, health: any StorageHealth, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
+    public init(clock: any WallClock, users: any UserRepository, sessions: any SessionRepository, tokens: any StreamTokenRepository, apiKeys: any ApiKeyRepository, leases: any LeaseRepository, gc: any GarbageCollecting, catalog: any CatalogRepository, library: any LibraryRepository, ledger: StreamLedger, health: any StorageHealth, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.clock = clock
         self.apiKeys = apiKeys
         self.health = health
@@ -43,6 +51,7 @@ public struct AppServices: Sendable {
         self.leases = leases
         self.gc = gc
         self.catalog = catalog
+        self.library = library
         self.ledger = ledger
         self.scan = scan
         self.publicURL = publicURL

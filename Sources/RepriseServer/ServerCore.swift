@@ -29,6 +29,8 @@ public struct ServerCore: Sendable {
     /// The catalog as the APIs and players read it: `catalog` with recently streamed songs in memory.
     public let songs: CachedCatalog
     public let ledger: StreamLedger
+    /// Playlists, stars, ratings, plays, search, genres.
+    public let library: LibraryStore
     /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
     let ampacheLocalplay: [String: String]
     public let scanner: LibraryScanner
@@ -67,8 +69,22 @@ public struct ServerCore: Sendable {
         leases = LeaseStore(db: db, clock: clock)
         catalog = CatalogStore(db: db, clock: clock)
         songs = CachedCatalog(catalog, clock: clock)
+        library = LibraryStore(db: db, clock: clock)
         ledger = StreamLedger(db: db, clock: clock)
-        ledger.observe { [plugins] r in r.status == .active ? plugins.streamStarted(r) : plugins.streamFinished(r) }
+        ledger.observe { [plugins, songs, library, logger] r in
+            guard r.status != .active else { return plugins.streamStarted(r) }
+            plugins.streamFinished(r)
+            // A supervised player's completed stream is a play of its owner.
+            guard r.status == .completed, r.player != nil, let user = r.userId else { return }
+            Task {
+                guard let song = try? await songs.song(id: r.songId), StreamPlays.counts(r, songSize: song.size) else { return }
+                do {
+                    try await library.recordPlay(user: user, song: song.id, at: r.finishedAt ?? r.startedAt, source: .stream, client: r.player, windowMs: StreamPlays.windowMs(durationMs: song.durationMs))
+                } catch {
+                    logger.warning("could not record a play", metadata: ["song.id": "\(song.id)", "error": "\(error)"])
+                }
+            }
+        }
         scanner = LibraryScanner(roots: settings.catalogPaths, catalog: catalog, logger: logger) { [songs] in songs.invalidate() }
         gcSettings = GCSettings(interval: settings.gcInterval, jitter: settings.gcJitter, batchSize: settings.gcBatchSize, tokenRetention: settings.tokenRetention)
         gc = GarbageCollector(db: db, clock: clock, policy: settings.policy, settings: gcSettings, rules: plugins, events: plugins, sessions: sessions, tokens: tokens, heldInMemory: ledger.leases, logger: logger)
@@ -90,6 +106,10 @@ public struct ServerCore: Sendable {
 
     /// Stream requests answered on the event loop, shared by every `services` copy.
     public let fastPathAnswers = Counter()
+    /// What users play now, shared by every `services` copy.
+    public let nowPlaying = NowPlayingBoard()
+    /// Each session's `playlist` token, shared by every `services` copy.
+    public let playlistTokens = PlaylistTokens()
     /// Failed logins, shared by every `services` copy (native API and Ampache alike).
     public let loginThrottle: LoginThrottle
 
@@ -97,9 +117,11 @@ public struct ServerCore: Sendable {
         let scanner = self.scanner
         var services = AppServices(
             clock: clock, users: users, sessions: sessions, tokens: tokens, apiKeys: ApiKeyStore(db: db, clock: clock), leases: leases, gc: gc,
-            catalog: songs, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
+            catalog: songs, library: library, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
         services.fastPathAnswers = fastPathAnswers
         services.loginThrottle = loginThrottle
+        services.nowPlaying = nowPlaying
+        services.playlistTokens = playlistTokens
         if settings.metricsEnabled {
             let metrics = self.metrics
             services.metrics = { try await metrics.scrape() }

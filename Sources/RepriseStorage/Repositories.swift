@@ -257,3 +257,18 @@ public protocol LibraryRepository: Sendable {
     /// Counts of genres and playlists (all users'), for handshakes.
     func counts() async throws -> (genres: Int, playlists: Int)
 }
+
+/// An item's picture, ready to send.
+public struct ArtImage: Sendable {
+    public var bytes: [UInt8]
+    public var mime: String
+    /// Changes when the picture or its size changes.
+    public var etag: String
+    public init(bytes: [UInt8], mime: String, etag: String) { (self.bytes, self.mime, self.etag) = (bytes, mime, etag) }
+}
+
+/// Finds, scales and caches cover art.
+public protocol ArtServing: Sendable {
+    /// The item's picture scaled to fit `size` pixels (nil: as stored), or nil when it has none.
+    func image(kind: ItemKind, id: Int64, size: Int?) async throws -> ArtImage?
+}

@@ -15,6 +15,7 @@ import Testing
 struct TestServer {
     let services: AppServices
     let clock: ManualWallClock
+    let db: DatabasePool
 
     init(policy: SessionPolicy = SessionPolicy(webTTL: 60_000, apiTTL: 600_000, minAge: 10_000, extendInterval: 5_000), maxBody: Int = 4096) throws {
         let path = try TempDir("reprise-http").file("reprise.sqlite").path
@@ -26,9 +27,10 @@ struct TestServer {
             clock: clock, users: UserStore(db: db, clock: clock, bcryptCost: 4), sessions: sessions, tokens: tokens,
             apiKeys: ApiKeyStore(db: db, clock: clock), leases: LeaseStore(db: db, clock: clock),
             gc: GarbageCollector(db: db, clock: clock, policy: policy, settings: GCSettings(), sessions: sessions, tokens: tokens),
-            catalog: CatalogStore(db: db, clock: clock), ledger: StreamLedger(db: db, clock: clock), health: SQLiteHealth(db: db),
+            catalog: CatalogStore(db: db, clock: clock), library: LibraryStore(db: db, clock: clock), ledger: StreamLedger(db: db, clock: clock), health: SQLiteHealth(db: db),
             maxBodyBytes: maxBody)
         self.clock = clock
+        self.db = db
     }
 
     func test(modules: [RouteModule] = [], _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
