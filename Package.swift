@@ -49,6 +49,9 @@ let package = Package(
         .systemLibrary(name: "CTagLib", pkgConfig: "taglib_c", providers: [.apt(["libtagc0-dev"])]),
         // C++ shim over TagLib for what its 1.x C API lacks (album artist, disc, ms length, file kind).
         .target(name: "CTagLibShim", dependencies: ["CTagLib"]),
+        // libvips from Debian's libvips-dev (fast, low-memory, thread-safe scaling), with a small C shim.
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        .target(name: "CVipsShim", dependencies: ["CVips"]),
         // Reading tags and walking music folders; the scan's pure planning.
         .target(name: "RepriseCatalog", dependencies: ["CTagLib", "CTagLibShim"]),
         // libmpdclient from Debian's libmpdclient-dev, with a small header shim.
@@ -112,6 +115,8 @@ let package = Package(
         ),
         // Ampache API (JSON and XML) and its /play URLs over the stores, the stream endpoint and PlayerControl.
         .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        // Cover art: where it is (embedded or a folder image), scaled with libvips, cached on disk.
+        .target(name: "RepriseArt", dependencies: ["RepriseCore", "RepriseStorage", "RepriseCatalog", "RepriseSync", "CVipsShim", .product(name: "Logging", package: "swift-log")]),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",
@@ -124,6 +129,7 @@ let package = Package(
                 "RepriseCatalog",
                 "ReprisePlugins",
                 "RepriseAmpache",
+                "RepriseArt",
                 "ReprisePlayback",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -156,6 +162,7 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "TestSupport"]),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
         .testTarget(name: "RepriseCatalogTests", dependencies: ["RepriseCatalog", "RepriseCore", "TestSupport"]),
+        .testTarget(name: "RepriseArtTests", dependencies: ["RepriseArt", "RepriseCatalog", "RepriseCore", "RepriseSQLite", "RepriseStorage", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         // Test helpers shared by every test target: child processes (spawned without leaking descriptors,
         // awaited off the cooperative pool), temporary folders, sox tones, captured logs.
         .target(name: "TestSupport", dependencies: ["RepriseSync", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include <taglib.h>
 #include <tfile.h>
@@ -17,6 +19,12 @@
 #include <oggflacfile.h>
 #include <mp4file.h>
 #include <wavfile.h>
+#include <id3v2tag.h>
+#include <attachedpictureframe.h>
+#include <flacpicture.h>
+#include <xiphcomment.h>
+#include <mp4coverart.h>
+#include <mp4tag.h>
 
 namespace {
 
@@ -48,6 +56,61 @@ TagLib::String firstValue(const TagLib::PropertyMap &map, const char *key) {
     return it->second.front();
 }
 
+// A picture found in a file: its bytes, its MIME type, whether it is marked as the front cover.
+struct Found {
+    TagLib::ByteVector data;
+    std::string mime;
+    bool front = false;
+};
+
+void consider(std::vector<Found> &out, const TagLib::ByteVector &data, const TagLib::String &mime, bool front) {
+    if (data.isEmpty()) return;
+    out.push_back(Found{data, mime.to8Bit(), front});
+}
+
+void fromID3(TagLib::ID3v2::Tag *tag, std::vector<Found> &out) {
+    if (tag == NULL) return;
+    const TagLib::ID3v2::FrameList &frames = tag->frameListMap()["APIC"];
+    for (TagLib::ID3v2::FrameList::ConstIterator it = frames.begin(); it != frames.end(); ++it) {
+        TagLib::ID3v2::AttachedPictureFrame *f = dynamic_cast<TagLib::ID3v2::AttachedPictureFrame *>(*it);
+        if (f) consider(out, f->picture(), f->mimeType(), f->type() == TagLib::ID3v2::AttachedPictureFrame::FrontCover);
+    }
+}
+
+void fromPictures(const TagLib::List<TagLib::FLAC::Picture *> &pictures, std::vector<Found> &out) {
+    for (TagLib::List<TagLib::FLAC::Picture *>::ConstIterator it = pictures.begin(); it != pictures.end(); ++it) {
+        consider(out, (*it)->data(), (*it)->mimeType(), (*it)->type() == TagLib::FLAC::Picture::FrontCover);
+    }
+}
+
+// Every embedded picture of the file, in the order the tags hold them.
+std::vector<Found> pictures(TagLib::File *file) {
+    std::vector<Found> out;
+    if (TagLib::MPEG::File *f = dynamic_cast<TagLib::MPEG::File *>(file)) {
+        if (f->hasID3v2Tag()) fromID3(f->ID3v2Tag(), out);
+    } else if (TagLib::FLAC::File *f = dynamic_cast<TagLib::FLAC::File *>(file)) {
+        fromPictures(f->pictureList(), out);
+        if (out.empty() && f->hasXiphComment()) fromPictures(f->xiphComment()->pictureList(), out);
+        if (out.empty() && f->hasID3v2Tag()) fromID3(f->ID3v2Tag(), out);
+    } else if (TagLib::Ogg::Vorbis::File *f = dynamic_cast<TagLib::Ogg::Vorbis::File *>(file)) {
+        if (f->tag()) fromPictures(f->tag()->pictureList(), out);
+    } else if (TagLib::Ogg::Opus::File *f = dynamic_cast<TagLib::Ogg::Opus::File *>(file)) {
+        if (f->tag()) fromPictures(f->tag()->pictureList(), out);
+    } else if (TagLib::MP4::File *f = dynamic_cast<TagLib::MP4::File *>(file)) {
+        TagLib::MP4::Tag *tag = f->tag();
+        if (tag && tag->contains("covr")) {
+            TagLib::MP4::CoverArtList covers = tag->item("covr").toCoverArtList();
+            for (TagLib::MP4::CoverArtList::ConstIterator it = covers.begin(); it != covers.end(); ++it) {
+                const char *mime = it->format() == TagLib::MP4::CoverArt::PNG ? "image/png" : it->format() == TagLib::MP4::CoverArt::BMP ? "image/bmp" : it->format() == TagLib::MP4::CoverArt::GIF ? "image/gif" : "image/jpeg";
+                consider(out, it->data(), mime, true);
+            }
+        }
+    } else if (TagLib::RIFF::WAV::File *f = dynamic_cast<TagLib::RIFF::WAV::File *>(file)) {
+        if (f->hasID3v2Tag()) fromID3(f->ID3v2Tag(), out);
+    }
+    return out;
+}
+
 }  // namespace
 
 extern "C" int reprise_taglib_extras(const TagLib_File *handle, RepriseTagLibExtras *out) {
@@ -56,11 +119,13 @@ extern "C" int reprise_taglib_extras(const TagLib_File *handle, RepriseTagLibExt
     out->lengthMs = -1;
     out->discNumber = 0;
     out->albumArtist = NULL;
+    out->hasPicture = 0;
     if (handle == NULL) return -1;
     TagLib::File *file = underlyingFile(handle);
     if (file == NULL || !file->isValid()) return -1;
 
     out->kind = kindOf(file);
+    out->hasPicture = pictures(file).empty() ? 0 : 1;
     if (TagLib::AudioProperties *props = file->audioProperties()) {
         out->lengthMs = props->lengthInMilliseconds();
     }
@@ -76,5 +141,29 @@ extern "C" int reprise_taglib_extras(const TagLib_File *handle, RepriseTagLibExt
         int n = std::atoi(disc.toCString(false));
         out->discNumber = n > 0 ? n : 0;
     }
+    return 0;
+}
+
+extern "C" int reprise_taglib_picture(const char *path, unsigned char **data, size_t *length, char *mime, size_t mimeCapacity) {
+    if (path == NULL || data == NULL || length == NULL || mime == NULL || mimeCapacity == 0) return -1;
+    *data = NULL;
+    *length = 0;
+    mime[0] = 0;
+    TagLib::FileRef ref(path, false);
+    TagLib::File *file = ref.file();
+    if (file == NULL || !file->isValid()) return -1;
+    std::vector<Found> found = pictures(file);
+    if (found.empty()) return 1;
+    const Found *pick = &found[0];
+    for (size_t i = 0; i < found.size(); i++) {
+        if (found[i].front) { pick = &found[i]; break; }
+    }
+    unsigned char *copy = static_cast<unsigned char *>(::malloc(pick->data.size()));
+    if (copy == NULL) return -1;
+    ::memcpy(copy, pick->data.data(), pick->data.size());
+    *data = copy;
+    *length = pick->data.size();
+    ::strncpy(mime, pick->mime.c_str(), mimeCapacity - 1);
+    mime[mimeCapacity - 1] = 0;
     return 0;
 }

@@ -46,6 +46,8 @@ public struct TagInfo: Sendable, Equatable {
     public var channels: Int
     /// Container/codec family.
     public var format: AudioFormat
+    /// Whether the file embeds a picture.
+    public var hasArt = false
 
     /// Creates a value; every tag defaults to absent.
     public init(

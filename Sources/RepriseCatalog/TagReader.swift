@@ -62,6 +62,7 @@ public enum TagReader {
         }
         info.albumArtist = extras.albumArtist.flatMap { nonEmpty(String(cString: $0)) }
         info.disc = extras.discNumber > 0 ? Int(extras.discNumber) : nil
+        info.hasArt = extras.hasPicture != 0
         if let props = taglib_file_audioproperties(file) {
             info.bitrate = Int(taglib_audioproperties_bitrate(props))
             info.sampleRate = Int(taglib_audioproperties_samplerate(props))
@@ -75,6 +76,22 @@ public enum TagReader {
             throw CatalogError(code: .invalidFile, path: path, detail: "no audio stream found")
         }
         return info
+    }
+
+    /// The embedded picture of `path` (the front cover if one is marked) and its MIME type; nil when it has none.
+    ///
+    /// Blocking file I/O, like `read`.
+    public static func picture(path: String) throws(CatalogError) -> (bytes: [UInt8], mime: String)? {
+        _ = configured
+        var data: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var mime = [CChar](repeating: 0, count: 64)
+        let rc = reprise_taglib_picture(path, &data, &length, &mime, mime.count)
+        defer { free(data) }
+        guard rc != 1 else { return nil }
+        guard rc == 0, let data else { throw CatalogError(code: .invalidFile, path: path, detail: "cannot read its embedded picture") }
+        let type = String(decoding: mime.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (Array(UnsafeBufferPointer(start: data, count: length)), type.isEmpty ? "image/jpeg" : type)
     }
 
     private static func format(for kind: RepriseTagLibKind) -> AudioFormat? {

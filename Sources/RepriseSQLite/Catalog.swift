@@ -102,6 +102,21 @@ public struct CatalogStore: Sendable {
         ).execute(arguments: args)
     }
 
+    /// Each album's song folders and its current folder image.
+    public func albumFolders() async throws -> [(album: Int64, folders: [String], art: String?)] {
+        try await db.read { db in
+            var folders: [Int64: Set<String>] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT album_id, path FROM songs")
+            while let r = try rows.next() {
+                let path: String = r[1]
+                let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+                folders[r[0], default: []].insert(folder)
+            }
+            let art = Dictionary(try Row.fetchAll(db, sql: "SELECT id, art_path FROM albums").map { ($0[0] as Int64, $0[1] as String?) }, uniquingKeysWith: { a, _ in a })
+            return folders.map { (album: $0.key, folders: $0.value.sorted(), art: art[$0.key] ?? nil) }
+        }
+    }
+
     /// Sets (or clears) the image file an album's art is read from.
     public func setArt(album: Int64, path: String?) async throws {
         try await db.write { db in try db.execute(sql: "UPDATE albums SET art_path = ? WHERE id = ?", arguments: [path, album]) }

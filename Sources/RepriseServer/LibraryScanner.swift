@@ -51,6 +51,7 @@ public final class LibraryScanner: Sendable {
         let changes = !result.inserts.isEmpty || !result.updates.isEmpty || !result.removedIDs.isEmpty
         defer { if changes { changed() } }
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
+        if changes { try await findFolderArt() }
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.
         let ns = DispatchTime.now().uptimeNanoseconds - started
@@ -65,12 +66,24 @@ public final class LibraryScanner: Sendable {
         return summary
     }
 
+    /// Records each album's folder image (`cover.jpg`, `folder.png`...), found beside its songs.
+    func findFolderArt() async throws {
+        let albums = try await catalog.albumFolders()
+        // Listing folders is blocking file I/O: off the cooperative pool.
+        let found = await withCheckedContinuation { (c: CheckedContinuation<[(Int64, String?, String?)], Never>) in
+            DispatchQueue.global().async {
+                c.resume(returning: albums.map { ($0.album, $0.art, FolderArt.find(in: $0.folders)) })
+            }
+        }
+        for (album, old, new) in found where old != new { try await catalog.setArt(album: album, path: new) }
+    }
+
     static func file(_ r: SongRecord) -> SongFile {
         let t = r.tags
         return SongFile(
             id: r.id, path: r.path, size: r.size, mtimeMs: r.mtimeMs, title: t.title ?? "", artist: t.artist ?? TagInfo.unknownArtist,
             album: t.album ?? "", albumArtist: t.albumArtist, track: t.track, disc: t.disc, year: t.year, genre: t.genre,
-            durationMs: t.durationMs, bitrate: t.bitrate, sampleRate: t.sampleRate, channels: t.channels, format: t.format.rawValue)
+            durationMs: t.durationMs, bitrate: t.bitrate, sampleRate: t.sampleRate, channels: t.channels, format: t.format.rawValue, hasArt: t.hasArt)
     }
 }
 

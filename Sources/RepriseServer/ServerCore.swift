@@ -5,6 +5,7 @@ import LuaHost
 import ReprisePlayback
 import Logging
 import RepriseAmpache
+import RepriseArt
 import RepriseConfig
 import RepriseCore
 import RepriseHTTP
@@ -31,6 +32,8 @@ public struct ServerCore: Sendable {
     public let ledger: StreamLedger
     /// Playlists, stars, ratings, plays, search, genres.
     public let library: LibraryStore
+    /// Cover art, scaled and cached under the database's folder (`art-cache`).
+    public let art: ArtStore
     /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
     let ampacheLocalplay: [String: String]
     public let scanner: LibraryScanner
@@ -70,6 +73,8 @@ public struct ServerCore: Sendable {
         catalog = CatalogStore(db: db, clock: clock)
         songs = CachedCatalog(catalog, clock: clock)
         library = LibraryStore(db: db, clock: clock)
+        let dataDir = (settings.databasePath as NSString).deletingLastPathComponent
+        art = ArtStore(library: library, cacheDir: (dataDir.isEmpty ? "." : dataDir) + "/art-cache", logger: logger)
         ledger = StreamLedger(db: db, clock: clock)
         ledger.observe { [plugins, songs, library, logger] r in
             guard r.status != .active else { return plugins.streamStarted(r) }
@@ -121,6 +126,7 @@ public struct ServerCore: Sendable {
         services.fastPathAnswers = fastPathAnswers
         services.loginThrottle = loginThrottle
         services.nowPlaying = nowPlaying
+        services.art = art
         services.playlistTokens = playlistTokens
         if settings.metricsEnabled {
             let metrics = self.metrics

@@ -158,6 +158,10 @@ public protocol CatalogWriting: Sendable {
     ) async throws -> Index
     /// Writes a scan's result in short transactions; ids of kept paths never change.
     func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64], batchSize: Int) async throws
+    /// Each album's song folders and its current folder image.
+    func albumFolders() async throws -> [(album: Int64, folders: [String], art: String?)]
+    /// Sets (or clears) the image file an album's art is read from.
+    func setArt(album: Int64, path: String?) async throws
 }
 
 extension CatalogWriting {
