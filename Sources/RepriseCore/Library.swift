@@ -97,3 +97,36 @@ public enum ArtSource: Sendable, Equatable {
         }
     }
 }
+
+/// One rule of an advanced search (Ampache `advanced_search`): a field, how it matches, a value.
+public struct SearchRule: Sendable, Equatable {
+    public enum Field: String, Sendable, CaseIterable {
+        case title, artist, album, genre, year
+        /// The user's rating of the item (0 when unrated).
+        case rating
+        /// Starred by the user, and the title matches.
+        case favorite
+        /// How often the user played it.
+        case playedTimes = "played_times"
+
+        /// Whether the field compares numbers.
+        public var numeric: Bool { self == .year || self == .rating || self == .playedTimes }
+    }
+
+    public enum Match: Sendable, Equatable {
+        case contains, notContains, startsWith, endsWith, equals, notEquals
+        case atLeast, atMost, greater, less
+    }
+
+    public var field: Field
+    public var match: Match
+    public var value: String
+    public init(field: Field, match: Match, value: String) { (self.field, self.match, self.value) = (field, match, value) }
+
+    /// Ampache's operator numbers: for text 0 contains, 1 does not contain, 2 starts with, 3 ends with,
+    /// 4 is, 5 is not; for numbers 0 >=, 1 <=, 2 =, 3 !=, 4 >, 5 <. Nil for another number.
+    public static func match(ampache op: Int, numeric: Bool) -> Match? {
+        let table: [Match] = numeric ? [.atLeast, .atMost, .equals, .notEquals, .greater, .less] : [.contains, .notContains, .startsWith, .endsWith, .equals, .notEquals]
+        return table.indices.contains(op) ? table[op] : nil
+    }
+}

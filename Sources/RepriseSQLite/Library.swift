@@ -471,6 +471,99 @@ public struct LibraryStore: Sendable {
              try Int.fetchOne(db, sql: "SELECT count(*) FROM playlists") ?? 0)
         }
     }
+
+    public func withArt(kind: ItemKind, ids: [Int64]) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let albumHasArt = "(al.art_path IS NOT NULL OR EXISTS (SELECT 1 FROM songs x WHERE x.album_id = al.id AND x.art = 1))"
+        let sql = switch kind {
+        case .song: "SELECT s.id FROM songs s JOIN albums al ON al.id = s.album_id WHERE s.id IN (SELECT value FROM json_each(?1)) AND (s.art = 1 OR \(albumHasArt))"
+        case .album: "SELECT al.id FROM albums al WHERE al.id IN (SELECT value FROM json_each(?1)) AND \(albumHasArt)"
+        case .artist: "SELECT DISTINCT al.artist_id FROM albums al WHERE al.artist_id IN (SELECT value FROM json_each(?1)) AND \(albumHasArt)"
+        }
+        return try await db.read { db in Set(try Int64.fetchAll(db, sql: sql, arguments: [Self.json(ids)])) }
+    }
+
+    /// The SQL condition on a song row `s` (with `ar`, `al`) for one rule, and its arguments.
+    static func condition(_ rule: SearchRule, kind: ItemKind, user: Int64) throws -> (String, [(any DatabaseValueConvertible)?]) {
+        let item = playColumn(kind)
+        let column: String
+        var args: [(any DatabaseValueConvertible)?] = []
+        switch rule.field {
+        case .title, .favorite: column = "s.title"
+        case .artist: column = "ar.name"
+        case .album: column = "al.name"
+        case .genre: column = "coalesce(s.genre, '')"
+        case .year: column = "coalesce(s.year, 0)"
+        case .rating:
+            column = "coalesce((SELECT r.rating FROM ratings r WHERE r.user_id = ? AND r.kind = '\(kind.rawValue)' AND r.item_id = \(item)), 0)"
+            args.append(user)
+        case .playedTimes:
+            let inner = item.replacingOccurrences(of: "s.", with: "ps.")
+            column = "(SELECT count(*) FROM plays p JOIN songs ps ON ps.id = p.song_id WHERE p.user_id = ? AND \(inner) = \(item))"
+            args.append(user)
+        }
+        var sql: String
+        if rule.field.numeric {
+            guard let n = Int64(rule.value.trimmingCharacters(in: .whitespaces)) else {
+                throw RepriseError(.badRequest, "rule \(rule.field.rawValue) compares numbers, not '\(rule.value.prefix(40))'")
+            }
+            let op: String
+            switch rule.match {
+            case .atLeast: op = ">="
+            case .atMost: op = "<="
+            case .equals: op = "="
+            case .notEquals: op = "<>"
+            case .greater: op = ">"
+            case .less: op = "<"
+            default: throw RepriseError(.badRequest, "rule \(rule.field.rawValue) compares numbers")
+            }
+            sql = "\(column) \(op) ?"
+            args.append(n)
+        } else {
+            let escaped = rule.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            switch rule.match {
+            case .contains: sql = "\(column) LIKE ? ESCAPE '\\'"; args.append("%\(escaped)%")
+            case .notContains: sql = "\(column) NOT LIKE ? ESCAPE '\\'"; args.append("%\(escaped)%")
+            case .startsWith: sql = "\(column) LIKE ? ESCAPE '\\'"; args.append("\(escaped)%")
+            case .endsWith: sql = "\(column) LIKE ? ESCAPE '\\'"; args.append("%\(escaped)")
+            case .equals: sql = "\(column) = ? COLLATE NOCASE"; args.append(rule.value)
+            case .notEquals: sql = "\(column) <> ? COLLATE NOCASE"; args.append(rule.value)
+            default: throw RepriseError(.badRequest, "rule \(rule.field.rawValue) compares text")
+            }
+        }
+        if rule.field == .favorite {
+            sql = "(\(item) IN (SELECT st.item_id FROM stars st WHERE st.user_id = ? AND st.kind = '\(kind.rawValue)') AND \(sql))"
+            args.insert(user, at: 0)
+        }
+        return (sql, args)
+    }
+
+    public func search(rules: [SearchRule], matchAll: Bool, kind: ItemKind, user: Int64, random: Bool, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64]) {
+        guard !rules.isEmpty, rules.count <= 32 else { throw RepriseError(.badRequest, "an advanced search takes 1 to 32 rules") }
+        var parts: [String] = []
+        var args: [(any DatabaseValueConvertible)?] = []
+        for rule in rules {
+            let (sql, a) = try Self.condition(rule, kind: kind, user: user)
+            parts.append(sql)
+            args += a
+        }
+        let whereSQL = parts.joined(separator: matchAll ? " AND " : " OR ")
+        let item = Self.playColumn(kind)
+        let order: String
+        switch (random, kind) {
+        case (true, _): order = "random()"
+        case (false, .song): order = "ar.name COLLATE NOCASE, al.name COLLATE NOCASE, s.disc, s.track, s.id"
+        case (false, .album): order = "min(al.name) COLLATE NOCASE, \(item)"
+        case (false, .artist): order = "min(ar.name) COLLATE NOCASE, \(item)"
+        }
+        let group = kind == .song ? "" : "GROUP BY \(item)"
+        let sql = "SELECT \(item) AS id FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id WHERE \(whereSQL) \(group) ORDER BY \(order)"
+        let arguments = StatementArguments(args)
+        return try await db.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql))", arguments: arguments) ?? 0
+            return (total, try Int64.fetchAll(db, sql: "\(sql) LIMIT \(max(0, limit)) OFFSET \(max(0, offset))", arguments: arguments))
+        }
+    }
 }
 
 extension LibraryStore: LibraryRepository {}

@@ -260,6 +260,10 @@ public protocol LibraryRepository: Sendable {
     func art(kind: ItemKind, id: Int64) async throws -> ArtSource?
     /// Counts of genres and playlists (all users'), for handshakes.
     func counts() async throws -> (genres: Int, playlists: Int)
+    /// Which of these items have a picture (their own, their album's, or an artist's album's).
+    func withArt(kind: ItemKind, ids: [Int64]) async throws -> Set<Int64>
+    /// Ids of items whose songs match all (or any) of the rules, for the user (ratings, stars, plays are theirs).
+    func search(rules: [SearchRule], matchAll: Bool, kind: ItemKind, user: Int64, random: Bool, limit: Int, offset: Int) async throws -> (total: Int, ids: [Int64])
 }
 
 /// An item's picture, ready to send.

@@ -222,6 +222,31 @@ struct LibraryFixture {
         #expect(similar.first == (try await l.song("Blue in Green").id) && similar.count == 2)
     }
 
+    @Test func advancedSearchCombinesRulesOnTextNumbersAndTheUsersMarks() async throws {
+        let l = try await LibraryFixture()
+        let what = try await l.song("So What"), blue = try await l.song("Blue in Green"), rain = try await l.song("Rain")
+        func ids(_ rules: [SearchRule], all: Bool = true, kind: ItemKind = .song) async throws -> [Int64] {
+            try await l.library.search(rules: rules, matchAll: all, kind: kind, user: l.ann.id, random: false, limit: 50, offset: 0).ids
+        }
+        #expect(try await ids([SearchRule(field: .artist, match: .equals, value: "miles")]) == [blue.id, what.id])
+        #expect(try await ids([SearchRule(field: .artist, match: .equals, value: "miles"), SearchRule(field: .title, match: .startsWith, value: "so")]) == [what.id])
+        #expect(try await ids([SearchRule(field: .year, match: .less, value: "1960"), SearchRule(field: .genre, match: .equals, value: "rock")], all: false).count == 3)
+        #expect(try await ids([SearchRule(field: .title, match: .contains, value: "%")]).isEmpty, "LIKE wildcards are text")
+        try await l.library.rate(user: l.ann.id, kind: .song, id: rain.id, rating: 4)
+        try await l.library.star(user: l.ann.id, kind: .song, ids: [blue.id], on: true)
+        try await l.library.recordPlay(user: l.ann.id, song: what.id, at: 1, source: .client, client: nil, windowMs: 0)
+        try await l.library.recordPlay(user: l.ann.id, song: what.id, at: 2, source: .client, client: nil, windowMs: 0)
+        #expect(try await ids([SearchRule(field: .rating, match: .atLeast, value: "4")]) == [rain.id])
+        #expect(try await ids([SearchRule(field: .favorite, match: .contains, value: "")]) == [blue.id])
+        #expect(try await ids([SearchRule(field: .playedTimes, match: .greater, value: "1")]) == [what.id])
+        #expect(try await ids([SearchRule(field: .playedTimes, match: .greater, value: "1")], kind: .album) == [what.albumId])
+        await #expect(throws: RepriseError.self) { try await ids([SearchRule(field: .year, match: .atLeast, value: "recent")]) }
+        await #expect(throws: RepriseError.self) { try await ids([]) }
+        // Art: a song with its own picture, its album-mate through the album, the artist through an album.
+        #expect(try await l.library.withArt(kind: .song, ids: [blue.id, what.id, rain.id]) == [blue.id, what.id])
+        #expect(try await l.library.withArt(kind: .artist, ids: [what.artistId, rain.artistId]) == [what.artistId])
+    }
+
     @Test func artIsTheSongsOwnThenItsAlbumsThenTheArtistsFirstAlbum() async throws {
         let l = try await LibraryFixture()
         let blue = try await l.song("Blue in Green"), what = try await l.song("So What"), rain = try await l.song("Rain")
