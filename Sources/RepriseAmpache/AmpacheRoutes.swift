@@ -31,13 +31,19 @@ public func ampacheRoutes(_ app: AppServices, playback: (any PlayerDirectory)? =
 /// one is minted and older ones stay valid for players that still hold their URLs.
 final class AmpacheStreamTokens: Sendable {
     static let label = "ampache"
+    /// The least time a token handed out has left, when its lifetime allows.
+    static let minimumLeftMs: Int64 = 86_400_000
     private let current = Locked<[Int64: String]>([:])
 
-    /// The user's usable `ampache` token, minting one under the token policy when there is none.
+    /// The user's usable `ampache` token, minting one under the token policy when there is none, or
+    /// when it has less than a day left (or, for a shorter lifetime, less than half of it): a client
+    /// handed a token keeps using it for a while.
     func token(for user: User, app: AppServices) async throws -> String {
         if let plain = current.withLock({ $0[user.id] }), let secret = Secret.presented(plain),
            let t = try await app.tokens.authenticate(secret), t.user.id == user.id, t.token.label == Self.label {
-            return plain
+            guard let expires = t.token.expiresAt else { return plain }
+            let left = expires - app.clock.nowMs(), lifetime = expires - t.token.createdAt
+            if left >= min(Self.minimumLeftMs, lifetime / 2) { return plain }
         }
         let (secret, _) = try await app.tokens.issue(user: user, label: Self.label, requestedTTLSeconds: nil, policy: app.tokenPolicy)
         remember(secret.plaintext, userId: user.id)
@@ -72,6 +78,8 @@ struct AmpacheAPI: Sendable {
     enum Outcome: Sendable {
         case document(AmpacheDocument)
         case redirect(String)
+        /// Bytes that are not a document (`get_art`).
+        case response(Response)
     }
 
     static let apiVersion = "6.6.0"
@@ -117,6 +125,8 @@ struct AmpacheAPI: Sendable {
         switch outcome {
         case .redirect(let url):
             return Response(status: .found, headers: [.location: url, .cacheControl: "no-store"])
+        case .response(let response):
+            return response
         case .document(let doc):
             let (type, text) = format == .json ? ("application/json; charset=utf-8", doc.json()) : ("text/xml; charset=utf-8", doc.xml())
             return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -157,8 +167,9 @@ struct AmpacheAPI: Sendable {
         case "search_songs":
             guard let filter = p["filter"] else { throw AmpacheError.missing(action, "filter") }
             let (limit, offset) = try paging(action, p)
-            let page = try await app.catalog.songs(query: filter, artist: nil, album: nil, limit: limit, offset: offset)
-            return .document(.list("song", total: page.total, try await songRecords(page.songs, caller.user)))
+            // Folds case and accents (`cafe` finds `Café`), each word a prefix, over title, artist, album and album artist.
+            let page = try await app.library.search(filter, kind: .song, limit: limit, offset: offset)
+            return .document(.list("song", total: page.total, try await songRecords(try await app.catalog.songs(ids: page.ids), caller.user)))
         case "song":
             let song = try await song(action, id: try id(action, p))
             return .document(.single("song", try await songRecords([song], caller.user)[0]))
@@ -172,11 +183,11 @@ struct AmpacheAPI: Sendable {
         case "artists":
             let (limit, offset) = try paging(action, p)
             let (total, artists) = try await artists(p["filter"], exact: p.flag("exact"), limit: limit, offset: offset)
-            return .document(.list("artist", total: total, artists.map(Self.artistRecord)))
+            return .document(.list("artist", total: total, try await artistRecords(artists, caller.user)))
         case "artist":
             let artistId = try id(action, p)
             guard let artist = try await app.catalog.artist(id: artistId) else { throw AmpacheError(.notFound, action: action, type: "filter", "no artist \(artistId)") }
-            return .document(.single("artist", Self.artistRecord(artist)))
+            return .document(.single("artist", try await artistRecords([artist], caller.user)[0]))
         case "artist_songs":
             let artistId = try id(action, p)
             guard try await app.catalog.artist(id: artistId) != nil else { throw AmpacheError(.notFound, action: action, type: "filter", "no artist \(artistId)") }
@@ -186,11 +197,11 @@ struct AmpacheAPI: Sendable {
         case "albums":
             let (limit, offset) = try paging(action, p)
             let (total, albums) = try await albums(p["filter"], exact: p.flag("exact"), limit: limit, offset: offset)
-            return .document(.list("album", total: total, albums.map(Self.albumRecord)))
+            return .document(.list("album", total: total, try await albumRecords(albums, caller.user)))
         case "album":
             let albumId = try id(action, p)
             guard let album = try await app.catalog.album(id: albumId) else { throw AmpacheError(.notFound, action: action, type: "filter", "no album \(albumId)") }
-            return .document(.single("album", Self.albumRecord(album)))
+            return .document(.single("album", try await albumRecords([album], caller.user)[0]))
         case "album_songs":
             let albumId = try id(action, p)
             guard try await app.catalog.album(id: albumId) != nil else { throw AmpacheError(.notFound, action: action, type: "filter", "no album \(albumId)") }
@@ -201,7 +212,13 @@ struct AmpacheAPI: Sendable {
             return .document(try await indexes(action, p))
         case "stream", "download":
             if let type = p["type"], type != "song" { throw AmpacheError.bad(action, "type", "only type=song can be streamed") }
-            let song = try await song(action, id: try id(action, p))
+            // API 6 names the song `id`; older clients send `filter`.
+            guard let raw = p["id"] ?? p["filter"] else { throw AmpacheError.missing(action, "id") }
+            guard let songId = Int64(raw) else { throw AmpacheError.bad(action, "id", "id must be a song id") }
+            let song = try await song(action, id: songId)
+            if let format = p["format"], format != "raw", format != song.format {
+                throw AmpacheError.bad(action, "format", "Reprise streams files as they are (format=raw or \(song.format)); it does not transcode")
+            }
             return .redirect(playURL(song, token: try await streamTokens.token(for: caller.user, app: app), userId: caller.user.id))
         case "localplay":
             return .document(try await localplay(action, p, user: caller.user))
@@ -219,6 +236,7 @@ struct AmpacheAPI: Sendable {
             }
             return .document(.list("localplay_songs", total: records.count, records))
         default:
+            if let outcome = try await library(action, p, caller: caller, request: request) { return outcome }
             throw AmpacheError(.badRequest, action: action, type: "action", "unknown or unsupported action '\(action)'")
         }
     }
@@ -310,6 +328,7 @@ struct AmpacheAPI: Sendable {
     /// The handshake fields: session, versions, catalog dates and counts, user and stream token.
     func sessionFields(_ user: User, auth: String?, expiresAt: Int64?) async throws -> [(String, AValue)] {
         let counts = try await app.catalog.counts()
+        let library = try await app.library.counts()
         let changes = try await app.catalog.lastChanges()
         let users = try await app.users.count()
         let token = try await streamTokens.token(for: user, app: app)
@@ -321,7 +340,7 @@ struct AmpacheAPI: Sendable {
         fields += [
             ("update", .text(updated)), ("add", .text(Self.iso(changes.added ?? 0))), ("clean", .text(updated)),
             ("songs", .int(counts.songs)), ("albums", .int(counts.albums)), ("artists", .int(counts.artists)),
-            ("genres", .int(0)), ("playlists", .int(0)), ("searches", .int(0)), ("playlists_searches", .int(0)),
+            ("genres", .int(library.genres)), ("playlists", .int(library.playlists)), ("searches", .int(0)), ("playlists_searches", .int(library.playlists)),
             ("users", .int(users)), ("catalogs", .int(1)), ("videos", .int(0)), ("podcasts", .int(0)),
             ("podcast_episodes", .int(0)), ("shares", .int(0)), ("licenses", .int(0)), ("live_streams", .int(0)),
             ("labels", .int(0)), ("username", .text(user.name)), ("streamtoken", .text(token)),
@@ -389,36 +408,94 @@ struct AmpacheAPI: Sendable {
         }
     }
 
+    /// The URL of an item's cover, authorized by the user's stream token (art reveals nothing a stream does not).
+    func artURL(_ kind: ItemKind, _ id: Int64, token: String) -> String {
+        "\(app.publicURL)/art/\(kind.rawValue)/\(id)?token=\(token)"
+    }
+
+    /// The user's marks and art presence of items, for their records.
+    func marks(_ kind: ItemKind, _ ids: [Int64], _ user: User) async throws -> (marks: [Int64: Annotation], art: Set<Int64>) {
+        (try await app.library.annotations(user: user.id, kind: kind, ids: ids), try await app.library.withArt(kind: kind, ids: ids))
+    }
+
+    /// The art, flag, rating and play count fields every song, album and artist object carries.
+    func markFields(_ kind: ItemKind, _ id: Int64, _ m: (marks: [Int64: Annotation], art: Set<Int64>), token: String) -> [(String, AValue)] {
+        let a = m.marks[id] ?? Annotation()
+        let has = m.art.contains(id)
+        return [
+            ("art", .text(has ? artURL(kind, id, token: token) : "")), ("has_art", .bool(has)), ("flag", .bool(a.starredAt != nil)),
+            ("rating", .int(a.rating)), ("averagerating", .int(a.rating)), ("playcount", .int(a.playCount)),
+        ]
+    }
+
+    /// Genres as Ampache's objects (`[{"id", "name"}]`), by name.
+    func genreRefs(_ names: [String?], byName: [String: Int64]) -> AValue {
+        .list(names.compactMap { $0 }.filter { !$0.isEmpty }.map { .ref(id: String(byName[$0.lowercased()] ?? 0), name: $0) })
+    }
+
+    func genreIds() async throws -> [String: Int64] {
+        Dictionary(try await app.library.genres().map { ($0.name.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+    }
+
     func songRecords(_ songs: [Song], _ user: User) async throws -> [ARecord] {
         guard !songs.isEmpty else { return [] }
         let token = try await streamTokens.token(for: user, app: app)
+        let m = try await marks(.song, songs.map(\.id), user)
+        let genres = try await genreIds()
         return songs.map { s in
-            ARecord(id: String(s.id), fields: [
+            // Numbers the documentation has are never null: absent ones are left out.
+            var fields: [(String, AValue)] = [
                 ("title", .text(s.title)), ("name", .text(s.title)),
                 ("artist", .ref(id: String(s.artistId), name: s.artist)),
                 ("album", .ref(id: String(s.albumId), name: s.album)),
-                ("albumartist", .opt(s.albumArtist)),
-                ("disk", .opt(s.disc)), ("track", .opt(s.track)), ("year", .opt(s.year)),
-                ("genre", .opt(s.genre)),
+            ]
+            if let aa = s.albumArtist { fields.append(("albumartist", .ref(id: "", name: aa))) }
+            if let disc = s.disc { fields.append(("disk", .int(disc))) }
+            if let track = s.track { fields.append(("track", .int(track))) }
+            if let year = s.year { fields.append(("year", .int(year))) }
+            fields += [
+                ("genre", genreRefs([s.genre], byName: genres)),
                 ("time", .number(s.durationMs / 1000)), ("bitrate", .int(s.bitrate)), ("rate", .int(s.sampleRate)),
                 ("channels", .int(s.channels)),
                 ("mime", .text(s.mimeType)), ("format", .text(s.format)),
                 ("stream_mime", .text(s.mimeType)), ("stream_format", .text(s.format)),
                 ("size", .number(s.size)),
                 ("url", .text(playURL(s, token: token, userId: user.id))),
-            ])
+            ]
+            return ARecord(id: String(s.id), fields: fields + markFields(.song, s.id, m, token: token))
         }
     }
 
-    static func artistRecord(_ a: ArtistInfo) -> ARecord {
-        ARecord(id: String(a.id), fields: [("name", .text(a.name)), ("albumcount", .int(a.albumCount)), ("songcount", .int(a.songCount))])
+    func artistRecords(_ artists: [ArtistInfo], _ user: User) async throws -> [ARecord] {
+        guard !artists.isEmpty else { return [] }
+        let token = try await streamTokens.token(for: user, app: app)
+        let m = try await marks(.artist, artists.map(\.id), user)
+        return artists.map { a in
+            ARecord(id: String(a.id), fields: [("name", .text(a.name)), ("albumcount", .int(a.albumCount)), ("songcount", .int(a.songCount)), ("genre", .list([]))]
+                + markFields(.artist, a.id, m, token: token))
+        }
     }
 
-    static func albumRecord(_ a: AlbumInfo) -> ARecord {
-        ARecord(id: String(a.id), fields: [
-            ("name", .text(a.name)), ("artist", .ref(id: String(a.artistId), name: a.artist)),
-            ("time", .number(a.durationMs / 1000)), ("year", .opt(a.year)), ("songcount", .int(a.songCount)),
-        ])
+    func albumRecords(_ albums: [AlbumInfo], _ user: User) async throws -> [ARecord] {
+        guard !albums.isEmpty else { return [] }
+        let token = try await streamTokens.token(for: user, app: app)
+        let m = try await marks(.album, albums.map(\.id), user)
+        let genres = try await genreIds()
+        var out: [ARecord] = []
+        for a in albums {
+            let songs = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: a.id, limit: 500, offset: 0).songs
+            var fields: [(String, AValue)] = [
+                ("name", .text(a.name)), ("artist", .ref(id: String(a.artistId), name: a.artist)),
+                ("time", .number(a.durationMs / 1000)),
+            ]
+            if let year = a.year { fields.append(("year", .int(year))) }
+            fields += [
+                ("songcount", .int(a.songCount)), ("diskcount", .int(max(1, Set(songs.map { $0.disc ?? 1 }).count))),
+                ("genre", genreRefs(Array(Set(songs.map(\.genre))).sorted { ($0 ?? "") < ($1 ?? "") }, byName: genres)),
+            ]
+            out.append(ARecord(id: String(a.id), fields: fields + markFields(.album, a.id, m, token: token)))
+        }
+        return out
     }
 
     /// The play URL of a song; it carries the user's stream token, never the API session.

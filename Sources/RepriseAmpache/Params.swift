@@ -21,7 +21,8 @@ struct Params: Sendable {
     /// Reads the query string and, for a form-encoded body, the body (the body wins on a clash).
     static func read(_ request: Request, limit: Int) async throws -> Params {
         var values: [String: String] = [:]
-        for (k, v) in request.uri.queryParameters { values[String(k)] = String(v) }
+        // Decoded here, not by the router: form encoding writes a space as `+` (Python's urlencode does).
+        for (k, v) in form(request.uri.query ?? "") { values[k] = v }
         if request.method == .post, let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") {
             var request = request
             let buffer = try await request.collectBody(upTo: limit)

@@ -44,11 +44,11 @@ func catalogRoutes(_ app: AppServices) -> RouteModule {
         }
         on("/api/v1/playlists/adhoc.m3u", .get) { request, context in
             let (songs, token) = try await playlist(app, request: request, context: context)
-            return m3u(app, songs, token: token, name: "Reprise")
+            return m3u(app, songs, token: token, name: nil)
         }
         on("/api/v1/playlists/adhoc.xspf", .get) { request, context in
             let (songs, token) = try await playlist(app, request: request, context: context)
-            return xspf(app, songs, token: token, name: "Reprise")
+            return xspf(app, songs, token: token, name: nil)
         }
         on("/api/v1/admin/scan", .post) { request, context in
             _ = try context.requireAdmin()
@@ -135,8 +135,8 @@ public final class PlaylistTokens: Sendable {
 }
 
 /// An M3U playlist of `songs` streamed with `token`.
-func m3u(_ app: AppServices, _ songs: [Song], token: String, name: String) -> Response {
-    var text = "#EXTM3U\n#PLAYLIST:\(StoredText.singleLine(name))\n"
+func m3u(_ app: AppServices, _ songs: [Song], token: String, name: String?) -> Response {
+    var text = "#EXTM3U\n" + (name.map { "#PLAYLIST:\(StoredText.singleLine($0))\n" } ?? "")
     for s in songs {
         // Tag text is one line: a newline in a tag must not add an entry.
         text += "#EXTINF:\(s.durationMs / 1000),\(StoredText.singleLine(s.artist)) - \(StoredText.singleLine(s.title))\n\(app.publicURL)/stream/\(s.id)?token=\(token)\n"
@@ -145,8 +145,8 @@ func m3u(_ app: AppServices, _ songs: [Song], token: String, name: String) -> Re
 }
 
 /// An XSPF playlist of `songs` streamed with `token`.
-func xspf(_ app: AppServices, _ songs: [Song], token: String, name: String) -> Response {
-    var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n  <title>\(StoredText.xmlEscaped(name))</title>\n  <trackList>\n"
+func xspf(_ app: AppServices, _ songs: [Song], token: String, name: String?) -> Response {
+    var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n" + (name.map { "  <title>\(StoredText.xmlEscaped($0))</title>\n" } ?? "") + "  <trackList>\n"
     for s in songs {
         xml += "    <track><location>\(StoredText.xmlEscaped("\(app.publicURL)/stream/\(s.id)?token=\(token)"))</location><title>\(StoredText.xmlEscaped(s.title))</title><creator>\(StoredText.xmlEscaped(s.artist))</creator><album>\(StoredText.xmlEscaped(s.album))</album><duration>\(s.durationMs)</duration></track>\n"
     }

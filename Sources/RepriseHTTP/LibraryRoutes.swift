@@ -160,6 +160,17 @@ func libraryRoutes(_ app: AppServices) -> RouteModule {
             let page = try await app.library.ids(kind: .song, genre: genre.name, limit: limit, offset: offset)
             return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: try await app.catalog.songs(ids: page.ids).map(SongView.init)))
         }
+        // Players and clients load covers from URLs: a stream token (`token=`) authorizes them, since art
+        // shows nothing its streams do not; a session or API key does too.
+        on("/art/:kind/:id", .get) { request, context in
+            if context.identity == nil {
+                guard let raw = request.uri.queryParameters.get("token"), let secret = Secret.presented(raw), secret.kind == .streamToken,
+                      try await app.tokens.authenticate(secret) != nil else {
+                    throw APIError(.unauthorized, code: .invalidToken, "cover art needs a stream token (token=) or a session")
+                }
+            }
+            return try await artResponse(app, request: request, kind: try itemKind(context), id: try pathId(context, "item"))
+        }
         on("/api/v1/art/:kind/:id", .get) { request, context in
             _ = try context.requireUser()
             return try await artResponse(app, request: request, kind: try itemKind(context), id: try pathId(context, "item"))
@@ -169,7 +180,7 @@ func libraryRoutes(_ app: AppServices) -> RouteModule {
 
 extension AppServices {
     /// Plays of the same song by the same user within this many ms count once (a client that scrobbles twice).
-    static let playWindowMs: Int64 = 30_000
+    public static let playWindowMs: Int64 = 30_000
 }
 
 /// Who plays what now: clients' announcements, then streams in progress.

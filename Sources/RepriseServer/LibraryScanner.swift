@@ -51,7 +51,8 @@ public final class LibraryScanner: Sendable {
         let changes = !result.inserts.isEmpty || !result.updates.isEmpty || !result.removedIDs.isEmpty
         defer { if changes { changed() } }
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
-        if changes { try await findFolderArt() }
+        // Every scan: a cover added beside unchanged songs is found too (one folder listing per album).
+        try await findFolderArt()
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.
         let ns = DispatchTime.now().uptimeNanoseconds - started

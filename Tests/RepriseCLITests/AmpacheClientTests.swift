@@ -69,6 +69,40 @@ struct AmpacheClientTests {
         #expect(ampache.filter { $0["revoked_at"] == nil }.count == 1 && ampache.count >= 2)
     }
 
+    /// The library actions through the real client, JSON and XML: art (embedded and folder, scaled),
+    /// genres, playlists, ratings, flags, plays, stats, advanced search, similar, index, user, `id=`.
+    @Test func libraryActionsThroughTheRealClient() async throws {
+        var cover: [UInt8] = []
+        let server = try await LiveServer(files: []) { music in
+            let fm = FileManager.default
+            let png = music.appendingPathComponent("spec.png").path
+            try await Tone.write(music.appendingPathComponent("t.wav").path, seconds: 1, rate: 8_000, channels: 1)
+            _ = try await Child.run("/usr/bin/sox", [music.appendingPathComponent("t.wav").path, "-n", "spectrogram", "-o", png, "-x", "300", "-y", "200"])
+            try fm.removeItem(at: music.appendingPathComponent("t.wav"))
+            cover = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
+            for (dir, title, artist, album, genre, year) in [
+                ("Emile", "Café Noir", "Émile", "Nuit à Paris", "Jazz", 1961), ("Miles", "So What", "Miles", "Kind of Blue", "Jazz", 1959),
+                ("Revolver", "Rain", "Beatles", "Revolver", "Rock", 1966),
+            ] {
+                try fm.createDirectory(at: music.appendingPathComponent(dir), withIntermediateDirectories: true)
+                let file = music.appendingPathComponent("\(dir)/song.flac").path
+                try await Tone.write(file, seconds: 2)
+                var args = ["--set-tag=TITLE=\(title)", "--set-tag=ARTIST=\(artist)", "--set-tag=ALBUM=\(album)", "--set-tag=GENRE=\(genre)", "--set-tag=DATE=\(year)"]
+                if dir == "Miles" { args.append("--import-picture-from=3|image/png|||\(png)") }
+                let r = try await Child.run("/usr/bin/metaflac", args + [file])
+                #expect(r.status == 0, "\(r.errors)")
+            }
+            try fm.moveItem(atPath: png, toPath: music.appendingPathComponent("Revolver/cover.png").path)
+        }
+        defer { server.stop() }
+        _ = try await server.adminSession(songs: 3)
+        let width = Int(cover[16]) << 24 | Int(cover[17]) << 16 | Int(cover[18]) << 8 | Int(cover[19])
+        let height = Int(cover[20]) << 24 | Int(cover[21]) << 16 | Int(cover[22]) << 8 | Int(cover[23])
+        let (status, output) = try await server.python(["library", server.base, "admin", "password1", "\(width)", "\(height)"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("PASS"))
+    }
+
     @Test func sessionCollectedMidListWhileTheClientKeepsStreaming() async throws {
         let yaml = "sessions:\n  api_ttl: 2s\n  min_age: 0\n  extend_interval: 1s\ngc:\n  interval: 500ms\n  jitter: 0\n"
         let server = try await LiveServer(files: ["a.wav", "b.wav", "c.wav"].map { ($0, 1) }, extraYAML: yaml)

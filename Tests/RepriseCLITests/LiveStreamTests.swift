@@ -10,13 +10,15 @@ final class LiveServer {
     let music: URL
     var base: String { "http://127.0.0.1:\(port)" }
 
-    init(files: [(String, Int)], extraYAML: String = "", environment: [String: String] = [:]) async throws {
+    /// `prepare` adds to the music folder before the server starts (and scans it).
+    init(files: [(String, Int)], extraYAML: String = "", environment: [String: String] = [:], prepare: ((URL) async throws -> Void)? = nil) async throws {
         cli = try CLI(extraYAML: extraYAML)
         music = cli.dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
         for (name, seconds) in files {
             try await Tone.write(music.appendingPathComponent(name).path, seconds: Double(seconds))
         }
+        try await prepare?(music)
         port = try freePort()
         let config = try String(contentsOfFile: cli.config, encoding: .utf8) + "catalog:\n  paths: [\(music.path)]\nhttp:\n  public_url: http://127.0.0.1:\(port)\n"
         try config.write(toFile: cli.config, atomically: true, encoding: .utf8)

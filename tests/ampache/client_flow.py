@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives a live Reprise server with PyPI's `ampache` client; exits non-zero on the first failure.
 
-usage: client_flow.py flow BASE USER PASSWORD APIKEY FILE   (the user's localplay player plays three songs)
-       client_flow.py gc   BASE USER PASSWORD ADMIN_SESSION FILE
+usage: client_flow.py flow    BASE USER PASSWORD APIKEY FILE   (the user's localplay player plays three songs)
+       client_flow.py gc      BASE USER PASSWORD ADMIN_SESSION FILE
+       client_flow.py library BASE USER PASSWORD COVER_WIDTH COVER_HEIGHT
 """
 import hashlib
 import json
@@ -121,6 +122,140 @@ def gc(base, user, password, admin, path):
         check(status == 200, "streams the rest of the list")
 
 
+def image_size(data):
+    """(width, height) of a PNG or JPEG, read from its header; None for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            i += 2 + length
+    return None
+
+
+def library(base, user, password, cover_w, cover_h):
+    """Every library action of the library issue, in JSON, then the main ones in XML."""
+    cover = (int(cover_w), int(cover_h))
+    api, session = password_login(base, "json", user, password)
+    _, raw = fetch(base + "/server/json.server.php?action=ping&auth=" + session)
+    counts = json.loads(raw)
+    check(counts["genres"] == 2 and counts["playlists"] == 0 and counts["songs"] == 3, "handshake counts genres and playlists truly: %r" % counts)
+
+    songs = {s["title"]: s for s in api.songs()["song"]}
+    check(set(songs) == {"Café Noir", "So What", "Rain"}, "three tagged songs")
+    cafe, what, rain = songs["Café Noir"], songs["So What"], songs["Rain"]
+    for s in songs.values():
+        check(all(v is not None for v in s.values()), "no null where Ampache has a value: %r" % s)
+        check({"art", "has_art", "flag", "rating", "playcount", "genre"} <= set(s), "song objects carry art, has_art, flag, rating, playcount, genre")
+    check(what["genre"][0]["name"] == "Jazz" and what["genre"][0]["id"] != "0", "genres are objects with ids")
+    check(what["has_art"] is True and rain["has_art"] is True and cafe["has_art"] is False, "has_art: embedded (So What), folder (Rain), none (Café)")
+    check(cafe["art"] == "", "no art, no art url")
+    status, body = fetch(what["art"])
+    check(status == 200 and image_size(body) == cover, "a song's art url serves its embedded picture")
+
+    # get_art: bytes, scaled to fit the size asked; 404 without art.
+    dest = "/tmp/reprise-art-%d.img" % time.time_ns()
+    api.get_art(int(what["id"]), "song", dest, size="100x100")
+    got = image_size(open(dest, "rb").read())
+    check(api.AMPACHE_HTTP_CODE == 200 and got is not None and max(got) == 100, "get_art scales to 100 px: %r" % (got,))
+    api.get_art(int(rain["album"]["id"]), "album", dest)
+    check(image_size(open(dest, "rb").read()) == cover, "get_art without size: the folder image as it is")
+    api.get_art(int(cafe["id"]), "song", dest)
+    check(api.AMPACHE_HTTP_CODE == 404, "get_art without art answers 404, not an image")
+
+    # Search folds case and accents.
+    found = api.search_songs("CAFE")
+    check([s["title"] for s in found["song"]] == ["Café Noir"], "search_songs 'CAFE' finds 'Café Noir'")
+
+    genres = {g["name"]: g for g in api.genres()["genre"]}
+    check(set(genres) == {"Jazz", "Rock"} and genres["Jazz"]["songs"] == 2 and genres["Jazz"]["albums"] == 2, "genres with counts: %r" % genres)
+    jazz = int(genres["Jazz"]["id"])
+    check(sorted(s["title"] for s in api.genre_songs(jazz)["song"]) == ["Café Noir", "So What"], "genre_songs")
+    check(api.genre_albums(jazz)["total_count"] == 2, "genre_albums")
+    albums = api.artist_albums(int(what["artist"]["id"]))
+    check([a["name"] for a in albums["album"]] == ["Kind of Blue"], "artist_albums")
+    check(albums["album"][0]["has_art"] is True and albums["album"][0]["genre"][0]["name"] == "Jazz", "album objects carry art and genres")
+
+    # Playlists: create, add (duplicates), list in order, remove by track, edit, public, delete.
+    created = api.playlist_create("Mix", "private")
+    pid = int(created["id"])
+    check(created["name"] == "Mix" and created["type"] == "private", "playlist_create")
+    api.playlist_add_song(pid, int(cafe["id"]))
+    api.playlist_add_song(pid, int(what["id"]))
+    api.playlist_add(pid, int(cafe["id"]), "song")
+    listed = api.playlist_songs(pid)
+    check([s["id"] for s in listed["song"]] == [cafe["id"], what["id"], cafe["id"]], "playlist_songs in order with duplicates")
+    check([s["playlisttrack"] for s in listed["song"]] == [1, 2, 3], "playlisttrack numbers entries")
+    api.playlist_remove_song(pid, track=2)
+    check([s["id"] for s in api.playlist_songs(pid)["song"]] == [cafe["id"], cafe["id"]], "playlist_remove_song by track")
+    api.playlist_edit(pid, playlist_name="Evening", playlist_type="public")
+    one = api.playlist(pid)
+    check(one["name"] == "Evening" and one["type"] == "public" and one["items"] == 2, "playlist_edit renames and publishes: %r" % one)
+    check([p["name"] for p in api.playlists()["playlist"]] == ["Evening"], "playlists lists it")
+    api.playlist_delete(pid)
+    gone = api.playlist(pid)
+    check(gone.get("error", {}).get("errorCode") == "4704", "a deleted playlist is not found")
+
+    # Ratings, flags, plays and the lists they feed.
+    api.rate("song", int(rain["id"]), 5)
+    flagged = api.flag("song", int(what["id"]), True)
+    check("success" in flagged, "flag: %r" % flagged)
+    played = api.record_play(int(cafe["id"]))
+    check("success" in played, "record_play: %r" % played)
+    scrobbled = api.scrobble("So What", "Miles", "Kind of Blue")
+    check("success" in scrobbled, "scrobble: %r" % scrobbled)
+    check(api.song(int(rain["id"]))["rating"] == 5, "rate")
+    now = api.song(int(what["id"]))
+    check(now["flag"] is True and now["playcount"] == 1, "flag and scrobble: %r" % now)
+    check(api.song(int(cafe["id"]))["playcount"] == 1, "record_play")
+    check([s["id"] for s in api.stats("song", "highest")["song"]] == [rain["id"]], "stats highest")
+    check([s["id"] for s in api.stats("song", "flagged")["song"]] == [what["id"]], "stats flagged")
+    check(sorted(s["id"] for s in api.stats("song", "frequent")["song"]) == sorted([cafe["id"], what["id"]]), "stats frequent")
+    check(api.stats("song", "newest")["total_count"] == 3 and api.stats("album", "random")["total_count"] == 3, "stats newest and random")
+
+    # advanced_search over text, numbers and the user's marks.
+    hits = api.advanced_search([["artist", 4, "miles"]])
+    check([s["id"] for s in hits["song"]] == [what["id"]], "advanced_search artist is")
+    hits = api.advanced_search([["year", 1, 1961], ["genre", 4, "jazz"]])
+    check(sorted(s["id"] for s in hits["song"]) == sorted([cafe["id"], what["id"]]), "advanced_search year <= and genre")
+    hits = api.advanced_search([["rating", 0, 4], ["played_times", 0, 1]], operator="or")
+    check(sorted(s["id"] for s in hits["song"]) == sorted([rain["id"], cafe["id"], what["id"]]), "advanced_search or")
+    hits = api.advanced_search([["favorite", 0, ""]], object_type="song")
+    check([s["id"] for s in hits["song"]] == [what["id"]], "advanced_search favorite")
+
+    similar = api.get_similar("song", int(what["id"]))
+    check([s["id"] for s in similar["song"]] == [cafe["id"]], "get_similar: the same genre")
+    me = api.user(user)
+    check(me["username"] == user, "user")
+    index = api.index("album", include=True)
+    check(index["total_count"] == 3 and all("song" in a for a in index["album"]), "index with child ids")
+
+    # stream and download take API 6's id=.
+    status, body = fetch(base + "/server/json.server.php?action=download&type=song&id=%s&auth=%s" % (what["id"], session))
+    check(status == 200 and len(body) == what["size"], "download with id=")
+    status, body = fetch(base + "/server/json.server.php?action=stream&type=song&id=%s&format=mp3&auth=%s" % (what["id"], session))
+    check(json.loads(body)["error"]["errorCode"] == "4710", "stream says it does not transcode")
+
+    # XML: the same objects and actions, well-formed.
+    xml_api, _ = password_login(base, "xml", user, password)
+    tree = xml_api.genres()
+    check(len(tree.findall("genre")) == 2, "xml genres")
+    song = [s for s in xml_api.songs().findall("song") if s.find("title").text == "So What"][0]
+    check(song.find("has_art").text == "1" and song.find("flag").text == "1" and song.find("genre").get("id"), "xml song marks and genre")
+    created = xml_api.playlist_create("X", "public")
+    xid = int(created.find("playlist").get("id"))
+    xml_api.playlist_add_song(xid, int(rain["id"]))
+    check(len(xml_api.playlist_songs(xid).findall("song")) == 1, "xml playlist_songs")
+    check(len(xml_api.stats("song", "flagged").findall("song")) == 1, "xml stats")
+    check(len(xml_api.advanced_search([["title", 2, "so"]]).findall("song")) == 1, "xml advanced_search")
+    xml_api.playlist_delete(xid)
+
+
 def localplay(api, songs):
     """localplay against the user's player (a real MPD in the tests): add, play, status, skip, stop."""
     check(len(songs) == 3, "three songs to queue")
@@ -163,5 +298,5 @@ def localplay(api, songs):
 
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"flow": flow, "gc": gc}[mode](*args)
+    {"flow": flow, "gc": gc, "library": library}[mode](*args)
     print("PASS")
