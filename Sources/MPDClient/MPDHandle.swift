@@ -77,8 +77,10 @@ final class MPDHandle: @unchecked Sendable {
         // libmpdclient waits with select(), which aborts the process for a descriptor at or above
         // FD_SETSIZE (1024). Its socket gets the lowest free descriptor: probe that one first, with
         // room for other threads opening files meanwhile, and refuse rather than crash.
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        if probe >= 0 { close(probe) }
+        LowDescriptors.prepare()
+        var probe = Self.probeDescriptor()
+        // Numbers held back for this moment (`LowDescriptors`) make room below the limit.
+        if probe >= Self.highestSafeDescriptor, LowDescriptors.release(2) > 0 { probe = Self.probeDescriptor() }
         if probe >= Self.highestSafeDescriptor {
             throw MPDError(.connectionFailed, "too many open files (the next descriptor is \(probe)); libmpdclient cannot use descriptors above 1023")
         }
@@ -105,10 +107,20 @@ final class MPDHandle: @unchecked Sendable {
         if closedMeanwhile { _ = shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
-    /// Frees the C handle.
+    /// The number the next socket gets.
+    static func probeDescriptor() -> Int32 {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if probe >= 0 { close(probe) }
+        return probe
+    }
+
+    /// Frees the C handle, and gives its low descriptor back to the reserve.
     func free() {
         shared.withLock { $0.fd = -1 }
-        if let c = connection { mpd_connection_free(c) }
+        if let c = connection {
+            mpd_connection_free(c)
+            LowDescriptors.refill()
+        }
         connection = nil
     }
 

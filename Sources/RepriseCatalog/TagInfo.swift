@@ -48,6 +48,8 @@ public struct TagInfo: Sendable, Equatable {
     public var format: AudioFormat
     /// Whether the file embeds a picture.
     public var hasArt = false
+    /// What is wrong with a file that still plays (`truncated: ...`), if anything.
+    public var problem: String?
 
     /// Creates a value; every tag defaults to absent.
     public init(

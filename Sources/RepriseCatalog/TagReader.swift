@@ -73,8 +73,10 @@ public enum TagReader {
         }
         // TagLib accepts some junk (an MPEG "file" with no frames); a playable file has audio.
         guard info.sampleRate > 0, info.channels > 0 else {
-            throw CatalogError(code: .invalidFile, path: path, detail: "no audio stream found")
+            // A copy cut short is said so (TagLib refuses a WAV whose data chunk runs past its end).
+            throw CatalogError(code: .invalidFile, path: path, detail: AudioIntegrity.problem(path: path, format: format) ?? "no audio stream found")
         }
+        info.problem = AudioIntegrity.problem(path: path, format: format)
         return info
     }
 

@@ -20,8 +20,11 @@ public struct Song: Sendable, Equatable, Codable {
     public var channels: Int
     /// One of mp3, flac, ogg, opus, m4a, wav.
     public var format: String
+    /// What the scan found wrong with the file (`truncated: ...`), if anything.
+    public var problem: String?
 
-    public init(id: Int64, path: String, size: Int64, mtimeMs: Int64, title: String, artist: String, artistId: Int64, album: String, albumId: Int64, albumArtist: String?, track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int, format: String) {
+    public init(id: Int64, path: String, size: Int64, mtimeMs: Int64, title: String, artist: String, artistId: Int64, album: String, albumId: Int64, albumArtist: String?, track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int, format: String, problem: String? = nil) {
+        self.problem = problem
         self.id = id
         self.path = path
         self.size = size
@@ -138,6 +141,13 @@ public struct AlbumInfo: Sendable, Equatable, Codable {
     }
 }
 
+/// A file or folder a scan could not read, skipped or flagged, and why.
+public struct ScanProblem: Sendable, Equatable, Codable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) { (self.path, self.reason) = (path, reason) }
+}
+
 /// Totals of one catalog scan.
 public struct ScanSummary: Sendable, Equatable, Codable {
     public var added: Int
@@ -149,6 +159,9 @@ public struct ScanSummary: Sendable, Equatable, Codable {
     /// Wall time of the whole scan in milliseconds, to the microsecond: a rescan takes a few.
     public var durationMs: Double
     public var filesPerSecond: Double
+    /// Each file or folder the scan could not read, skipped or flagged, and why (the first `maxProblems`).
+    public var problems: [ScanProblem] = []
+    public static let maxProblems = 1_000
     public init(added: Int, updated: Int, removed: Int, unchanged: Int, skipped: Int, errors: Int, durationMs: Double, filesPerSecond: Double) {
         self.added = added
         self.updated = updated

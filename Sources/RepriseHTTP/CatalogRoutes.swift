@@ -158,7 +158,10 @@ struct SongView: Encodable {
     let id: Int64, title: String, artist: String, artistId: Int64, album: String, albumId: Int64, albumArtist: String?
     let track: Int?, disc: Int?, year: Int?, genre: String?, durationMs: Int64, bitrate: Int, sampleRate: Int, channels: Int
     let format: String, mime: String, size: Int64
+    /// What the scan found wrong with the file (`truncated: ...`).
+    let problem: String?
     init(_ s: Song) {
+        problem = s.problem
         (id, title, artist, artistId, album, albumId, albumArtist) = (s.id, s.title, s.artist, s.artistId, s.album, s.albumId, s.albumArtist)
         (track, disc, year, genre, durationMs, bitrate, sampleRate, channels) = (s.track, s.disc, s.year, s.genre, s.durationMs, s.bitrate, s.sampleRate, s.channels)
         (format, mime, size) = (s.format, s.mimeType, s.size)

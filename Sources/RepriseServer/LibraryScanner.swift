@@ -45,8 +45,26 @@ public final class LibraryScanner: Sendable {
                 c.resume(returning: scanner.scan(index: existing))
             }
         }
-        for s in result.skipped { logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"]) }
-        for f in result.failures { logger.warning("scan could not read a file", metadata: ["file.path": "\(f.path)", "error": "\(f.error)"]) }
+        var problems: [ScanProblem] = []
+        for s in result.skipped {
+            if case .invalidRoot(let why) = s.reason {
+                let text = "catalog folder \(s.path) cannot be scanned (\(why)); set catalog.paths in the config file (or REPRISE_CATALOG_PATHS) to your music folders"
+                logger.error("catalog folder missing", metadata: ["file.path": "\(s.path)", "reason": "\(why)"])
+                problems.append(ScanProblem(path: s.path, reason: text))
+            } else {
+                logger.warning("scan skipped a file", metadata: ["file.path": "\(s.path)", "reason": "\(s.reason)"])
+                problems.append(ScanProblem(path: s.path, reason: "skipped: \(s.reason)"))
+            }
+        }
+        for f in result.failures {
+            logger.warning("scan could not read a file", metadata: ["file.path": "\(f.path)", "error": "\(f.error)"])
+            problems.append(ScanProblem(path: f.path, reason: "\(f.error.code): \(f.error.detail)"))
+        }
+        for r in result.inserts + result.updates {
+            guard let problem = r.tags.problem else { continue }
+            logger.warning("scan flagged a file", metadata: ["file.path": "\(r.path)", "problem": "\(problem)"])
+            problems.append(ScanProblem(path: r.path, reason: problem))
+        }
         // A scan that found nothing new keeps the song cache (the stream path's, emptied otherwise).
         let changes = !result.inserts.isEmpty || !result.updates.isEmpty || !result.removedIDs.isEmpty
         defer { if changes { changed() } }
@@ -58,7 +76,8 @@ public final class LibraryScanner: Sendable {
         let ns = DispatchTime.now().uptimeNanoseconds - started
         let ms = Double(ns / 1000) / 1000
         let perSecond = ns > 0 ? Double(st.filesFound) * 1e9 / Double(ns) : 0
-        let summary = ScanSummary(added: st.added, updated: st.updated, removed: st.removed, unchanged: st.unchanged, skipped: st.skipped, errors: st.errors, durationMs: ms, filesPerSecond: perSecond)
+        var summary = ScanSummary(added: st.added, updated: st.updated, removed: st.removed, unchanged: st.unchanged, skipped: st.skipped, errors: st.errors, durationMs: ms, filesPerSecond: perSecond)
+        summary.problems = Array(problems.prefix(ScanSummary.maxProblems))
         last.withLock { $0 = summary }
         logger.info("scan finished", metadata: [
             "scan.added": "\(st.added)", "scan.updated": "\(st.updated)", "scan.removed": "\(st.removed)", "scan.unchanged": "\(st.unchanged)",
@@ -84,7 +103,7 @@ public final class LibraryScanner: Sendable {
         return SongFile(
             id: r.id, path: r.path, size: r.size, mtimeMs: r.mtimeMs, title: t.title ?? "", artist: t.artist ?? TagInfo.unknownArtist,
             album: t.album ?? "", albumArtist: t.albumArtist, track: t.track, disc: t.disc, year: t.year, genre: t.genre,
-            durationMs: t.durationMs, bitrate: t.bitrate, sampleRate: t.sampleRate, channels: t.channels, format: t.format.rawValue, hasArt: t.hasArt)
+            durationMs: t.durationMs, bitrate: t.bitrate, sampleRate: t.sampleRate, channels: t.channels, format: t.format.rawValue, hasArt: t.hasArt, problem: t.problem)
     }
 }
 

@@ -196,5 +196,6 @@ struct ScanCommand: AsyncParsableCommand {
         let s = try await core.scanner.scan()
         if json { return try printJSON(s) }
         print("added \(s.added), updated \(s.updated), removed \(s.removed), unchanged \(s.unchanged), skipped \(s.skipped), errors \(s.errors) in \(String(format: "%.1f", s.durationMs)) ms (\(Int(s.filesPerSecond)) files/s)")
+        for p in s.problems { print("  \(StoredText.singleLine(p.path)): \(StoredText.singleLine(p.reason))") }
     }
 }

@@ -318,6 +318,28 @@ struct MPDConnectionTests {
         }
     }
 
+    @Test("with every low descriptor taken, a connection still gets one from the reserve, and gives it back")
+    func lowDescriptorReserve() async throws {
+        try await withMPD { server, first in
+            _ = try await first.status()
+            #expect(LowDescriptors.count > 0)
+            // Take every free number below the limit, as a busy server's streams and files would.
+            var taken: [Int32] = []
+            defer { for fd in taken { close(fd) } }
+            while true {
+                let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { break }
+                taken.append(fd)
+                if fd >= MPDHandle.highestSafeDescriptor { break }
+            }
+            #expect(MPDHandle.probeDescriptor() >= MPDHandle.highestSafeDescriptor)
+            let second = try await MPDConnection.connect(host: "127.0.0.1", port: server.port, password: nil, timeoutMs: 5000)
+            let status = try await second.status()
+            #expect(status.state == .stop)
+            second.close()
+        }
+    }
+
     @Test("20 blocked idles on 20 connections leave Swift's pool free")
     func idlesDoNotBlockThePool() async throws {
         try await withMPD { server, mpd in

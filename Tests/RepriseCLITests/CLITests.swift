@@ -182,3 +182,19 @@ func http(_ method: String, _ url: String, body: String? = nil) async throws -> 
     guard r.status != 0 else { throw CocoaError(.fileReadCorruptFile) }
     return (r.status, r.body)
 }
+
+/// `reprise scan` names each file it could not read or flagged, and why.
+@Suite struct ScanCommandTests {
+    @Test func scanNamesEachFailingFile() async throws {
+        let music = try TempDir("reprise-scan-music")
+        defer { music.remove() }
+        let cli = try CLI(extraYAML: "catalog:\n  paths: [\(music.url.path), \(music.url.path)/missing]\n")
+        try await Tone.write(music.file("good.flac").path, seconds: 1)
+        try Data("junk".utf8).write(to: music.file("bad.mp3"))
+        let r = try await cli.run(["scan", "--config", cli.config])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("added 1,") && r.out.contains("errors 1"), "\(r.out)")
+        #expect(r.out.contains("\(music.file("bad.mp3").path): "), "\(r.out)")
+        #expect(r.out.contains("\(music.url.path)/missing: catalog folder"), "\(r.out)")
+    }
+}

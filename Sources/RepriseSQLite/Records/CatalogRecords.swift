@@ -16,7 +16,7 @@ struct SongRecord: FetchableRecord {
             id: r["id"], path: r["path"], size: r["size"], mtimeMs: r["mtime_ms"], title: r["title"], artist: r["artist_name"],
             artistId: r["artist_id"], album: r["album_name"], albumId: r["album_id"], albumArtist: r["album_artist"], track: r["track"],
             disc: r["disc"], year: r["year"], genre: r["genre"], durationMs: r["duration_ms"], bitrate: r["bitrate"],
-            sampleRate: r["sample_rate"], channels: r["channels"], format: r["format"])
+            sampleRate: r["sample_rate"], channels: r["channels"], format: r["format"], problem: r["problem"])
     }
 }
 
