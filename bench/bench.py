@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import statistics
 import string
 import struct
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import wave
 
@@ -30,7 +32,7 @@ BIN = os.environ.get("REPRISE_BIN", os.path.join(ROOT, ".build-bench", "release"
 SERVER_CPU, LOAD_CPU = "0", "1"
 DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-CASES = set(os.environ.get("BENCH_CASES", "B1,B2,B3,B4,B5,B6,B7,B8").split(","))
+CASES = set(os.environ.get("BENCH_CASES", "B1,B2,B3,B4,B5,B6,B7,B8,B9,B10").split(","))
 NGINX_MODULES = "/usr/lib/nginx/modules"
 PASSWORD = "bench-password"
 MiB = 1024 * 1024
@@ -536,6 +538,102 @@ def b7(work):
     return runs
 
 
+# ---------------------------------------------------------------- library (B9, B10)
+
+WORDS = ("love night blue river fire golden city dream heart rain summer light shadow road star ocean wild silver "
+         "morning winter dance song home world stone garden lonely electric velvet thunder paper crystal midnight "
+         "café déjà señor über naïve échappée cœur forêt mañana").split()
+
+
+def make_big_library(folder, count, seed=9):
+    """`count` tagged FLAC files copied from one sox template with rewritten tags: words drawn from
+    WORDS (accented ones included), 10 songs per album, 10 albums per artist."""
+    rng = random.Random(seed)
+    os.makedirs(folder, exist_ok=True)
+    base_path = os.path.join(folder, "base.flac")
+    run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", base_path, "synth", "0.05", "sine", "440"])
+    with open(base_path, "rb") as f:
+        base = f.read()
+    os.remove(base_path)
+    for i in range(count):
+        album, artist = i // 10, i // 100
+        d = os.path.join(folder, f"a{artist:05d}", f"b{album:06d}")
+        if i % 10 == 0:
+            os.makedirs(d, exist_ok=True)
+        title = " ".join(rng.choice(WORDS).capitalize() for _ in range(rng.randint(1, 4)))
+        tags = {"TITLE": title, "ARTIST": f"{rng.choice(WORDS).capitalize()} {artist}", "ALBUM": f"{rng.choice(WORDS).capitalize()} {album}",
+                "TRACKNUMBER": str(i % 10 + 1), "DATE": str(1960 + album % 60), "GENRE": rng.choice(("Rock", "Jazz", "Pop", "Folk"))}
+        with open(os.path.join(d, f"{i % 10 + 1:02d}.flac"), "wb") as f:
+            f.write(flac_with_tags(base, tags))
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def b9(work):
+    count = int(os.environ.get("BENCH_LIBRARY_SONGS", "100000"))
+    log(f"B9: a catalog of {count:,} songs: scan, rescan, RSS, search against SQLite's own FTS5 query")
+    lib = os.path.join(work, "big-library")
+    t0 = time.monotonic()
+    make_big_library(lib, count)
+    log(f"  generated {count:,} files in {time.monotonic() - t0:.1f} s")
+    db = os.path.join(work, "b9.sqlite")
+    r = Reprise(work, "b9", lib, db)
+    first = json.loads(r.cli("scan", "--json"))
+    again = json.loads(r.cli("scan", "--json"))
+    row("B9", "first scan", first["added"] / (first["duration_ms"] / 1000), None, None, "info", None, "files/s")
+    row("B9", "rescan unchanged", again["duration_ms"] / 1000, None, None, "info", None, "s")
+    r.cli("user", "add", "b9", "--password-stdin", stdin=PASSWORD + "\n")
+    r.start()
+    out = {"first": first, "rescan": again, "search": {}}
+    try:
+        req = urllib.request.Request(r.base + "/api/v1/sessions", method="POST", data=json.dumps({"username": "b9", "password": PASSWORD}).encode())
+        session = json.loads(urllib.request.urlopen(req).read())["session"]
+        queries = {1: "love", 2: "blue cafe", 3: "night rain star"}
+        for q in queries.values():  # warm the catalog and the page cache
+            urllib.request.urlopen(urllib.request.Request(f"{r.base}/api/v1/search?q={urllib.parse.quote(q)}", headers={"Authorization": f"Bearer {session}"})).read()
+        rss = r.rss_kib() * 1024
+        row("B9", "server RSS with the catalog loaded", rss / MiB, None, None, "<= 200 MB", rss <= 200e6, "MiB")
+        con = sqlite3.connect(db)
+        for n, q in queries.items():
+            fts = " AND ".join(f'"{w}"*' for w in q.split())
+            match = "{title artist album album_artist} : (" + fts + ")"
+            raw = []
+            for _ in range(300):
+                t = time.perf_counter()
+                con.execute("SELECT count(*) FROM songs_fts WHERE songs_fts MATCH ?", (match,)).fetchone()
+                con.execute("SELECT rowid FROM songs_fts WHERE songs_fts MATCH ? ORDER BY rank LIMIT 50", (match,)).fetchall()
+                raw.append((time.perf_counter() - t) * 1000)
+            res = wrk(f"{r.base}/api/v1/search?q={urllib.parse.quote(q)}&limit=50", 1, auth=f"Bearer {session}")
+            p50, p99 = res["p50_us"] / 1000, res["p99_us"] / 1000
+            raw50, raw99 = percentile(raw, 50), percentile(raw, 99)
+            out["search"][n] = {"query": q, "p50_ms": p50, "p99_ms": p99, "raw_p50_ms": raw50, "raw_p99_ms": raw99, "rps": res["rps"]}
+            row("B9", f"search, {n} word(s): p50", p50, raw50, p50 / raw50, "info", None, "ms")
+            row("B9", f"search, {n} word(s): p99", p99, raw99, p99 / raw99, "<= 2x raw FTS5", p99 / raw99 <= 2, "ms")
+        con.close()
+    finally:
+        r.stop()
+    return out
+
+
+def b10(rep, ngx, ctx, files, db):
+    log("B10: a 300 px cover from the art cache vs nginx serving the same cached file, 64 connections")
+    album = run(["sqlite3", db, f"SELECT album_id FROM songs WHERE id = {ctx['small']}"]).stdout.strip()
+    url = f"{rep.base}/art/album/{album}?size=300&token={ctx['token']}"
+    body = urllib.request.urlopen(url).read()
+    cache = os.path.join(os.path.dirname(db), "art-cache")
+    cached = [os.path.join(cache, f) for f in os.listdir(cache)]
+    assert len(cached) == 1, cached
+    shutil.copy(cached[0], os.path.join(files, "cover-300.jpg"))
+    assert urllib.request.urlopen(f"{ngx.base}/static/cover-300.jpg").read() == body
+    res = alternate({"reprise": lambda d: wrk(url, 64, d), "nginx": lambda d: wrk(f"{ngx.base}/static/cover-300.jpg", 64, d)})
+    a, b = med(res["reprise"], "rps"), med(res["nginx"], "rps")
+    row("B10", "300 px cover from cache", a, b, a / b, ">= 0.5x nginx static", a / b >= 0.5, "req/s")
+    return res
+
+
 # ---------------------------------------------------------------- main
 
 def hook_wired():
@@ -561,6 +659,8 @@ def main():
     os.makedirs(files)
     write_wav(os.path.join(files, "big.wav"), 10 * MiB)
     write_wav(os.path.join(files, "small.wav"), 4096)
+    # B10's cover: a 1200 x 800 spectrogram beside the songs (the folder image of their album).
+    run(["sox", os.path.join(files, "small.wav"), "-n", "spectrogram", "-o", os.path.join(files, "cover.png"), "-x", "1000", "-y", "700"])
     hook = hook_wired()
     db = os.path.join(work, "reprise.sqlite")
     rep = Reprise(work, "reprise", files, db, plugins=plugins_yaml(True))
@@ -614,8 +714,12 @@ def main():
             results["B6"] = b6(rep, ctx)
         if "B4" in CASES:
             results["B4"] = b4(rep, ctx, work)
+        if "B10" in CASES:
+            results["B10"] = b10(rep, ngx, ctx, files, db)
         if "B7" in CASES:
             results["B7"] = b7(work)
+        if "B9" in CASES:
+            results["B9"] = b9(work)
     finally:
         for s in reversed(started):
             s.stop()
