@@ -374,7 +374,7 @@ extension AmpacheAPI {
 
     static func genreRecord(_ g: Genre) -> ARecord {
         ARecord(id: String(g.id), fields: [
-            ("name", .text(g.name)), ("albums", .int(g.albumCount)), ("artists", .int(0)), ("songs", .int(g.songCount)),
+            ("name", .text(g.name)), ("albums", .int(g.albumCount)), ("artists", .int(g.artistCount)), ("songs", .int(g.songCount)),
             ("videos", .int(0)), ("playlists", .int(0)), ("live_streams", .int(0)),
         ])
     }

@@ -61,11 +61,27 @@ public final class ArtStore: ArtServing {
     }
 
     public func image(kind: ItemKind, id: Int64, size: Int?) async throws -> ArtImage? {
+        // A picture asked for again within `recheckMs` is answered from memory: no lookup, stat or hash.
+        let key = "\(kind.rawValue)/\(id)/\(size ?? 0)"
+        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000
+        if let hit = recent.withLock({ $0[key] }), now - hit.at < Self.recheckMs, let image = memory.withLock({ $0.get(hit.etag) }) { return image }
         guard let source = try await library.art(kind: kind, id: id) else { return nil }
-        return await withCheckedContinuation { done in
+        let image = await withCheckedContinuation { done in
             queue.async { done.resume(returning: self.load(source, size: size)) }
         }
+        if let image {
+            recent.withLock { r in
+                if r.count >= 16_384 { r.removeAll() }
+                r[key] = (image.etag, now)
+            }
+        }
+        return image
     }
+
+    /// How long (ms) an item's answer is reused before its source is looked up and checked again.
+    static let recheckMs: UInt64 = 5_000
+    /// The latest answer per item and size (its key in `memory`, which holds the bytes), and when it was checked.
+    private let recent = Locked<[String: (etag: String, at: UInt64)]>([:])
 
     /// The picture of `source` at `size`: from memory, the disk cache, or read and scaled now. Blocks.
     func load(_ source: ArtSource, size: Int?) -> ArtImage? {
@@ -158,7 +174,7 @@ public final class ArtStore: ArtServing {
     }
 }
 
-/// The most recently used images, up to a number of bytes.
+/// The most recently stored images, up to a number of bytes.
 struct MemoryCache {
     let capBytes: Int
     private var images: [String: ArtImage] = [:]
@@ -167,11 +183,8 @@ struct MemoryCache {
 
     init(capBytes: Int) { self.capBytes = capBytes }
 
-    mutating func get(_ key: String) -> ArtImage? {
-        guard let hit = images[key] else { return nil }
-        if let i = order.firstIndex(of: key) { order.remove(at: i); order.append(key) }
-        return hit
-    }
+    /// O(1): a hit does not reorder (the oldest stored goes first).
+    func get(_ key: String) -> ArtImage? { images[key] }
 
     mutating func put(_ key: String, _ image: ArtImage) {
         guard image.bytes.count <= capBytes / 4, images[key] == nil else { return }

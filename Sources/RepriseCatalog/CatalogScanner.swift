@@ -68,6 +68,8 @@ public struct ScanResult: Sendable, Equatable {
     public var failures: [ScanFailure] = []
     /// Counters.
     public var stats = ScanStats()
+    /// Each folder's best cover image (`FolderArt`), found by the walk.
+    public var folderImages: [String: String] = [:]
 }
 
 /// Walks the roots, plans against the index and reads tags of new and changed files.
@@ -106,6 +108,7 @@ public struct CatalogScanner: Sendable {
         var result = ScanResult()
         let walk = walker.plan(against: index)
         result.skipped = walk.skipped
+        result.folderImages = walk.folderImages
         let plan = walk.plan
 
         for file in plan.added {

@@ -131,11 +131,17 @@ public struct FileWalker: Sendable {
     ///
     ///     let walk = FileWalker(roots: ["/srv/music"]).plan(against: PathIndex(existing))
     ///     walk.plan.added  // files to read
-    public func plan(against index: PathIndex) -> (plan: ScanPlan, skipped: [SkippedEntry], filesFound: Int) {
+    public func plan(against index: PathIndex) -> (plan: ScanPlan, skipped: [SkippedEntry], filesFound: Int, folderImages: [String: String]) {
         var planner = ScanPlanner(index: index)
         var skipped: [SkippedEntry] = []
         var found = 0
+        var images: [String: (rank: Int, path: String)] = [:]
         walkFiles(
+            image: { dir, name, rank in
+                // The best cover of each folder (`FolderArt.rank`); names compare as a tie-break.
+                if let best = images[dir.path], best.rank < rank || (best.rank == rank && best.path < dir.child(name)) { return }
+                images[dir.path] = (rank, dir.child(name))
+            },
             file: { dir, name, info in
                 found += 1
                 dir.prefix.withUnsafeBufferPointer { prefix in
@@ -145,7 +151,7 @@ public struct FileWalker: Sendable {
                 }
             },
             skipped: { skipped.append($0) })
-        return (planner.finish(), skipped, found)
+        return (planner.finish(), skipped, found, images.mapValues(\.path))
     }
 
     private static func mtimeMs(_ info: stat) -> Int64 {
@@ -153,7 +159,11 @@ public struct FileWalker: Sendable {
     }
 
     /// The walk itself: `file` gets each readable audio file as its directory, name and `stat`.
-    private func walkFiles(file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void, skipped: (SkippedEntry) -> Void) {
+    /// `image` gets each regular file named like a cover (`FolderArt.rank`), with its rank, at no extra system call.
+    private func walkFiles(
+        image: ((WalkedDirectory, UnsafeBufferPointer<UInt8>, Int) -> Void)? = nil, file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void,
+        skipped: (SkippedEntry) -> Void
+    ) {
         let access = ReadAccess.current()
         var visited = Set<DirectoryID>()
         for root in roots {
@@ -170,13 +180,14 @@ public struct FileWalker: Sendable {
             var ancestors = Set<DirectoryID>()
             walkDirectory(
                 WalkedDirectory(path: path), id: DirectoryID(info), access: access, ancestors: &ancestors, visited: &visited,
-                file: file, skipped: skipped)
+                image: image, file: file, skipped: skipped)
         }
     }
 
     private func walkDirectory(
         _ dir: WalkedDirectory, id: DirectoryID, access: ReadAccess, ancestors: inout Set<DirectoryID>, visited: inout Set<DirectoryID>,
-        file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void, skipped: (SkippedEntry) -> Void
+        image: ((WalkedDirectory, UnsafeBufferPointer<UInt8>, Int) -> Void)?, file: (WalkedDirectory, UnsafeBufferPointer<UInt8>, stat) -> Void,
+        skipped: (SkippedEntry) -> Void
     ) {
         if ancestors.contains(id) {
             skipped(SkippedEntry(path: dir.path, reason: .symlinkLoop))
@@ -202,7 +213,10 @@ public struct FileWalker: Sendable {
                 let name = UnsafeBufferPointer(rebasing: bytes[Int(entry.offset)..<Int(entry.offset + entry.length)])
                 let cName = UnsafeRawPointer(name.baseAddress!).assumingMemoryBound(to: CChar.self)
                 // Regular files with another extension need no stat.
-                if entry.type == DT_REG, !hasAudioExtension(name) { continue }
+                if entry.type == DT_REG, !hasAudioExtension(name) {
+                    if let image, let rank = FolderArt.rank(name) { image(dir, name, rank) }
+                    continue
+                }
                 var info = stat()
                 if fstatat(fd, cName, &info, 0) != 0 {
                     let error = errno
@@ -223,9 +237,12 @@ public struct FileWalker: Sendable {
                 case S_IFDIR:
                     walkDirectory(
                         WalkedDirectory(path: dir.child(name)), id: DirectoryID(info), access: access, ancestors: &ancestors,
-                        visited: &visited, file: file, skipped: skipped)
+                        visited: &visited, image: image, file: file, skipped: skipped)
                 case S_IFREG:
-                    guard hasAudioExtension(name) else { continue }
+                    guard hasAudioExtension(name) else {
+                        if let image, let rank = FolderArt.rank(name) { image(dir, name, rank) }
+                        continue
+                    }
                     // The mode bits answer for nearly every file without a system call; `faccessat`
                     // decides the rest (ACLs, groups the bits do not grant).
                     guard access.permits(info) || faccessat(fd, cName, R_OK, 0) == 0 else {

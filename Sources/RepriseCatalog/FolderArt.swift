@@ -3,36 +3,30 @@ import Foundation
 /// Finds an album's image in its folder: `cover`, `folder`, `front` or `album` (in that order of
 /// preference), as jpg, jpeg, png or webp, any case.
 ///
-///     FolderArt.find(in: ["/music/Miles/Kind of Blue"]) // "/music/Miles/Kind of Blue/Folder.JPG"
+///     FolderArt.choose(folders: ["/m/Kind of Blue"], images: walk.folderImages) // "/m/Kind of Blue/Folder.JPG"
 public enum FolderArt {
     static let stems = ["cover", "folder", "front", "album"]
     static let extensions = ["jpg", "jpeg", "png", "webp"]
 
-    /// The best image in `folders` (then, for disc folders like `CD1` or `Disc 2`, their parent); nil when none.
-    public static func find(in folders: [String]) -> String? {
-        var best: (rank: Int, path: String)?
-        var parents: [String] = []
-        for folder in folders {
-            if let found = bestImage(in: folder), best == nil || found.rank < best!.rank { best = found }
-            let name = (folder as NSString).lastPathComponent
-            if isDiscFolder(name) { parents.append((folder as NSString).deletingLastPathComponent) }
-        }
-        if best == nil {
-            for parent in Set(parents).sorted() {
-                if let found = bestImage(in: parent), best == nil || found.rank < best!.rank { best = found }
-            }
-        }
-        return best?.path
+    /// `rank` of a file name's bytes: nil at once for the many names that are not a few letters and an image extension.
+    static func rank(_ name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard name.count >= 8, name.count <= 11, let first = name.first, [UInt8(ascii: "c"), UInt8(ascii: "C"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "a"), UInt8(ascii: "A")].contains(first) else { return nil }
+        return rank(String(decoding: name, as: UTF8.self))
     }
 
-    static func bestImage(in folder: String) -> (rank: Int, path: String)? {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
-        var best: (rank: Int, path: String)?
-        for name in names {
-            guard let rank = rank(name) else { continue }
-            if best == nil || rank < best!.rank || (rank == best!.rank && name < (best!.path as NSString).lastPathComponent) {
-                best = (rank, folder + "/" + name)
-            }
+    /// The best image among the covers a walk found (`images`: folder -> image), for an album's song folders (then,
+    /// for disc folders, their parents); nil when none.
+    public static func choose(folders: [String], images: [String: String]) -> String? {
+        func better(_ a: String?, _ b: String) -> String {
+            guard let a else { return b }
+            let ra = rank((a as NSString).lastPathComponent) ?? .max, rb = rank((b as NSString).lastPathComponent) ?? .max
+            return ra < rb || (ra == rb && a <= b) ? a : b
+        }
+        var best: String?
+        for folder in folders { if let found = images[folder] { best = better(best, found) } }
+        guard best == nil else { return best }
+        for folder in folders where isDiscFolder((folder as NSString).lastPathComponent) {
+            if let found = images[(folder as NSString).deletingLastPathComponent] { best = better(best, found) }
         }
         return best
     }

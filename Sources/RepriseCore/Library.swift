@@ -40,14 +40,15 @@ public struct Annotation: Sendable, Equatable, Codable {
     }
 }
 
-/// A genre with its numbers of songs and albums.
+/// A genre with its numbers of songs, albums and artists.
 public struct Genre: Sendable, Equatable, Codable {
     public var id: Int64
     public var name: String
     public var songCount: Int
     public var albumCount: Int
-    public init(id: Int64, name: String, songCount: Int, albumCount: Int) {
-        (self.id, self.name, self.songCount, self.albumCount) = (id, name, songCount, albumCount)
+    public var artistCount: Int
+    public init(id: Int64, name: String, songCount: Int, albumCount: Int, artistCount: Int = 0) {
+        (self.id, self.name, self.songCount, self.albumCount, self.artistCount) = (id, name, songCount, albumCount, artistCount)
     }
 }
 

@@ -164,9 +164,13 @@ func libraryRoutes(_ app: AppServices) -> RouteModule {
         // shows nothing its streams do not; a session or API key does too.
         on("/art/:kind/:id", .get) { request, context in
             if context.identity == nil {
-                guard let raw = request.uri.queryParameters.get("token"), let secret = Secret.presented(raw), secret.kind == .streamToken,
-                      try await app.tokens.authenticate(secret) != nil else {
-                    throw APIError(.unauthorized, code: .invalidToken, "cover art needs a stream token (token=) or a session")
+                let refused = APIError(.unauthorized, code: .invalidToken, "cover art needs a stream token (token=) or a session")
+                guard let raw = request.uri.queryParameters.get("token"), let secret = Secret.presented(raw), secret.kind == .streamToken else { throw refused }
+                // Memory answers for a token in use (as on the stream path); the store otherwise.
+                switch app.tokens.authenticateCached(secret) {
+                case .valid: break
+                case .invalid: throw refused
+                case .unknown: guard try await app.tokens.authenticate(secret) != nil else { throw refused }
                 }
             }
             return try await artResponse(app, request: request, kind: try itemKind(context), id: try pathId(context, "item"))

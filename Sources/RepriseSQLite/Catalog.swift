@@ -117,6 +117,11 @@ public struct CatalogStore: Sendable {
         }
     }
 
+    /// The folder images albums use now.
+    public func albumArtPaths() async throws -> Set<String> {
+        try await db.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT art_path FROM albums WHERE art_path IS NOT NULL")) }
+    }
+
     /// Sets (or clears) the image file an album's art is read from.
     public func setArt(album: Int64, path: String?) async throws {
         try await db.write { db in try db.execute(sql: "UPDATE albums SET art_path = ? WHERE id = ?", arguments: [path, album]) }

@@ -289,6 +289,12 @@ public struct LibraryStore: Sendable {
 
     // MARK: Lists, search, genres
 
+    /// `sql` without its final ORDER BY: a total needs no ranking or sorting (FTS5's `rank` scores every match).
+    static func unordered(_ sql: String) -> String {
+        guard let r = sql.range(of: " ORDER BY ", options: .backwards) else { return sql }
+        return String(sql[..<r.lowerBound])
+    }
+
     /// The SQL of a list: one column `id`, in the list's order.
     static func listSQL(_ list: LibraryList, kind: ItemKind) -> String {
         let group = playColumn(kind)
@@ -314,7 +320,7 @@ public struct LibraryStore: Sendable {
         let sql = Self.listSQL(list, kind: kind)
         let args: StatementArguments = sql.contains("?1") ? [user] : []
         return try await db.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql))", arguments: args) ?? 0
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(Self.unordered(sql)))", arguments: args) ?? 0
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM (\(sql)) LIMIT \(max(0, limit)) OFFSET \(max(0, offset))", arguments: args)
             return (total, ids)
         }
@@ -363,7 +369,7 @@ public struct LibraryStore: Sendable {
             args = [q, qa]
         }
         return try await db.read { [args] db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql))", arguments: args) ?? 0
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(Self.unordered(sql)))", arguments: args) ?? 0
             return (total, try Int64.fetchAll(db, sql: "SELECT id FROM (\(sql)) \(page)", arguments: args))
         }
     }
@@ -383,14 +389,15 @@ public struct LibraryStore: Sendable {
 
     static let genreSelection = """
         g.id, g.name, (SELECT count(*) FROM songs s WHERE s.genre = g.name COLLATE NOCASE) AS songs,
-          (SELECT count(DISTINCT s.album_id) FROM songs s WHERE s.genre = g.name COLLATE NOCASE) AS albums
+          (SELECT count(DISTINCT s.album_id) FROM songs s WHERE s.genre = g.name COLLATE NOCASE) AS albums,
+          (SELECT count(DISTINCT s.artist_id) FROM songs s WHERE s.genre = g.name COLLATE NOCASE) AS artists
         FROM genres g
         """
 
     public func genres() async throws -> [Genre] {
         try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.genreSelection) ORDER BY g.name COLLATE NOCASE").compactMap { r in
-                let g = Genre(id: r[0], name: r[1], songCount: r[2], albumCount: r[3])
+                let g = Genre(id: r[0], name: r[1], songCount: r[2], albumCount: r[3], artistCount: r[4])
                 return g.songCount > 0 ? g : nil
             }
         }
@@ -398,7 +405,7 @@ public struct LibraryStore: Sendable {
 
     public func genre(id: Int64) async throws -> Genre? {
         try await db.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.genreSelection) WHERE g.id = ?", arguments: [id]).map { Genre(id: $0[0], name: $0[1], songCount: $0[2], albumCount: $0[3]) }
+            try Row.fetchOne(db, sql: "SELECT \(Self.genreSelection) WHERE g.id = ?", arguments: [id]).map { Genre(id: $0[0], name: $0[1], songCount: $0[2], albumCount: $0[3], artistCount: $0[4]) }
         }
     }
 
@@ -409,7 +416,7 @@ public struct LibraryStore: Sendable {
         case .artist: "SELECT ar.id AS id FROM artists ar WHERE ar.id IN (SELECT s.artist_id FROM songs s WHERE \(condition)) ORDER BY ar.name COLLATE NOCASE, ar.id"
         }
         return try await db.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql))", arguments: arguments) ?? 0
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(Self.unordered(sql)))", arguments: arguments) ?? 0
             return (total, try Int64.fetchAll(db, sql: "\(sql) LIMIT \(max(0, limit)) OFFSET \(max(0, offset))", arguments: arguments))
         }
     }
@@ -560,7 +567,7 @@ public struct LibraryStore: Sendable {
         let sql = "SELECT \(item) AS id FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id WHERE \(whereSQL) \(group) ORDER BY \(order)"
         let arguments = StatementArguments(args)
         return try await db.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql))", arguments: arguments) ?? 0
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(Self.unordered(sql)))", arguments: arguments) ?? 0
             return (total, try Int64.fetchAll(db, sql: "\(sql) LIMIT \(max(0, limit)) OFFSET \(max(0, offset))", arguments: arguments))
         }
     }

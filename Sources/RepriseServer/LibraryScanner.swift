@@ -69,8 +69,11 @@ public final class LibraryScanner: Sendable {
         let changes = !result.inserts.isEmpty || !result.updates.isEmpty || !result.removedIDs.isEmpty
         defer { if changes { changed() } }
         try await catalog.apply(inserts: result.inserts.map(Self.file), updates: result.updates.map(Self.file), removed: result.removedIDs)
-        // Every scan: a cover added beside unchanged songs is found too (one folder listing per album).
-        try await findFolderArt()
+        // A cover added beside unchanged songs is found too: the walk saw every folder's images.
+        let inUse = try await catalog.albumArtPaths()
+        if changes || Set(result.folderImages.values) != inUse {
+            try await findFolderArt(result.folderImages)
+        }
         let st = result.stats
         // The whole scan, as a user waits for it: the index, the walk, the tags and the writes.
         let ns = DispatchTime.now().uptimeNanoseconds - started
@@ -86,16 +89,12 @@ public final class LibraryScanner: Sendable {
         return summary
     }
 
-    /// Records each album's folder image (`cover.jpg`, `folder.png`...), found beside its songs.
-    func findFolderArt() async throws {
-        let albums = try await catalog.albumFolders()
-        // Listing folders is blocking file I/O: off the cooperative pool.
-        let found = await withCheckedContinuation { (c: CheckedContinuation<[(Int64, String?, String?)], Never>) in
-            DispatchQueue.global().async {
-                c.resume(returning: albums.map { ($0.album, $0.art, FolderArt.find(in: $0.folders)) })
-            }
+    /// Records each album's folder image (`cover.jpg`, `folder.png`...), found beside its songs by the walk.
+    func findFolderArt(_ images: [String: String]) async throws {
+        for album in try await catalog.albumFolders() {
+            let new = FolderArt.choose(folders: album.folders, images: images)
+            if new != album.art { try await catalog.setArt(album: album.album, path: new) }
         }
-        for (album, old, new) in found where old != new { try await catalog.setArt(album: album, path: new) }
     }
 
     static func file(_ r: SongRecord) -> SongFile {

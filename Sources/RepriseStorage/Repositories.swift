@@ -160,6 +160,8 @@ public protocol CatalogWriting: Sendable {
     func apply(inserts: [SongFile], updates: [SongFile], removed: [Int64], batchSize: Int) async throws
     /// Each album's song folders and its current folder image.
     func albumFolders() async throws -> [(album: Int64, folders: [String], art: String?)]
+    /// The folder images albums use now.
+    func albumArtPaths() async throws -> Set<String>
     /// Sets (or clears) the image file an album's art is read from.
     func setArt(album: Int64, path: String?) async throws
 }

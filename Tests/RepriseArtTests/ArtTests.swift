@@ -64,13 +64,17 @@ import Testing
         let fm = FileManager.default
         let album = dir.file("Album").path, disc = dir.file("Box/CD1").path, none = dir.file("None").path
         for d in [album, disc, none] { try fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        for name in ["Album/front.png", "Album/Folder.JPG", "Album/cover.txt", "Box/cover.webp", "None/back.jpg"] {
+        for name in ["Album/front.png", "Album/Folder.JPG", "Album/cover.txt", "Album/covers.jpg", "Box/cover.webp", "None/back.jpg"] {
             fm.createFile(atPath: dir.file(name).path, contents: Data([1]))
         }
-        #expect(FolderArt.find(in: [album]) == album + "/Folder.JPG")
-        #expect(FolderArt.find(in: [disc]) == dir.file("Box").path + "/cover.webp")
-        #expect(FolderArt.find(in: [none]) == nil)
-        #expect(FolderArt.find(in: [dir.file("missing").path]) == nil)
+        // The walk notes each folder's best cover as it lists the folder.
+        let images = FileWalker(roots: [dir.url.path]).plan(against: PathIndex()).folderImages
+        #expect(images[album] == album + "/Folder.JPG")
+        #expect(images[none] == nil && images.count == 2, "\(images)")
+        #expect(FolderArt.choose(folders: [album], images: images) == album + "/Folder.JPG")
+        #expect(FolderArt.choose(folders: [disc], images: images) == dir.file("Box").path + "/cover.webp")
+        #expect(FolderArt.choose(folders: [none], images: images) == nil)
+        #expect(FolderArt.choose(folders: [none, album], images: images) == album + "/Folder.JPG")
     }
 
     @Test func artIsScaledWithinItsSizeCachedOnDiskAndCapped() async throws {

@@ -211,7 +211,7 @@ struct LibraryFixture {
         let genres = try await l.library.genres()
         #expect(genres.map(\.name) == ["Classical", "Jazz", "Rock"])
         let jazz = try #require(genres.first { $0.name == "Jazz" })
-        #expect(jazz.songCount == 3 && jazz.albumCount == 2)
+        #expect(jazz.songCount == 3 && jazz.albumCount == 2 && jazz.artistCount == 2)
         #expect(try await l.library.genre(id: jazz.id) == jazz)
         #expect(try await l.library.ids(kind: .song, genre: "JAZZ", limit: 10, offset: 0).total == 3)
         #expect(try await l.library.ids(kind: .album, genre: "jazz", limit: 10, offset: 0).total == 2)

@@ -187,6 +187,27 @@ final class XMLShape: NSObject, XMLParserDelegate {
         }
     }
 
+    /// `now_playing` lists streams in progress with who and where; an unknown action is still 4710.
+    @Test func nowPlayingListsStreamsInProgress() async throws {
+        let (lib, user, _) = try await setUp()
+        try await run(lib) { client in
+            let auth = try #require(try await client.get("/server/json.server.php?\(passwordAuth())").json["auth"] as? String)
+            var now = try await client.get("/server/json.server.php?action=now_playing&auth=\(auth)").json
+            #expect(now["total_count"] as? Int == 0)
+            let song = try #require(try await lib.core.songs.songs(query: nil, artist: nil, album: nil, limit: 1, offset: 0).songs.first)
+            let stream = lib.core.ledger.start(songId: song.id, userId: user.id, sessionId: nil, tokenId: nil, player: "living", range: 0...99, bytesExpected: 100)
+            now = try await client.get("/server/json.server.php?action=now_playing&auth=\(auth)").json
+            let entry = try #require((now["now_playing"] as? [[String: Any]])?.first)
+            #expect(entry["id"] as? String == String(song.id) && entry["client"] as? String == "living")
+            #expect((entry["user"] as? [String: Any])?["name"] as? String == "ann")
+            lib.core.ledger.finish(stream)
+            now = try await client.get("/server/json.server.php?action=now_playing&auth=\(auth)").json
+            #expect(now["total_count"] as? Int == 0)
+            let unknown = try await client.get("/server/json.server.php?action=podcasts&auth=\(auth)")
+            #expect(errorCode(unknown) == "4710")
+        }
+    }
+
     @Test func xmlIsWellFormedAndEscaped() async throws {
         let (lib, _, _) = try await setUp()
         try await run(lib) { client in

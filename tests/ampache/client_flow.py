@@ -173,7 +173,7 @@ def library(base, user, password, cover_w, cover_h):
     check([s["title"] for s in found["song"]] == ["Café Noir"], "search_songs 'CAFE' finds 'Café Noir'")
 
     genres = {g["name"]: g for g in api.genres()["genre"]}
-    check(set(genres) == {"Jazz", "Rock"} and genres["Jazz"]["songs"] == 2 and genres["Jazz"]["albums"] == 2, "genres with counts: %r" % genres)
+    check(set(genres) == {"Jazz", "Rock"} and genres["Jazz"]["songs"] == 2 and genres["Jazz"]["albums"] == 2 and genres["Jazz"]["artists"] == 2, "genres with counts: %r" % genres)
     jazz = int(genres["Jazz"]["id"])
     check(sorted(s["title"] for s in api.genre_songs(jazz)["song"]) == ["Café Noir", "So What"], "genre_songs")
     check(api.genre_albums(jazz)["total_count"] == 2, "genre_albums")
