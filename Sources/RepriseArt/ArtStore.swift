@@ -78,6 +78,12 @@ public final class ArtStore: ArtServing {
         return image
     }
 
+    public func cachedImage(kind: ItemKind, id: Int64, size: Int?) -> ArtImage? {
+        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000
+        guard let hit = recent.withLock({ $0["\(kind.rawValue)/\(id)/\(size ?? 0)"] }), now - hit.at < Self.recheckMs else { return nil }
+        return memory.withLock { $0.get(hit.etag) }
+    }
+
     /// How long (ms) an item's answer is reused before its source is looked up and checked again.
     static let recheckMs: UInt64 = 5_000
     /// The latest answer per item and size (its key in `memory`, which holds the bytes), and when it was checked.

@@ -86,9 +86,10 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let tokenPolicy: any TokenPolicy
         let ledger: StreamLedger
         let answers: Counter
+        let art: (any ArtServing)?
 
         init(_ app: AppServices) {
-            (tokens, catalog, tokenPolicy, ledger, answers) = (app.tokens, app.catalog, app.tokenPolicy, app.ledger, app.fastPathAnswers)
+            (tokens, catalog, tokenPolicy, ledger, answers, art) = (app.tokens, app.catalog, app.tokenPolicy, app.ledger, app.fastPathAnswers, app.art)
         }
     }
 
@@ -153,15 +154,18 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// A head with no body (HEAD, 304).
         case headers(HTTPResponseStatus, HTTPHeaders)
         case file(HTTPResponseStatus, HTTPHeaders, song: Song, file: FileIdentity, range: ClosedRange<Int64>, credential: StreamCredential)
+        /// A body held in memory (a cover).
+        case bytes(HTTPResponseStatus, HTTPHeaders, ByteBuffer)
     }
 
     /// The answer for `head`, or nil when the full path must take the request.
     func plan(_ head: HTTPRequestHead, channel: any Channel) -> Answer? {
         guard hasEncoder, head.version == .http1_1, head.method == .GET || head.method == .HEAD,
               !head.headers.contains(name: "transfer-encoding"),
-              head.headers["content-length"].allSatisfy({ $0 == "0" }),
-              let target = Self.parse(head.uri)
+              head.headers["content-length"].allSatisfy({ $0 == "0" })
         else { return nil }
+        if head.uri.utf8.starts(with: "/art/".utf8) { return planArt(head) }
+        guard let target = Self.parse(head.uri) else { return nil }
         guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
             services.ledger.refused()
             return .refusal(Self.invalidToken)
@@ -201,6 +205,42 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let status = HTTPResponseStatus(statusCode: plan.status.code)
         guard let body else { return .headers(status, headers) }
         return .file(status, headers, song: song, file: file, range: body, credential: StreamCredential(user: t.user, sessionId: nil, token: t.token))
+    }
+
+    /// A cover (`/art/{kind}/{id}?token=&size=`) that memory holds, for a token that memory knows; nil otherwise.
+    func planArt(_ head: HTTPRequestHead) -> Answer? {
+        guard let art = services.art, let target = Self.parseArt(head.uri), let secret = Secret.presented(target.token), secret.kind == .streamToken,
+              case .valid = services.tokens.authenticateCached(secret, hash: hash(of: secret)),
+              let image = art.cachedImage(kind: target.kind, id: target.id, size: target.size)
+        else { return nil }
+        let etag = "\"\(image.etag)\""
+        var headers = HTTPHeaders([("ETag", etag), ("Cache-Control", "private, max-age=86400")])
+        if let match = head.headers.first(name: "if-none-match"), match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+            return .headers(.notModified, headers)
+        }
+        headers.add(name: "Content-Type", value: image.mime)
+        headers.add(name: "Content-Length", value: String(image.bytes.count))
+        return .bytes(.ok, headers, ByteBuffer(bytes: image.bytes))
+    }
+
+    /// The kind, id, size and token of `/art/{kind}/{id}?token=...&size=N`; nil for anything else or unusual.
+    static func parseArt(_ uri: String) -> (kind: ItemKind, id: Int64, size: Int?, token: String)? {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, path.count == 4, path[1] == "art", let kind = ItemKind(rawValue: String(path[2])),
+              path[3].count <= 18, let id = Int64(path[3]) else { return nil }
+        var token: String?, size: Int?
+        for pair in parts[1].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard kv.count == 2, !kv[1].contains(where: { $0 == "%" || $0 == "+" }) else { return nil }
+            switch kv[0] {
+            case "token": guard token == nil else { return nil }; token = String(kv[1])
+            case "size": guard size == nil, kv[1].count <= 4, let n = Int(kv[1]), (16...2_048).contains(n) else { return nil }; size = n
+            default: return nil
+            }
+        }
+        guard let token, !token.isEmpty else { return nil }
+        return (kind, id, size, token)
     }
 
     /// `secret.hash`, computed once per token per connection.
@@ -262,6 +302,8 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             write(refusal, keepAlive: keepAlive, isHead: isHead, context: context)
         case .headers(let status, let headers):
             send(head(status, headers, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
+        case .bytes(let status, let headers, let body):
+            send(head(status, headers, keepAlive: keepAlive), body: isHead ? nil : body, keepAlive: keepAlive, context: context)
         case .file(let status, let headers, let song, let file, let range, let credential):
             sendFile(status, headers, song: song, file: file, range: range, credential: credential, keepAlive: keepAlive, context: context)
         }

@@ -281,4 +281,10 @@ public struct ArtImage: Sendable {
 public protocol ArtServing: Sendable {
     /// The item's picture scaled to fit `size` pixels (nil: as stored), or nil when it has none.
     func image(kind: ItemKind, id: Int64, size: Int?) async throws -> ArtImage?
+    /// The same answer if memory holds a fresh one (no I/O: for the event loop), else nil.
+    func cachedImage(kind: ItemKind, id: Int64, size: Int?) -> ArtImage?
+}
+
+extension ArtServing {
+    public func cachedImage(kind: ItemKind, id: Int64, size: Int?) -> ArtImage? { nil }
 }
