@@ -14,7 +14,9 @@ func catalogRoutes(_ app: AppServices) -> RouteModule {
             _ = try context.requireUser()
             let q = request.uri.queryParameters
             let (limit, offset) = try paging(request)
-            let page = try await app.catalog.songs(query: q.get("q"), artist: q.get("artist"), album: q.get("album"), limit: limit, offset: offset)
+            let page = try await app.catalog.songs(
+                query: q.get("q"), artist: q.get("artist"), album: q.get("album"), albumId: try idParameter(request, "album_id"),
+                artistId: try idParameter(request, "artist_id"), genre: q.get("genre"), years: try yearsParameter(request), limit: limit, offset: offset)
             return try json(.ok, SongPage(total: page.total, limit: limit, offset: offset, songs: page.songs.map(SongView.init)))
         }
         on("/api/v1/songs/:id", .get) { request, context in
@@ -32,7 +34,17 @@ func catalogRoutes(_ app: AppServices) -> RouteModule {
         on("/api/v1/albums", .get) { request, context in
             _ = try context.requireUser()
             let (limit, offset) = try paging(request, defaultLimit: 500)
-            let page = try await app.catalog.albums(limit: limit, offset: offset, query: request.uri.queryParameters.get("q"))
+            let q = request.uri.queryParameters
+            // By genre or year: the albums with songs of that genre or in those years.
+            if q.get("genre") != nil || q.get("year") != nil {
+                let page = if let genre = q.get("genre") {
+                    try await app.library.ids(kind: .album, genre: genre, limit: limit, offset: offset)
+                } else {
+                    try await app.library.ids(kind: .album, years: try yearsParameter(request) ?? 0...0, limit: limit, offset: offset)
+                }
+                return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: try await albums(app, page.ids)))
+            }
+            let page = try await app.catalog.albums(limit: limit, offset: offset, query: q.get("q"), artistId: try idParameter(request, "artist_id"))
             return try json(.ok, AlbumPage(total: page.total, limit: limit, offset: offset, albums: page.albums))
         }
         on("/api/v1/albums/:id/songs", .get) { request, context in
@@ -60,6 +72,23 @@ func catalogRoutes(_ app: AppServices) -> RouteModule {
             return try json(.ok, StreamsView(active: app.ledger.active(), recent: Array(app.ledger.recent().suffix(100).reversed())))
         }
     }
+}
+
+/// An id query parameter; 400 when it is not an integer.
+func idParameter(_ request: Request, _ name: String) throws -> Int64? {
+    guard let raw = request.uri.queryParameters.get(name) else { return nil }
+    guard let id = Int64(raw) else { throw APIError(.badRequest, code: .badField, "\(name) is an integer id") }
+    return id
+}
+
+/// `year=1971` or `year=1990-1999`; 400 for anything else.
+func yearsParameter(_ request: Request) throws -> ClosedRange<Int>? {
+    guard let raw = request.uri.queryParameters.get("year") else { return nil }
+    let parts = raw.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard let from = parts.first ?? nil, (0...9999).contains(from) else { throw APIError(.badRequest, code: .badField, "year is YYYY or YYYY-YYYY") }
+    let to = parts.count == 2 ? parts[1] : from
+    guard let to, (from...9999).contains(to) else { throw APIError(.badRequest, code: .badField, "year is YYYY or YYYY-YYYY") }
+    return from...to
 }
 
 /// Reads `limit` and `offset`; 400 when they are not sane integers.

@@ -149,7 +149,7 @@ public struct CatalogStore: Sendable {
     }
 
     /// A page of songs matching a text query, artist or album filters, with the total.
-    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
+    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, genre: String? = nil, years: ClosedRange<Int>? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
         var conditions: [String] = []
         var args: [(any DatabaseValueConvertible)?] = []
         func like(_ column: String, _ value: String) {
@@ -173,6 +173,8 @@ public struct CatalogStore: Sendable {
         if let album, !album.isEmpty { like("al.name", album) }
         if let albumId { conditions.append("s.album_id = ?"); args.append(albumId) }
         if let artistId { conditions.append("s.artist_id = ?"); args.append(artistId) }
+        if let genre { conditions.append("s.genre = ? COLLATE NOCASE"); args.append(genre) }
+        if let years { conditions.append("s.year BETWEEN ? AND ?"); args.append(years.lowerBound); args.append(years.upperBound) }
         let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let arguments = StatementArguments(args)
         let page = StatementArguments([limit, offset])

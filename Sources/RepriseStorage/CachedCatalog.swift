@@ -28,8 +28,8 @@ public final class CachedCatalog: CatalogRepository {
 
     public func songs(ids: [Int64]) async throws -> [Song] { try await base.songs(ids: ids) }
 
-    public func songs(query: String?, title: String?, artist: String?, album: String?, albumId: Int64?, artistId: Int64?, exact: Bool, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
-        try await base.songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, exact: exact, limit: limit, offset: offset)
+    public func songs(query: String?, title: String?, artist: String?, album: String?, albumId: Int64?, artistId: Int64?, genre: String?, years: ClosedRange<Int>?, exact: Bool, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
+        try await base.songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, genre: genre, years: years, exact: exact, limit: limit, offset: offset)
     }
 
     public func artists(limit: Int, offset: Int, query: String?) async throws -> (total: Int, artists: [ArtistInfo]) {

@@ -112,7 +112,7 @@ public protocol CatalogRepository: Sendable {
     /// The songs with `ids`, in that order, unknown ones left out.
     func songs(ids: [Int64]) async throws -> [Song]
     /// A page of songs matching a text query and filters, with the total.
-    func songs(query: String?, title: String?, artist: String?, album: String?, albumId: Int64?, artistId: Int64?, exact: Bool, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song])
+    func songs(query: String?, title: String?, artist: String?, album: String?, albumId: Int64?, artistId: Int64?, genre: String?, years: ClosedRange<Int>?, exact: Bool, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song])
     func artists(limit: Int, offset: Int, query: String?) async throws -> (total: Int, artists: [ArtistInfo])
     func albums(limit: Int, offset: Int, query: String?, artistId: Int64?) async throws -> (total: Int, albums: [AlbumInfo])
     func artist(id: Int64) async throws -> ArtistInfo?
@@ -135,8 +135,8 @@ public struct SongPlace: Sendable, Equatable {
 
 extension CatalogRepository {
     public func song(id: Int64) async throws -> Song? { try await song(id: id, fresh: false) }
-    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
-        try await songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, exact: exact, limit: limit, offset: offset)
+    public func songs(query: String?, title: String? = nil, artist: String?, album: String?, albumId: Int64? = nil, artistId: Int64? = nil, genre: String? = nil, years: ClosedRange<Int>? = nil, exact: Bool = false, limit: Int, offset: Int) async throws -> (total: Int, songs: [Song]) {
+        try await songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, genre: genre, years: years, exact: exact, limit: limit, offset: offset)
     }
     public func artists(limit: Int = 10_000, offset: Int = 0, query: String? = nil) async throws -> (total: Int, artists: [ArtistInfo]) {
         try await artists(limit: limit, offset: offset, query: query)

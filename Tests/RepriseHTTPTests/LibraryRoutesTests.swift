@@ -134,6 +134,22 @@ import Testing
             let jazz = try #require(genres.first?["id"] as? Int)
             (status, body, _) = try await client.call(.get, "/api/v1/genres/\(jazz)/songs", bearer: ann)
             #expect(body["total"] as? Int == 2)
+            // Browse by genre, year, artist id.
+            (status, body, _) = try await client.call(.get, "/api/v1/songs?genre=JAZZ", bearer: ann)
+            #expect(body["total"] as? Int == 2)
+            (status, body, _) = try await client.call(.get, "/api/v1/songs?year=1999-2001&genre=rock", bearer: ann)
+            #expect(body["total"] as? Int == 1)
+            let miles = try #require((try await client.call(.get, "/api/v1/search?q=miles&kind=artist", bearer: ann).1["artists"] as? [[String: Any]])?.first?["id"] as? Int)
+            (status, body, _) = try await client.call(.get, "/api/v1/songs?artist_id=\(miles)", bearer: ann)
+            #expect((body["songs"] as? [[String: Any]])?.compactMap { $0["title"] as? String } == ["So What"])
+            (status, body, _) = try await client.call(.get, "/api/v1/albums?genre=jazz", bearer: ann)
+            #expect(body["total"] as? Int == 2)
+            (status, body, _) = try await client.call(.get, "/api/v1/albums?artist_id=\(miles)", bearer: ann)
+            #expect(body["total"] as? Int == 1)
+            for bad in ["year=19x9", "year=2001-1999", "artist_id=abc", "year=-5"] {
+                (status, _, _) = try await client.call(.get, "/api/v1/songs?\(bad)", bearer: ann)
+                #expect(status == .badRequest, "\(bad)")
+            }
             // No art: a JSON 404, never a broken image.
             var headers: HTTPFields = [.authorization: "Bearer \(ann)"]
             headers[.accept] = "image/*"

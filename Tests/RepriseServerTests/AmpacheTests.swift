@@ -187,6 +187,34 @@ final class XMLShape: NSObject, XMLParserDelegate {
         }
     }
 
+    /// Tokens that live a fixed time, whatever was asked.
+    struct FixedLifetime: TokenPolicy {
+        let seconds: Int64
+        func issue(_ ctx: TokenIssueContext) -> TokenIssueDecision { .issue(ttlSeconds: seconds) }
+        func authorize(token: StreamTokenInfo, user: User, request: StreamRequestFacts, songId: Int64?, song: Song?) -> AuthorizeDecision { .allow }
+    }
+
+    /// The handshake's stream token has at least a day left (or half of a shorter lifetime): a new one is minted before that.
+    @Test(arguments: [(Int64(2 * 86_400), [43_200, 43_200, 3_600] as [Int64], [false, false, true]), (Int64(3_600), [1_200, 900] as [Int64], [false, true])])
+    func handshakeTokensKeepADayLeft(_ lifetime: Int64, _ steps: [Int64], _ renewed: [Bool]) async throws {
+        let clock = ManualWallClock(Int64(Date().timeIntervalSince1970) * 1000)
+        let lib = try Library(clock: clock, tokenPolicy: FixedLifetime(seconds: lifetime))
+        _ = try await lib.core.users.add(name: "ann", password: "password1", role: .user)
+        try await run(lib) { client in
+            func token() async throws -> String {
+                let ts = clock.nowMs() / 1000
+                return try #require(try await client.get("/server/json.server.php?\(passwordAuth(ts))").json["streamtoken"] as? String)
+            }
+            var current = try await token()
+            for (step, expectNew) in zip(steps, renewed) {
+                clock.advance(ms: step * 1000)
+                let next = try await token()
+                #expect((next != current) == expectNew, "after \(step) s more of a \(lifetime) s token")
+                current = next
+            }
+        }
+    }
+
     /// `now_playing` lists streams in progress with who and where; an unknown action is still 4710.
     @Test func nowPlayingListsStreamsInProgress() async throws {
         let (lib, user, _) = try await setUp()

@@ -26,7 +26,7 @@ struct Library {
     let core: ServerCore
 
     /// `clock` replaces the system's, e.g. a `ManualWallClock` so that caches never go stale during a test.
-    init(extraYAML: String = "", auth: [String] = [], clock: any WallClock = SystemWallClock(), busyTimeout: String = "10s") throws {
+    init(extraYAML: String = "", auth: [String] = [], clock: any WallClock = SystemWallClock(), busyTimeout: String = "10s", tokenPolicy: (any TokenPolicy)? = nil) throws {
         dir = try TempDir("reprise-lib").url
         music = dir.appendingPathComponent("music")
         try FileManager.default.createDirectory(at: music, withIntermediateDirectories: true)
@@ -45,7 +45,7 @@ struct Library {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        core = try ServerCore(settings: try ConfigLoader.load(file: config, env: [:]), logger: logger, clock: clock)
+        core = try ServerCore(settings: try ConfigLoader.load(file: config, env: [:]), logger: logger, tokenPolicy: tokenPolicy, clock: clock)
     }
 
     /// Writes a tone with sox; tags FLAC with metaflac and Ogg with vorbiscomment.
