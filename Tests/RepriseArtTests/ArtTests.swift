@@ -36,7 +36,7 @@ import Testing
         return Data(block).base64EncodedString()
     }
 
-    @Test func embeddedPicturesAreFoundInFLACOggAndMP3() async throws {
+    @Test func embeddedPicturesAreFoundInFLACOggMP3AndMP4() async throws {
         let dir = try TempDir("reprise-art")
         defer { dir.remove() }
         let (png, bytes) = try await Self.png(dir)
@@ -48,7 +48,11 @@ import Testing
         #expect(r.status == 0, "\(r.errors)")
         let audio = try Data(contentsOf: URL(fileURLWithPath: mp3))
         try Data(Self.id3(picture: bytes, mime: "image/png") + [UInt8](audio)).write(to: URL(fileURLWithPath: mp3))
-        for path in [flac, ogg, mp3] {
+        // MP4: ffmpeg stores an attached picture as the `covr` atom (the PNG copied as it is).
+        let m4a = dir.file("e.m4a").path
+        r = try await Child.run("/usr/bin/ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", mp3, "-i", png, "-map", "0:a", "-map", "1", "-c:a", "aac", "-c:v", "copy", "-disposition:v:0", "attached_pic", m4a])
+        #expect(r.status == 0, "\(r.errors)")
+        for path in [flac, ogg, mp3, m4a] {
             #expect(try TagReader.read(path: path).hasArt, "\(path)")
             let picture = try #require(try TagReader.picture(path: path), "\(path)")
             #expect(picture.bytes == bytes && picture.mime == "image/png", "\(path)")
