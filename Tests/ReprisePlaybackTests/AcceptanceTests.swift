@@ -37,6 +37,15 @@ import Testing
         let report = try #require(await stage.report())
         #expect(report.state == "play")
         #expect(report.queue.count - report.position - 1 >= 2, "autoplay stopped refilling")
+        // Each song the player streamed through its end is a play of the player's owner (and only one).
+        let owner = try #require(try await stage.core.users.find(name: report.owner))
+        let completed = Set(streams.filter { $0.status == .completed }.map(\.songId))
+        let counted = try await stage.eventually(5) {
+            let marks = try await stage.core.library.annotations(user: owner.id, kind: .song, ids: Array(completed))
+            return completed.allSatisfy { marks[$0]?.playCount == 1 }
+        }
+        let marks = try await stage.core.library.annotations(user: owner.id, kind: .song, ids: Array(completed))
+        #expect(counted, "plays: \(marks.mapValues(\.playCount))")
     }
 
     /// MPD dies mid-song and comes back 3 s later on the same port: playback resumes at that song.
