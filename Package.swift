@@ -117,6 +117,8 @@ let package = Package(
         .target(name: "RepriseAmpache", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
         // Cover art: where it is (embedded or a folder image), scaled with libvips, cached on disk.
         .target(name: "RepriseArt", dependencies: ["RepriseCore", "RepriseStorage", "RepriseCatalog", "RepriseSync", "CVipsShim", .product(name: "Logging", package: "swift-log")]),
+        // Subsonic 1.16.1 and OpenSubsonic (/rest/*) over the stores, the stream endpoint and the art service.
+        .target(name: "RepriseSubsonic", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",
@@ -130,6 +132,7 @@ let package = Package(
                 "ReprisePlugins",
                 "RepriseAmpache",
                 "RepriseArt",
+                "RepriseSubsonic",
                 "ReprisePlayback",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

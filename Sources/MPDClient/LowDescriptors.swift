@@ -11,12 +11,19 @@ import Glibc
 /// The first connection reserves `size` low numbers (on `/dev/null`); a connection whose socket would
 /// get a number too high frees some just before it connects (a socket gets the lowest free number),
 /// and a closed connection takes them back.
-enum LowDescriptors {
-    static let size = 32
-    private static let held = Locked<[Int32]?>(nil)
+final class LowDescriptors: Sendable {
+    /// The process's reserve, which MPD connections use.
+    static let shared = LowDescriptors(size: 32)
+
+    let size: Int
+    private let held = Locked<[Int32]?>(nil)
+
+    init(size: Int) { self.size = size }
+
+    deinit { held.withLock { h in for fd in h ?? [] { close(fd) } } }
 
     /// Reserves the numbers on first use.
-    static func prepare() {
+    func prepare() {
         held.withLock { h in
             if h == nil {
                 var fds: [Int32] = []
@@ -28,7 +35,7 @@ enum LowDescriptors {
 
     /// Frees up to `count` reserved numbers, the lowest first; returns how many it freed.
     @discardableResult
-    static func release(_ count: Int) -> Int {
+    func release(_ count: Int) -> Int {
         held.withLock { h in
             guard var fds = h, !fds.isEmpty else { return 0 }
             fds.sort()
@@ -40,7 +47,7 @@ enum LowDescriptors {
     }
 
     /// Takes numbers back up to `size` after a connection closed.
-    static func refill() {
+    func refill() {
         held.withLock { h in
             guard var fds = h else { return }
             fill(&fds)
@@ -48,7 +55,7 @@ enum LowDescriptors {
         }
     }
 
-    private static func fill(_ fds: inout [Int32]) {
+    private func fill(_ fds: inout [Int32]) {
         while fds.count < size {
             let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return }
@@ -61,5 +68,8 @@ enum LowDescriptors {
     }
 
     /// How many numbers are held (for tests).
-    static var count: Int { held.withLock { $0?.count ?? 0 } }
+    var count: Int { held.withLock { $0?.count ?? 0 } }
+
+    /// The numbers held (for tests).
+    var numbers: [Int32] { held.withLock { $0 ?? [] } }
 }

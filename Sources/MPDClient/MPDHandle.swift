@@ -77,10 +77,10 @@ final class MPDHandle: @unchecked Sendable {
         // libmpdclient waits with select(), which aborts the process for a descriptor at or above
         // FD_SETSIZE (1024). Its socket gets the lowest free descriptor: probe that one first, with
         // room for other threads opening files meanwhile, and refuse rather than crash.
-        LowDescriptors.prepare()
+        LowDescriptors.shared.prepare()
         var probe = Self.probeDescriptor()
         // Numbers held back for this moment (`LowDescriptors`) make room below the limit.
-        if probe >= Self.highestSafeDescriptor, LowDescriptors.release(2) > 0 { probe = Self.probeDescriptor() }
+        if probe >= Self.highestSafeDescriptor, LowDescriptors.shared.release(2) > 0 { probe = Self.probeDescriptor() }
         if probe >= Self.highestSafeDescriptor {
             throw MPDError(.connectionFailed, "too many open files (the next descriptor is \(probe)); libmpdclient cannot use descriptors above 1023")
         }
@@ -119,7 +119,7 @@ final class MPDHandle: @unchecked Sendable {
         shared.withLock { $0.fd = -1 }
         if let c = connection {
             mpd_connection_free(c)
-            LowDescriptors.refill()
+            LowDescriptors.shared.refill()
         }
         connection = nil
     }

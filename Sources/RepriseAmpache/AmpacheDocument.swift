@@ -105,21 +105,7 @@ enum JSONOut {
         }
     }
 
-    static func string(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        out += "\""
-    }
+    static func string(_ s: String, into out: inout String) { StoredText.appendJSON(s, to: &out) }
 }
 
 /// Writes XML elements with escaped text and attributes.

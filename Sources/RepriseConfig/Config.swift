@@ -48,6 +48,16 @@ public struct RepriseSettings: Sendable {
     public var loginFailures: Int = 10
     /// The window failed logins are counted in, ms.
     public var loginWindow: Int64 = 60_000
+    /// SQLite connections that read at once.
+    public var databaseReaders: Int = 5
+    /// The key that seals client passwords, base64 of 32 bytes (`REPRISE_SECRET_KEY`); nil: the file `secret.key` beside the database.
+    public var secretKey: String?
+
+    /// The folder beside the database (`secret.key`, `art-cache/`).
+    public var dataDirectory: String {
+        let dir = (databasePath as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
 }
 
 /// A YAML subtree kept as data: for sections whose keys the core does not own.
@@ -103,6 +113,7 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("http.max_connections_per_peer", .int(1...100_000), "256"),
     ("database.path", .string, "data/reprise.sqlite"),
     ("database.busy_timeout", .duration, "10s"),
+    ("database.readers", .int(1...64), "5"),
     ("sessions.web_ttl", .duration, "1h"),
     ("sessions.api_ttl", .duration, "24h"),
     ("sessions.min_age", .duration, "5m"),
@@ -120,6 +131,7 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
     ("catalog.scan_on_start", .bool, "true"),
     ("metrics.enabled", .bool, "true"),
     ("metrics.token", .string, nil),
+    ("secret.key", .string, nil),
 ]
 
 /// Separates list items in flattened values (file lists); environment lists use commas.
@@ -214,6 +226,8 @@ public enum ConfigLoader {
         settings.busyTimeoutMs = max(1, ms("database.busy_timeout"))
         settings.loginFailures = int("auth.login_failures")
         settings.loginWindow = max(1, ms("auth.login_window"))
+        settings.secretKey = values["secret.key"].flatMap { $0.isEmpty ? nil : $0 }
+        settings.databaseReaders = int("database.readers")
         return settings
     }
 

@@ -70,6 +70,8 @@ public struct StreamRequestFacts: Sendable, Equatable {
 public enum CredentialKind: String, Sendable, Equatable {
     case token
     case session
+    /// Subsonic credentials (a password, a client password's token, an API key).
+    case subsonic
 }
 
 extension StreamTokenInfo {

@@ -38,7 +38,7 @@ public func buildRouter(_ app: AppServices, modules: [RouteModule] = []) -> Rout
     router.middlewares.add(ErrorMiddleware(allowed: allowed))
     // Second: who the request is made as, for every route (`context.identity`).
     router.middlewares.add(IdentityMiddleware(sessions: app.sessions, apiKeys: app.apiKeys))
-    for module in [coreRoutes(app), streamRoutes(app), catalogRoutes(app), libraryRoutes(app)] + modules { router.addRoutes(module) }
+    for module in [coreRoutes(app), streamRoutes(app), catalogRoutes(app), libraryRoutes(app), clientPasswordRoutes(app)] + modules { router.addRoutes(module) }
     // 405s come from what the router now serves.
     allowed.load(router.routes.map { ($0.path.description, $0.method) })
     return router

@@ -19,6 +19,8 @@ public struct AppServices: Sendable {
     public var nowPlaying = NowPlayingBoard()
     /// Cover art: found, scaled and cached (nil: no art is served).
     public var art: (any ArtServing)?
+    /// Client passwords for Subsonic apps (nil: none can be minted here).
+    public var clientPasswords: (any ClientPasswordRepository)?
     /// The `playlist` token minted for each session, reused by its exports.
     public var playlistTokens = PlaylistTokens()
     public var ledger: StreamLedger

@@ -60,6 +60,21 @@ public struct StreamEndpoint: Sendable {
         throw StreamRefusal.noCredential.error
     }
 
+    /// Checks a user another API authenticated (Subsonic credentials) against the token policy with the
+    /// song (403), as a stand-in token labelled `label` (`subsonic:<client>`).
+    public func authorize(user: User, kind: CredentialKind, label: String, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
+        let song = try await song(songId)
+        let facts = StreamRequestFacts(
+            method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
+            userAgent: request.headers[.userAgent], range: request.headers[.range], credential: kind)
+        let now = app.clock.nowMs()
+        let standIn = StreamTokenInfo(id: 0, userId: user.id, userName: user.name, label: label, createdAt: now, expiresAt: nil, lastUsedAt: now, revokedAt: nil)
+        if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: user, request: facts, songId: songId, song: song)) {
+            throw refusal.error
+        }
+        return (StreamCredential(user: user, sessionId: nil, token: nil), song)
+    }
+
     /// Checks a stream token (401 unless known and usable), then the policy with the song (403).
     public func authorize(token secret: Secret, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
         guard let t = try await app.tokens.authenticate(secret) else {

@@ -7,7 +7,7 @@ import RepriseStorage
 public enum RepriseDatabase {
     /// Opens or creates the database at `path`, creating its folder, and applies migrations; a
     /// write waits up to `busyTimeoutMs` for another writer (another process) to finish.
-    public static func open(path: String, busyTimeoutMs: Int64 = 10_000) throws -> DatabasePool {
+    public static func open(path: String, busyTimeoutMs: Int64 = 10_000, readers: Int = 5) throws -> DatabasePool {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -16,6 +16,7 @@ public enum RepriseDatabase {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(Double(busyTimeoutMs) / 1000)
+        config.maximumReaderCount = max(1, readers)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }

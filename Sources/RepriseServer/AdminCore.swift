@@ -18,10 +18,15 @@ public struct AdminCore: Sendable {
     public let tokens: StreamTokenStore
     let settings: RepriseSettings
 
+    /// Client passwords, sealed with the secret key (read or created on first use).
+    public func clientPasswords() throws -> ClientPasswordStore {
+        ClientPasswordStore(db: db, clock: clock, box: try SecretKeyFile.box(settings))
+    }
+
     public init(settings: RepriseSettings) throws {
         self.settings = settings
         do {
-            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs)
+            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs, readers: settings.databaseReaders)
         } catch let error as RepriseError {
             throw error
         } catch {

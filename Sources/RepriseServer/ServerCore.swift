@@ -6,6 +6,7 @@ import ReprisePlayback
 import Logging
 import RepriseAmpache
 import RepriseArt
+import RepriseSubsonic
 import RepriseConfig
 import RepriseCore
 import RepriseHTTP
@@ -34,6 +35,8 @@ public struct ServerCore: Sendable {
     public let library: LibraryStore
     /// Cover art, scaled and cached under the database's folder (`art-cache`).
     public let art: ArtStore
+    /// Client passwords for Subsonic apps, sealed with the secret key.
+    public let clientPasswords: ClientPasswordStore
     /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
     let ampacheLocalplay: [String: String]
     public let scanner: LibraryScanner
@@ -43,7 +46,7 @@ public struct ServerCore: Sendable {
     public let plugins: PluginHost
     /// The supervised players of `playback.players`; nil when none are configured.
     public let playback: Playback?
-    let metricsBox = MetricsBox()
+    var metricsBox = MetricsBox()
     /// `GET /api/v1/openapi.json`, its document converted once.
     /// `docs/openapi.yaml` as JSON, served at `/api/v1/openapi.json`.
     let openAPI: Data
@@ -53,7 +56,7 @@ public struct ServerCore: Sendable {
         loginThrottle = LoginThrottle(maxFailures: settings.loginFailures, window: settings.loginWindow)
         self.clock = clock
         do {
-            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs)
+            db = try RepriseDatabase.open(path: settings.databasePath, busyTimeoutMs: settings.busyTimeoutMs, readers: settings.databaseReaders)
         } catch let error as RepriseError {
             throw error
         } catch {
@@ -73,8 +76,8 @@ public struct ServerCore: Sendable {
         catalog = CatalogStore(db: db, clock: clock)
         songs = CachedCatalog(catalog, clock: clock)
         library = LibraryStore(db: db, clock: clock)
-        let dataDir = (settings.databasePath as NSString).deletingLastPathComponent
-        art = ArtStore(library: library, cacheDir: (dataDir.isEmpty ? "." : dataDir) + "/art-cache", logger: logger)
+        art = ArtStore(library: library, cacheDir: settings.dataDirectory + "/art-cache", logger: logger)
+        clientPasswords = ClientPasswordStore(db: db, clock: clock, box: try SecretKeyFile.box(settings))
         ledger = StreamLedger(db: db, clock: clock)
         ledger.observe { [plugins, songs, library, logger] r in
             guard r.status != .active else { return plugins.streamStarted(r) }
@@ -127,6 +130,7 @@ public struct ServerCore: Sendable {
         services.loginThrottle = loginThrottle
         services.nowPlaying = nowPlaying
         services.art = art
+        services.clientPasswords = clientPasswords
         services.playlistTokens = playlistTokens
         if settings.metricsEnabled {
             let metrics = self.metrics
@@ -138,7 +142,7 @@ public struct ServerCore: Sendable {
 
     /// The feature modules' routes (Ampache, plugins, OpenAPI, players) next to the core's.
     public var routeModules: [RouteModule] {
-        var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
+        var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), subsonicRoutes(services), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
         return out
     }
@@ -163,7 +167,11 @@ final class MetricsBox: Sendable {
     func value(_ core: ServerCore) -> RepriseMetrics {
         metrics.withLock { m in
             if let m { return m }
-            let made = RepriseMetrics(core: core)
+            // The metrics keep a copy of the core: one without this box, or box, metrics and core would
+            // hold each other and no core (its database, its files) would ever be freed.
+            var detached = core
+            detached.metricsBox = MetricsBox()
+            let made = RepriseMetrics(core: detached)
             m = made
             return made
         }

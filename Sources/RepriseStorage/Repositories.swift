@@ -288,3 +288,17 @@ public protocol ArtServing: Sendable {
 extension ArtServing {
     public func cachedImage(kind: ItemKind, id: Int64, size: Int?) -> ArtImage? { nil }
 }
+
+/// Client passwords for Subsonic apps, sealed with a key kept outside the database.
+public protocol ClientPasswordRepository: Sendable {
+    /// Mints one for the user; the plaintext is returned once.
+    func create(user: User, label: String, ttlSeconds: Int64?) async throws -> (String, ClientPasswordInfo)
+    /// The user's (all users' when nil), newest first.
+    func list(userId: Int64?) async throws -> [ClientPasswordInfo]
+    /// Revokes one (only the user's own when `userId` is given); false when there is none.
+    @discardableResult func revoke(id: Int64, userId: Int64?) async throws -> Bool
+    /// The user's usable ones with their plaintexts, for Subsonic's token check.
+    func usable(userId: Int64) async throws -> [(info: ClientPasswordInfo, password: String)]
+    /// Notes a use (at most once a minute per password).
+    func used(id: Int64) async throws
+}

@@ -318,26 +318,17 @@ struct MPDConnectionTests {
         }
     }
 
-    @Test("with every low descriptor taken, a connection still gets one from the reserve, and gives it back")
-    func lowDescriptorReserve() async throws {
-        try await withMPD { server, first in
-            _ = try await first.status()
-            #expect(LowDescriptors.count > 0)
-            // Take every free number below the limit, as a busy server's streams and files would.
-            var taken: [Int32] = []
-            defer { for fd in taken { close(fd) } }
-            while true {
-                let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { break }
-                taken.append(fd)
-                if fd >= MPDHandle.highestSafeDescriptor { break }
-            }
-            #expect(MPDHandle.probeDescriptor() >= MPDHandle.highestSafeDescriptor)
-            let second = try await MPDConnection.connect(host: "127.0.0.1", port: server.port, password: nil, timeoutMs: 5000)
-            let status = try await second.status()
-            #expect(status.state == .stop)
-            second.close()
-        }
+    @Test("the low-descriptor reserve holds low numbers, frees the lowest for a connection, and takes them back")
+    func lowDescriptorReserve() throws {
+        let reserve = LowDescriptors(size: 4)
+        reserve.prepare()
+        let held = reserve.numbers.sorted()
+        #expect(held.count == 4 && held.allSatisfy { $0 < MPDHandle.highestSafeDescriptor })
+        #expect(reserve.release(2) == 2)
+        #expect(reserve.numbers.sorted() == Array(held.suffix(2)), "the lowest two were freed")
+        reserve.refill()
+        #expect(reserve.count == 4 && reserve.numbers.allSatisfy { $0 < MPDHandle.highestSafeDescriptor })
+        #expect(reserve.release(10) == 4 && reserve.count == 0)
     }
 
     @Test("20 blocked idles on 20 connections leave Swift's pool free")

@@ -88,7 +88,7 @@ import Testing
         let flac = dir.file("a.flac").path
         try await Tone.write(flac, seconds: 1)
         _ = try await Child.run("/usr/bin/metaflac", ["--import-picture-from=3|image/png|||\(png)", flac])
-        let db = try RepriseDatabase.open(path: dir.file("r.sqlite").path)
+        let db = try RepriseDatabase.open(path: dir.file("r.sqlite").path, readers: 2)
         let clock = ManualWallClock()
         let catalog = CatalogStore(db: db, clock: clock)
         let broken = dir.file("broken").path

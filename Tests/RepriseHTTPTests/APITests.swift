@@ -19,7 +19,7 @@ struct TestServer {
 
     init(policy: SessionPolicy = SessionPolicy(webTTL: 60_000, apiTTL: 600_000, minAge: 10_000, extendInterval: 5_000), maxBody: Int = 4096) throws {
         let path = try TempDir("reprise-http").file("reprise.sqlite").path
-        let db = try RepriseDatabase.open(path: path)
+        let db = try RepriseDatabase.open(path: path, readers: 2)
         let clock = ManualWallClock()
         let sessions = SessionStore(db: db, clock: clock, policy: policy)
         let tokens = StreamTokenStore(db: db, clock: clock)

@@ -196,7 +196,7 @@ struct FakeStage {
         rules: QueueRules = QueueRules(), chooser: (any AutoplayChooser)? = nil
     ) async throws {
         dir = try TempDir("reprise-fake").url
-        let db = try RepriseDatabase.open(path: dir.appendingPathComponent("db.sqlite").path)
+        let db = try RepriseDatabase.open(path: dir.appendingPathComponent("db.sqlite").path, readers: 2)
         let users = UserStore(db: db, clock: clock, bcryptCost: 4)
         owner = try await users.add(name: "ann", password: "password1", role: .user)
         let catalog = CatalogStore(db: db, clock: clock)

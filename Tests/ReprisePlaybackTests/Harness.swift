@@ -55,6 +55,7 @@ final class Stage: @unchecked Sendable {
               port: \(port)
             database:
               path: \(dir.path)/db.sqlite
+              readers: 2
             auth:
               bcrypt_cost: 4
             catalog:

@@ -18,7 +18,7 @@ struct Fixture {
 
     init(policy: SessionPolicy = SessionPolicy(webTTL: 60_000, apiTTL: 600_000, minAge: 10_000, extendInterval: 5_000), rules: any ExpiryRules = DefaultExpiryRules(), path: String? = nil) throws {
         self.path = try path ?? TempDir("reprise").file("reprise.sqlite").path
-        db = try RepriseDatabase.open(path: self.path)
+        db = try RepriseDatabase.open(path: self.path, readers: 2)
         clock = ManualWallClock()
         self.policy = policy
         users = UserStore(db: db, clock: clock, bcryptCost: 4)

@@ -35,6 +35,7 @@ struct Library {
             database:
               path: \(dir.path)/db.sqlite
               busy_timeout: \(busyTimeout)
+              readers: 2
             auth:
               bcrypt_cost: 4
             \(auth.map { "  \($0)\n" }.joined())http:

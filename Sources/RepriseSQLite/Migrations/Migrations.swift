@@ -15,6 +15,7 @@ extension RepriseDatabase {
         registerHealthProbe(&m)
         registerPlayerSharing(&m)
         registerLibrary(&m)
+        registerClientPasswords(&m)
         return m
     }
 }

@@ -1,0 +1,604 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RepriseCore
+import RepriseHTTP
+import RepriseStorage
+
+/// Registers Subsonic 1.16.1 with the OpenSubsonic extensions: `/rest/<method>` and `/rest/<method>.view`, GET and form POST.
+public func subsonicRoutes(_ app: AppServices) -> RouteModule {
+    let api = SubsonicAPI(app: app)
+    return RouteModule.build { on in
+        for method in [HTTPRequest.Method.get, .post] {
+            on("/rest/:method", method) { request, context in try await api.handle(request, context: context) }
+        }
+    }
+}
+
+/// What an answer is: a document (the envelope's children), or bytes (a stream, a cover).
+enum SubsonicOutcome: Sendable {
+    case document(SNode)
+    case response(Response)
+}
+
+/// Subsonic's ids: songs are numbers; albums `al-N`, artists `ar-N`; the one music folder `mf-1`
+/// (`getMusicFolders` says 1, and `getMusicDirectory` takes `1` for it: a song is no directory).
+enum SubsonicId: Equatable {
+    case song(Int64), album(Int64), artist(Int64), folder
+
+    init?(_ raw: String) {
+        if raw == "mf-1" { self = .folder; return }
+        if raw.hasPrefix("al-"), let n = Int64(raw.dropFirst(3)), n > 0 { self = .album(n); return }
+        if raw.hasPrefix("ar-"), let n = Int64(raw.dropFirst(3)), n > 0 { self = .artist(n); return }
+        guard let n = Int64(raw), n > 0 else { return nil }
+        self = .song(n)
+    }
+
+    static func album(_ id: Int64) -> String { "al-\(id)" }
+    static func artist(_ id: Int64) -> String { "ar-\(id)" }
+}
+
+struct SubsonicAPI: Sendable {
+    let app: AppServices
+    let auth: SubsonicAuthenticator
+
+    init(app: AppServices) {
+        self.app = app
+        self.auth = SubsonicAuthenticator(app: app)
+    }
+
+    /// The endpoints answered, for `getOpenSubsonicExtensions` and errors; others get error 0 ("not offered").
+    static let notOffered: Set<String> = [
+        "getPodcasts", "getNewestPodcasts", "refreshPodcasts", "createPodcastChannel", "deletePodcastChannel", "deletePodcastEpisode",
+        "downloadPodcastEpisode", "getShares", "createShare", "updateShare", "deleteShare", "getInternetRadioStations",
+        "createInternetRadioStation", "updateInternetRadioStation", "deleteInternetRadioStation", "getChatMessages", "addChatMessage",
+        "getVideos", "getVideoInfo", "getCaptions", "hls", "getUsers", "createUser", "updateUser", "deleteUser", "changePassword",
+        "getBookmarks", "createBookmark", "deleteBookmark", "getAvatar", "getPodcastEpisode",
+    ]
+
+    func handle(_ request: Request, context: RepriseContext) async throws -> Response {
+        var method = context.parameters.get("method") ?? ""
+        if method.hasSuffix(".view") { method.removeLast(5) }
+        let p: SubsonicParams
+        do {
+            p = try await SubsonicParams.read(request, limit: app.maxBodyBytes)
+        } catch {
+            return render(.xml, nil, SubsonicError(.generic, "the request body could not be read"))
+        }
+        var format = SubsonicFormat.xml
+        switch p["f"]?.lowercased() {
+        case "json"?: format = .json
+        case "jsonp"?:
+            guard let callback = p["callback"] else { return render(.json, nil, .missing("callback")) }
+            guard SubsonicFormat.validCallback(callback) else { return render(.json, nil, SubsonicError(.generic, "callback must be a JavaScript name")) }
+            format = .jsonp(callback: callback)
+        default: break
+        }
+        do {
+            let outcome = try await dispatch(method, p, request: request, context: context)
+            switch outcome {
+            case .document(let node): return render(format, node, nil)
+            case .response(let response): return response
+            }
+        } catch let e as SubsonicError {
+            return render(format, nil, e)
+        } catch let e as RepriseError {
+            let code: SubsonicError.Code = switch e.code {
+            case .notFound: .notFound
+            case .forbidden: .notAuthorized
+            case .badRequest: .generic
+            default: .generic
+            }
+            return render(format, nil, SubsonicError(code, e.message))
+        } catch let e as APIError {
+            // The stream endpoint's refusals: 401/403 keep their status for players; others as envelopes.
+            if request.uri.path.contains("stream") || request.uri.path.contains("download") { throw e }
+            return render(format, nil, SubsonicError(e.status == .forbidden ? .notAuthorized : .generic, e.message))
+        }
+    }
+
+    func render(_ format: SubsonicFormat, _ body: SNode?, _ error: SubsonicError?) -> Response {
+        let (text, type) = format.render(body, error: error)
+        return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func dispatch(_ method: String, _ p: SubsonicParams, request: Request, context: RepriseContext) async throws -> SubsonicOutcome {
+        // Answered without credentials.
+        switch method {
+        case "getOpenSubsonicExtensions":
+            let extensions = ["apiKeyAuthentication", "formPost"].map { SNode([("name", .string($0))], children: [("versions", .values([.int(1)]))]) }
+            return .document(SNode(children: [("openSubsonicExtensions", .many(extensions))]))
+        default: break
+        }
+        guard !method.isEmpty else { throw SubsonicError.notFound("method") }
+        let caller = try await auth.authenticate(p, context: context)
+        let user = caller.user
+        switch method {
+        case "ping":
+            return .document(SNode())
+        case "getLicense":
+            return .document(SNode(children: [("license", .one(SNode([("valid", .bool(true)), ("email", .string("")), ("licenseExpires", .string("2099-12-31T00:00:00Z"))])))]))
+        case "tokenInfo":
+            return .document(SNode(children: [("tokenInfo", .one(SNode([("username", .string(user.name))])))]))
+        case "getMusicFolders":
+            return .document(SNode(children: [("musicFolders", .one(SNode(children: [("musicFolder", .many([SNode([("id", .int(1)), ("name", .string("Music"))])]))])))]))
+        case "getIndexes", "getArtists":
+            return .document(try await indexes(id3: method == "getArtists", user: user))
+        case "getArtist":
+            return .document(try await artist(p, user: user))
+        case "getAlbum":
+            return .document(try await album(p, user: user))
+        case "getSong":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard case .song(let id)? = SubsonicId(raw), let song = try await app.catalog.song(id: id) else { throw SubsonicError.notFound("song \(raw)") }
+            return .document(SNode(children: [("song", .one(try await songNodes([song], user: user)[0]))]))
+        case "getMusicDirectory":
+            return .document(try await directory(p, user: user))
+        case "getGenres":
+            let genres = try await app.library.genres().map { g in
+                SNode([("songCount", .int(g.songCount)), ("albumCount", .int(g.albumCount))], text: g.name)
+            }
+            return .document(SNode(children: [("genres", .one(SNode(children: [("genre", .many(genres))])))]))
+        case "getAlbumList", "getAlbumList2":
+            let albums = try await albumList(p, user: user)
+            let name = method == "getAlbumList" ? "albumList" : "albumList2"
+            let nodes = try await albumNodes(albums, user: user, directory: method == "getAlbumList")
+            return .document(SNode(children: [(name, .one(SNode(children: [("album", .many(nodes))])))]))
+        case "getRandomSongs":
+            let size = try p.int("size", 1...500, fallback: 10)
+            var rules: [SearchRule] = []
+            if let genre = p["genre"] { rules.append(SearchRule(field: .genre, match: .equals, value: genre)) }
+            if let from = p["fromYear"] { rules.append(SearchRule(field: .year, match: .atLeast, value: from)) }
+            if let to = p["toYear"] { rules.append(SearchRule(field: .year, match: .atMost, value: to)) }
+            let ids = rules.isEmpty
+                ? try await app.library.list(.random, kind: .song, user: user.id, limit: size, offset: 0).ids
+                : try await app.library.search(rules: rules, matchAll: true, kind: .song, user: user.id, random: true, limit: size, offset: 0).ids
+            return .document(SNode(children: [("randomSongs", .one(SNode(children: [("song", .many(try await songNodes(try await app.catalog.songs(ids: ids), user: user)))])))]))
+        case "getSongsByGenre":
+            guard let genre = p["genre"] else { throw SubsonicError.missing("genre") }
+            let count = try p.int("count", 1...500, fallback: 10), offset = try p.int("offset", 0...Int(Int32.max), fallback: 0)
+            let ids = try await app.library.ids(kind: .song, genre: genre, limit: count, offset: offset).ids
+            return .document(SNode(children: [("songsByGenre", .one(SNode(children: [("song", .many(try await songNodes(try await app.catalog.songs(ids: ids), user: user)))])))]))
+        case "search2", "search3":
+            return .document(try await search(p, user: user, id3: method == "search3"))
+        case "getStarred", "getStarred2":
+            let songs = try await app.library.list(.flagged, kind: .song, user: user.id, limit: 5_000, offset: 0).ids
+            let albums = try await app.library.list(.flagged, kind: .album, user: user.id, limit: 5_000, offset: 0).ids
+            let artists = try await app.library.list(.flagged, kind: .artist, user: user.id, limit: 5_000, offset: 0).ids
+            var node = SNode()
+            node.list("artist", try await artistNodes(try await catalogArtists(artists), user: user))
+            node.list("album", try await albumNodes(try await catalogAlbums(albums), user: user, directory: method == "getStarred"))
+            node.list("song", try await songNodes(try await app.catalog.songs(ids: songs), user: user))
+            return .document(SNode(children: [(method == "getStarred" ? "starred" : "starred2", .one(node))]))
+        case "star", "unstar":
+            let on = method == "star"
+            var any = false
+            for raw in p.all("id") {
+                any = true
+                switch SubsonicId(raw) {
+                case .song(let id)?: try await app.library.star(user: user.id, kind: .song, ids: [id], on: on)
+                case .album(let id)?: try await app.library.star(user: user.id, kind: .album, ids: [id], on: on)
+                case .artist(let id)?: try await app.library.star(user: user.id, kind: .artist, ids: [id], on: on)
+                default: throw SubsonicError.notFound("item \(raw)")
+                }
+            }
+            for raw in p.all("albumId") {
+                any = true
+                guard let id = Self.number(raw, prefix: "al-") else { throw SubsonicError.notFound("album \(raw)") }
+                try await app.library.star(user: user.id, kind: .album, ids: [id], on: on)
+            }
+            for raw in p.all("artistId") {
+                any = true
+                guard let id = Self.number(raw, prefix: "ar-") else { throw SubsonicError.notFound("artist \(raw)") }
+                try await app.library.star(user: user.id, kind: .artist, ids: [id], on: on)
+            }
+            guard any else { throw SubsonicError.missing("id, albumId or artistId") }
+            return .document(SNode())
+        case "setRating":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard p["rating"] != nil else { throw SubsonicError.missing("rating") }
+            let rating = try p.int("rating", 0...5, fallback: 0)
+            switch SubsonicId(raw) {
+            case .song(let id)?: try await app.library.rate(user: user.id, kind: .song, id: id, rating: rating)
+            case .album(let id)?: try await app.library.rate(user: user.id, kind: .album, id: id, rating: rating)
+            case .artist(let id)?: try await app.library.rate(user: user.id, kind: .artist, id: id, rating: rating)
+            default: throw SubsonicError.notFound("item \(raw)")
+            }
+            return .document(SNode())
+        case "scrobble":
+            let ids = p.all("id")
+            guard !ids.isEmpty else { throw SubsonicError.missing("id") }
+            let times = p.all("time")
+            let now = app.clock.nowMs()
+            for (i, raw) in ids.enumerated() {
+                guard case .song(let id)? = SubsonicId(raw), try await app.catalog.song(id: id) != nil else { throw SubsonicError.notFound("song \(raw)") }
+                if p.bool("submission") == false {
+                    app.nowPlaying.announce(NowPlaying(userId: user.id, user: user.name, songId: id, player: caller.client, since: now))
+                } else {
+                    let at = i < times.count ? Int64(times[i]).map { min($0, now) } ?? now : now
+                    try await app.library.recordPlay(user: user.id, song: id, at: max(0, at), source: .client, client: caller.client, windowMs: AppServices.playWindowMs)
+                }
+            }
+            return .document(SNode())
+        case "getNowPlaying":
+            let users = Dictionary(try await app.users.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            let entries = app.nowPlaying.list(now: app.clock.nowMs(), streams: app.ledger.active()) { users[$0] }
+            let songs = Dictionary(try await app.catalog.songs(ids: entries.map(\.songId)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var nodes: [SNode] = []
+            for e in entries {
+                guard let s = songs[e.songId] else { continue }
+                var n = try await songNodes([s], user: user)[0]
+                n.add("username", e.user)
+                n.add("minutesAgo", Int((app.clock.nowMs() - e.since) / 60_000))
+                n.add("playerId", 0)
+                n.add("playerName", e.player)
+                nodes.append(n)
+            }
+            return .document(SNode(children: [("nowPlaying", .one(SNode(children: [("entry", .many(nodes))])))]))
+        case "getPlaylists":
+            if let other = p["username"], other != user.name, user.role != .admin { throw SubsonicError(.notAuthorized, "only an admin lists another user's playlists") }
+            let lists = try await app.library.playlists(viewer: user.id).filter { p["username"] == nil || $0.owner == p["username"] }
+            return .document(SNode(children: [("playlists", .one(SNode(children: [("playlist", .many(lists.map(Self.playlistNode)))])))]))
+        case "getPlaylist":
+            return .document(try await playlist(p, user: user))
+        case "createPlaylist":
+            let songs = try Self.songIds(p.all("songId"))
+            if let raw = p["playlistId"] {
+                guard let id = Int64(raw) else { throw SubsonicError.notFound("playlist \(raw)") }
+                _ = try await app.library.replacePlaylistSongs(id: id, owner: user.id, songs: songs)
+                if let name = p["name"] { _ = try await app.library.editPlaylist(id: id, owner: user.id, name: name, comment: nil, isPublic: nil) }
+                return .document(try await playlist(SubsonicParams(values: ["id": [raw]]), user: user))
+            }
+            guard let name = p["name"] else { throw SubsonicError.missing("name or playlistId") }
+            let created = try await app.library.createPlaylist(owner: user.id, name: name, comment: "", isPublic: false, songs: songs)
+            return .document(try await playlist(SubsonicParams(values: ["id": [String(created.id)]]), user: user))
+        case "updatePlaylist":
+            guard let raw = p["playlistId"] else { throw SubsonicError.missing("playlistId") }
+            guard let id = Int64(raw) else { throw SubsonicError.notFound("playlist \(raw)") }
+            _ = try await app.library.editPlaylist(id: id, owner: user.id, name: p["name"], comment: p["comment"], isPublic: p.bool("public"))
+            let remove = try p.all("songIndexToRemove").map { raw -> Int in
+                guard let i = Int(raw), (0...Playlist.maxSongs).contains(i) else { throw SubsonicError(.generic, "songIndexToRemove must be a position from 0") }
+                return i
+            }
+            if !remove.isEmpty { _ = try await app.library.removeFromPlaylist(id: id, owner: user.id, positions: remove) }
+            let add = try Self.songIds(p.all("songIdToAdd"))
+            if !add.isEmpty { _ = try await app.library.addToPlaylist(id: id, owner: user.id, songs: add, at: nil) }
+            return .document(SNode())
+        case "deletePlaylist":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard let id = Int64(raw) else { throw SubsonicError.notFound("playlist \(raw)") }
+            try await app.library.deletePlaylist(id: id, owner: user.id)
+            return .document(SNode())
+        case "getCoverArt":
+            return try await coverArt(p, request: request)
+        case "stream", "download":
+            return .response(try await stream(p, caller: caller, request: request, context: context))
+        case "getUser":
+            let name = p["username"] ?? user.name
+            guard name == user.name || user.role == .admin else { throw SubsonicError(.notAuthorized, "only an admin reads another user") }
+            guard let found = try await app.users.find(name: name) else { throw SubsonicError.notFound("user \(name)") }
+            return .document(SNode(children: [("user", .one(userNode(found)))]))
+        case "getScanStatus":
+            let count = try await app.catalog.counts().songs
+            return .document(SNode(children: [("scanStatus", .one(SNode([("scanning", .bool(false)), ("count", .int(count))])))]))
+        case "startScan":
+            guard user.role == .admin else { throw SubsonicError(.notAuthorized, "only an admin starts a scan") }
+            guard let scan = app.scan else { throw SubsonicError(.generic, "no catalog is configured") }
+            let summary = try await scan()
+            let count = summary.added + summary.updated + summary.unchanged
+            return .document(SNode(children: [("scanStatus", .one(SNode([("scanning", .bool(false)), ("count", .int(count))])))]))
+        default:
+            if Self.notOffered.contains(method) { throw SubsonicError(.generic, "\(method) is not offered by Reprise") }
+            throw SubsonicError(.notFound, "unknown method \(method)")
+        }
+    }
+
+    static func number(_ raw: String, prefix: String) -> Int64? {
+        Int64(raw.hasPrefix(prefix) ? String(raw.dropFirst(prefix.count)) : raw).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    static func songIds(_ raws: [String]) throws -> [Int64] {
+        try raws.map { raw in
+            guard case .song(let id)? = SubsonicId(raw) else { throw SubsonicError.notFound("song \(raw)") }
+            return id
+        }
+    }
+
+    static func iso(_ ms: Int64) -> String { Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) }
+
+    // MARK: objects
+
+    func songNodes(_ songs: [Song], user: User) async throws -> [SNode] {
+        guard !songs.isEmpty else { return [] }
+        let marks = try await app.library.annotations(user: user.id, kind: .song, ids: songs.map(\.id))
+        let art = try await app.library.withArt(kind: .song, ids: songs.map(\.id))
+        return songs.map { s in
+            var n = SNode()
+            n.add("id", String(s.id))
+            n.add("parent", SubsonicId.album(s.albumId))
+            n.add("isDir", false)
+            n.add("title", s.title)
+            n.add("album", s.album)
+            n.add("artist", s.artist)
+            n.add("track", s.track)
+            n.add("year", s.year)
+            n.add("genre", s.genre)
+            if art.contains(s.id) { n.add("coverArt", String(s.id)) }
+            n.add("size", s.size)
+            n.add("contentType", s.mimeType)
+            n.add("suffix", (s.path as NSString).pathExtension.lowercased())
+            n.add("duration", Int(s.durationMs / 1000))
+            n.add("bitRate", s.bitrate)
+            n.add("path", "\(s.artist)/\(s.album)/\((s.path as NSString).lastPathComponent)")
+            n.add("isVideo", false)
+            n.add("discNumber", s.disc)
+            n.add("created", Self.iso(s.mtimeMs))
+            n.add("albumId", SubsonicId.album(s.albumId))
+            n.add("artistId", SubsonicId.artist(s.artistId))
+            n.add("type", "music")
+            n.add("mediaType", "song")
+            let m = marks[s.id] ?? Annotation()
+            if let starred = m.starredAt { n.add("starred", Self.iso(starred)) }
+            if m.rating > 0 { n.add("userRating", m.rating) }
+            n.add("playCount", m.playCount)
+            if let played = m.lastPlayedAt { n.add("played", Self.iso(played)) }
+            n.add("channelCount", s.channels)
+            n.add("samplingRate", s.sampleRate)
+            n.list("genres", s.genre.map { [SNode([("name", .string($0))])] } ?? [])
+            return n
+        }
+    }
+
+    func albumNodes(_ albums: [AlbumInfo], user: User, directory: Bool = false) async throws -> [SNode] {
+        guard !albums.isEmpty else { return [] }
+        let marks = try await app.library.annotations(user: user.id, kind: .album, ids: albums.map(\.id))
+        let art = try await app.library.withArt(kind: .album, ids: albums.map(\.id))
+        return albums.map { a in
+            var n = SNode()
+            n.add("id", SubsonicId.album(a.id))
+            if directory {
+                n.add("parent", SubsonicId.artist(a.artistId))
+                n.add("isDir", true)
+                n.add("title", a.name)
+                n.add("album", a.name)
+            }
+            n.add("name", a.name)
+            n.add("artist", a.artist)
+            n.add("artistId", SubsonicId.artist(a.artistId))
+            if art.contains(a.id) { n.add("coverArt", SubsonicId.album(a.id)) }
+            n.add("songCount", a.songCount)
+            n.add("duration", Int(a.durationMs / 1000))
+            n.add("year", a.year)
+            let m = marks[a.id] ?? Annotation()
+            if let starred = m.starredAt { n.add("starred", Self.iso(starred)) }
+            if m.rating > 0 { n.add("userRating", m.rating) }
+            n.add("playCount", m.playCount)
+            if let played = m.lastPlayedAt { n.add("played", Self.iso(played)) }
+            n.add("created", Self.iso(0))
+            return n
+        }
+    }
+
+    func artistNodes(_ artists: [ArtistInfo], user: User) async throws -> [SNode] {
+        guard !artists.isEmpty else { return [] }
+        let marks = try await app.library.annotations(user: user.id, kind: .artist, ids: artists.map(\.id))
+        let art = try await app.library.withArt(kind: .artist, ids: artists.map(\.id))
+        return artists.map { a in
+            var n = SNode()
+            n.add("id", SubsonicId.artist(a.id))
+            n.add("name", a.name)
+            if art.contains(a.id) { n.add("coverArt", SubsonicId.artist(a.id)) }
+            n.add("albumCount", a.albumCount)
+            let m = marks[a.id] ?? Annotation()
+            if let starred = m.starredAt { n.add("starred", Self.iso(starred)) }
+            if m.rating > 0 { n.add("userRating", m.rating) }
+            return n
+        }
+    }
+
+    static func playlistNode(_ l: Playlist) -> SNode {
+        var n = SNode()
+        n.add("id", String(l.id))
+        n.add("name", l.name)
+        n.add("comment", l.comment)
+        n.add("owner", l.owner)
+        n.add("public", l.isPublic)
+        n.add("songCount", l.songCount)
+        n.add("duration", Int(l.durationMs / 1000))
+        n.add("created", iso(l.createdAt))
+        n.add("changed", iso(l.updatedAt))
+        return n
+    }
+
+    func userNode(_ u: User) -> SNode {
+        let admin = u.role == .admin
+        var n = SNode()
+        n.add("username", u.name)
+        n.add("scrobblingEnabled", true)
+        for role in ["adminRole", "settingsRole", "uploadRole", "podcastRole", "shareRole", "videoConversionRole"] {
+            n.add(role, role == "adminRole" || role == "settingsRole" ? admin : false)
+        }
+        for role in ["downloadRole", "playlistRole", "coverArtRole", "commentRole", "streamRole"] { n.add(role, true) }
+        n.add("jukeboxRole", false)
+        n.list("folder", [SNode(text: "1")])
+        return n
+    }
+
+    func catalogAlbums(_ ids: [Int64]) async throws -> [AlbumInfo] {
+        var out: [AlbumInfo] = []
+        for id in ids { if let a = try await app.catalog.album(id: id) { out.append(a) } }
+        return out
+    }
+
+    func catalogArtists(_ ids: [Int64]) async throws -> [ArtistInfo] {
+        var out: [ArtistInfo] = []
+        for id in ids { if let a = try await app.catalog.artist(id: id) { out.append(a) } }
+        return out
+    }
+
+    // MARK: browsing
+
+    /// `getIndexes` and `getArtists`: artists grouped by their first letter.
+    func indexes(id3: Bool, user: User) async throws -> SNode {
+        let artists = try await app.catalog.artists(limit: 100_000, offset: 0, query: nil).artists
+        let nodes = try await artistNodes(artists, user: user)
+        var groups: [(String, [SNode])] = []
+        for (a, n) in zip(artists, nodes) {
+            let first = a.name.first.map { $0.isLetter ? String($0).uppercased().folding(options: .diacriticInsensitive, locale: nil) : "#" } ?? "#"
+            if groups.last?.0 == first { groups[groups.count - 1].1.append(n) } else { groups.append((first, [n])) }
+        }
+        var merged: [String: [SNode]] = [:]
+        var order: [String] = []
+        for (k, v) in groups {
+            if merged[k] == nil { order.append(k) }
+            merged[k, default: []] += v
+        }
+        let index = order.sorted().map { SNode([("name", .string($0))], children: [("artist", .many(merged[$0] ?? []))]) }
+        var node = SNode([("ignoredArticles", .string("The El La Los Las Le Les"))])
+        if !id3 { node.add("lastModified", try await app.catalog.lastChanges().updated ?? 0) }
+        node.list("index", index)
+        return SNode(children: [(id3 ? "artists" : "indexes", .one(node))])
+    }
+
+    func artist(_ p: SubsonicParams, user: User) async throws -> SNode {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        guard let id = Self.number(raw, prefix: "ar-"), let a = try await app.catalog.artist(id: id) else { throw SubsonicError.notFound("artist \(raw)") }
+        var node = try await artistNodes([a], user: user)[0]
+        let albums = try await app.catalog.albums(limit: 10_000, offset: 0, query: nil, artistId: id).albums
+        node.list("album", try await albumNodes(albums, user: user))
+        return SNode(children: [("artist", .one(node))])
+    }
+
+    func album(_ p: SubsonicParams, user: User) async throws -> SNode {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        guard let id = Self.number(raw, prefix: "al-"), let a = try await app.catalog.album(id: id) else { throw SubsonicError.notFound("album \(raw)") }
+        var node = try await albumNodes([a], user: user)[0]
+        let songs = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0).songs
+        node.list("song", try await songNodes(songs, user: user))
+        return SNode(children: [("album", .one(node))])
+    }
+
+    /// `getMusicDirectory`: the folder lists artists, an artist its albums, an album its songs.
+    func directory(_ p: SubsonicParams, user: User) async throws -> SNode {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        var node = SNode()
+        switch raw == "1" ? .folder : SubsonicId(raw) {
+        case .folder?:
+            node.add("id", "1")
+            node.add("name", "Music")
+            let artists = try await app.catalog.artists(limit: 100_000, offset: 0, query: nil).artists
+            node.list("child", try await artistNodes(artists, user: user).map { a in
+                var n = a
+                n.attributes = [("parent", .string("1")), ("isDir", .bool(true)), ("title", n.attributes.first { $0.0 == "name" }?.1 ?? .string(""))] + n.attributes
+                return n
+            })
+        case .artist(let id)?:
+            guard let a = try await app.catalog.artist(id: id) else { throw SubsonicError.notFound("artist \(raw)") }
+            node.add("id", SubsonicId.artist(id))
+            node.add("parent", "1")
+            node.add("name", a.name)
+            node.list("child", try await albumNodes(try await app.catalog.albums(limit: 10_000, offset: 0, query: nil, artistId: id).albums, user: user, directory: true))
+        case .album(let id)?:
+            guard let a = try await app.catalog.album(id: id) else { throw SubsonicError.notFound("album \(raw)") }
+            node.add("id", SubsonicId.album(id))
+            node.add("parent", SubsonicId.artist(a.artistId))
+            node.add("name", a.name)
+            node.list("child", try await songNodes(try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 10_000, offset: 0).songs, user: user))
+        default:
+            throw SubsonicError.notFound("directory \(raw)")
+        }
+        return SNode(children: [("directory", .one(node))])
+    }
+
+    /// `getAlbumList(2)`: every `type` of the API.
+    func albumList(_ p: SubsonicParams, user: User) async throws -> [AlbumInfo] {
+        guard let type = p["type"] else { throw SubsonicError.missing("type") }
+        let size = try p.int("size", 1...500, fallback: 10), offset = try p.int("offset", 0...Int(Int32.max), fallback: 0)
+        let ids: [Int64]
+        switch type {
+        case "random": ids = try await app.library.list(.random, kind: .album, user: user.id, limit: size, offset: 0).ids
+        case "newest": ids = try await app.library.list(.newest, kind: .album, user: user.id, limit: size, offset: offset).ids
+        case "frequent": ids = try await app.library.list(.frequent, kind: .album, user: user.id, limit: size, offset: offset).ids
+        case "recent": ids = try await app.library.list(.recent, kind: .album, user: user.id, limit: size, offset: offset).ids
+        case "starred": ids = try await app.library.list(.flagged, kind: .album, user: user.id, limit: size, offset: offset).ids
+        case "highest": ids = try await app.library.list(.highest, kind: .album, user: user.id, limit: size, offset: offset).ids
+        case "alphabeticalByName": ids = try await app.library.search("", kind: .album, limit: size, offset: offset).ids
+        case "alphabeticalByArtist": return try await app.catalog.albums(limit: size, offset: offset, query: nil).albums
+        case "byYear":
+            guard let from = p["fromYear"].flatMap({ Int($0) }), let to = p["toYear"].flatMap({ Int($0) }), (0...9999).contains(from), (0...9999).contains(to) else {
+                throw SubsonicError.missing("fromYear and toYear")
+            }
+            ids = try await app.library.ids(kind: .album, years: min(from, to)...max(from, to), limit: size, offset: offset).ids
+        case "byGenre":
+            guard let genre = p["genre"] else { throw SubsonicError.missing("genre") }
+            ids = try await app.library.ids(kind: .album, genre: genre, limit: size, offset: offset).ids
+        default:
+            throw SubsonicError(.generic, "unknown album list type \(type)")
+        }
+        return try await catalogAlbums(ids)
+    }
+
+    /// `search2` and `search3`: artists, albums and songs, each paged; an empty query lists everything.
+    func search(_ p: SubsonicParams, user: User, id3: Bool) async throws -> SNode {
+        var query = p["query"] ?? ""
+        // Some apps send the empty query as two quotes.
+        if query == "\"\"" { query = "" }
+        let artistCount = try p.int("artistCount", 0...500, fallback: 20), artistOffset = try p.int("artistOffset", 0...Int(Int32.max), fallback: 0)
+        let albumCount = try p.int("albumCount", 0...500, fallback: 20), albumOffset = try p.int("albumOffset", 0...Int(Int32.max), fallback: 0)
+        let songCount = try p.int("songCount", 0...500, fallback: 20), songOffset = try p.int("songOffset", 0...Int(Int32.max), fallback: 0)
+        var node = SNode()
+        let artists = artistCount == 0 ? [] : try await app.library.search(query, kind: .artist, limit: artistCount, offset: artistOffset).ids
+        let albums = albumCount == 0 ? [] : try await app.library.search(query, kind: .album, limit: albumCount, offset: albumOffset).ids
+        let songs = songCount == 0 ? [] : try await app.library.search(query, kind: .song, limit: songCount, offset: songOffset).ids
+        node.list("artist", try await artistNodes(try await catalogArtists(artists), user: user))
+        node.list("album", try await albumNodes(try await catalogAlbums(albums), user: user, directory: !id3))
+        node.list("song", try await songNodes(try await app.catalog.songs(ids: songs), user: user))
+        return SNode(children: [(id3 ? "searchResult3" : "searchResult2", .one(node))])
+    }
+
+    func playlist(_ p: SubsonicParams, user: User) async throws -> SNode {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        guard let id = Int64(raw), let list = try await app.library.playlist(id: id, viewer: user.id),
+              let songs = try await app.library.playlistSongs(id: id, viewer: user.id) else { throw SubsonicError.notFound("playlist \(raw)") }
+        var node = Self.playlistNode(list)
+        node.list("entry", try await songNodes(songs, user: user))
+        return SNode(children: [("playlist", .one(node))])
+    }
+
+    // MARK: bytes
+
+    func coverArt(_ p: SubsonicParams, request: Request) async throws -> SubsonicOutcome {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        var size: Int?
+        if p["size"] != nil { size = try p.int("size", 16...2_048, fallback: 300) }
+        let kind: ItemKind, id: Int64
+        switch SubsonicId(raw) {
+        case .song(let n)?: (kind, id) = (.song, n)
+        case .album(let n)?: (kind, id) = (.album, n)
+        case .artist(let n)?: (kind, id) = (.artist, n)
+        default: throw SubsonicError.notFound("cover art \(raw)")
+        }
+        guard let art = app.art, let image = try await art.image(kind: kind, id: id, size: size) else { throw SubsonicError.notFound("cover art \(raw)") }
+        let etag = "\"\(image.etag)\""
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+            return .response(Response(status: .notModified, headers: [.eTag: etag]))
+        }
+        return .response(Response(status: .ok, headers: [.contentType: image.mime, .eTag: etag, .cacheControl: "private, max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: image.bytes))))
+    }
+
+    /// `stream` and `download`: the file as it is (no transcoding yet: `maxBitRate`, `format`,
+    /// `timeOffset` and `estimateContentLength` are accepted and ignored), with Range, through the
+    /// stream endpoint and the token policy (credential kind `subsonic`). Never counts a play.
+    func stream(_ p: SubsonicParams, caller: SubsonicCaller, request: Request, context: RepriseContext) async throws -> Response {
+        guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+        guard case .song(let id)? = SubsonicId(raw) else { throw SubsonicError.notFound("song \(raw)") }
+        guard try await app.catalog.song(id: id) != nil else { throw SubsonicError.notFound("song \(raw)") }
+        let endpoint = StreamEndpoint(app: app)
+        let (credential, song) = try await endpoint.countingRefusals {
+            try await endpoint.authorize(user: caller.user, kind: .subsonic, label: "subsonic:\(caller.client)", request: request, context: context, songId: id)
+        }
+        guard let song else { throw SubsonicError.notFound("song \(raw)") }
+        return try await endpoint.serve(song, request: request, context: context, credential: credential)
+    }
+}
