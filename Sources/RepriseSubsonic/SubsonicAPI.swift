@@ -421,7 +421,7 @@ struct SubsonicAPI: Sendable {
         }
         for role in ["downloadRole", "playlistRole", "coverArtRole", "commentRole", "streamRole"] { n.add(role, true) }
         n.add("jukeboxRole", false)
-        n.list("folder", [SNode(text: "1")])
+        n.children.append(("folder", .values([.int(1)])))
         return n
     }
 

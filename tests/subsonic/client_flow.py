@@ -74,10 +74,11 @@ def main(base, port, user, password, client_password, apikey, path):
     finally:
         c.cleanup()
 
-    # py-opensonic with the legacy enc: password (the account password) and with an API key.
-    legacy = libopensonic.Connection(base, username=user, password=password, port=port, legacy_auth=True)
+    # py-opensonic with the legacy enc: password (the account password) over GET, and with an API key.
+    legacy = libopensonic.Connection(base, username=user, password=password, port=port, legacy_auth=True, use_get=True)
     try:
-        check(legacy.ping(), "opensonic ping with p=enc: (account password)")
+        check(legacy.ping(), "opensonic ping with p=enc: (account password), GET")
+        check(len(legacy.search3("", song_count=10).song) == 3, "opensonic search3 '' over GET")
     finally:
         legacy.cleanup()
     keyed = libopensonic.Connection(base, api_key=apikey, port=port)
@@ -87,9 +88,9 @@ def main(base, port, user, password, client_password, apikey, path):
     finally:
         keyed.cleanup()
 
-    # py-sonic, GET, token auth with the client password.
-    s = libsonic.Connection(base, user, client_password, port=port, useGET=True)
-    check(s.ping(), "py-sonic ping (GET, t+s)")
+    # py-sonic (its GET mode is broken in 1.2.0: urllib2), form POST, token auth with the client password.
+    s = libsonic.Connection(base, user, client_password, port=port, serverPath="rest")
+    check(s.ping(), "py-sonic ping (POST, t+s)")
     a = s.getArtists()
     check(a["status"] == "ok" and len(a["artists"]["index"]) == 2, "py-sonic getArtists")
     r = s.search3("")
