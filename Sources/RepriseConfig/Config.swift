@@ -138,7 +138,7 @@ let schema: [(key: String, type: KeyType, default: String?)] = [
 let listSeparator: Character = "\u{1F}"
 
 /// Sections whose inner keys belong to someone else (plugins, players); kept as trees.
-let treeSections: [String] = ["plugins", "playback", "ampache"]
+let treeSections: [String] = ["plugins", "playback", "ampache", "subsonic"]
 
 /// Loads settings from a YAML file, the environment and CLI overrides.
 public enum ConfigLoader {

@@ -60,18 +60,28 @@ extension RepriseSettings {
 
     /// `ampache.localplay`: user name -> the player Ampache's `localplay` drives; each player must be configured.
     public func ampacheLocalplay(players: [String]) throws -> [String: String] {
-        guard let section = trees["ampache"] else { return [:] }
-        guard case .map(let keys) = section else { throw RepriseError(.config, "\(file): 'ampache' must be a mapping") }
-        for (k, _) in keys where k != "localplay" {
-            throw RepriseError(.config, "\(file): unknown key 'ampache.\(k)' (known: ampache.localplay)")
+        try playerChoice(section: "ampache", key: "localplay", players: players)
+    }
+
+    /// `subsonic.jukebox`: user name -> the player Subsonic's `jukeboxControl` drives; each player must be configured.
+    public func subsonicJukebox(players: [String]) throws -> [String: String] {
+        try playerChoice(section: "subsonic", key: "jukebox", players: players)
+    }
+
+    /// `<section>.<key>`: a mapping of user names to configured player names (the section's only key).
+    func playerChoice(section name: String, key: String, players: [String]) throws -> [String: String] {
+        guard let section = trees[name] else { return [:] }
+        guard case .map(let keys) = section else { throw RepriseError(.config, "\(file): '\(name)' must be a mapping") }
+        for (k, _) in keys where k != key {
+            throw RepriseError(.config, "\(file): unknown key '\(name).\(k)' (known: \(name).\(key))")
         }
-        guard let localplay = section["localplay"] else { return [:] }
-        guard case .map(let entries) = localplay else { throw RepriseError(.config, "\(file): 'ampache.localplay' must map user names to player names") }
+        guard let choice = section[key] else { return [:] }
+        guard case .map(let entries) = choice else { throw RepriseError(.config, "\(file): '\(name).\(key)' must map user names to player names") }
         var out: [String: String] = [:]
         for (user, v) in entries {
-            guard let player = v.scalar else { throw RepriseError(.config, "\(file): 'ampache.localplay.\(user)' must be a player name") }
+            guard let player = v.scalar else { throw RepriseError(.config, "\(file): '\(name).\(key).\(user)' must be a player name") }
             guard players.contains(player) else {
-                throw RepriseError(.config, "\(file): 'ampache.localplay.\(user)' names player '\(player)', which is not in playback.players")
+                throw RepriseError(.config, "\(file): '\(name).\(key).\(user)' names player '\(player)', which is not in playback.players")
             }
             out[user] = player
         }

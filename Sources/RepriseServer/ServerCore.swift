@@ -39,6 +39,8 @@ public struct ServerCore: Sendable {
     public let clientPasswords: ClientPasswordStore
     /// `ampache.localplay`: which player Ampache's `localplay` drives, per user.
     let ampacheLocalplay: [String: String]
+    /// User name -> the player Subsonic's `jukeboxControl` drives (`subsonic.jukebox`).
+    let subsonicJukebox: [String: String]
     public let scanner: LibraryScanner
     /// The token policy streams and new tokens are checked against.
     public let tokenPolicy: any TokenPolicy
@@ -99,6 +101,7 @@ public struct ServerCore: Sendable {
         let players = try PlayerConfig.parse(try settings.playerEntries(), file: settings.file)
         let rules = try settings.playbackRules()
         ampacheLocalplay = try settings.ampacheLocalplay(players: players.map(\.name))
+        subsonicJukebox = try settings.subsonicJukebox(players: players.map(\.name))
         if players.isEmpty {
             playback = nil
         } else {
@@ -142,7 +145,7 @@ public struct ServerCore: Sendable {
 
     /// The feature modules' routes (Ampache, plugins, OpenAPI, players) next to the core's.
     public var routeModules: [RouteModule] {
-        var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), subsonicRoutes(services), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
+        var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), subsonicRoutes(services, playback: playback, jukebox: subsonicJukebox), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
         return out
     }

@@ -7,8 +7,9 @@ import RepriseHTTP
 import RepriseStorage
 
 /// Registers Subsonic 1.16.1 with the OpenSubsonic extensions: `/rest/<method>` and `/rest/<method>.view`, GET and form POST.
-public func subsonicRoutes(_ app: AppServices) -> RouteModule {
-    let api = SubsonicAPI(app: app)
+/// `jukebox` maps a user name to the player `jukeboxControl` drives for that user (`subsonic.jukebox`).
+public func subsonicRoutes(_ app: AppServices, playback: (any PlayerDirectory)? = nil, jukebox: [String: String] = [:]) -> RouteModule {
+    let api = SubsonicAPI(app: app, playback: playback, jukebox: jukebox)
     return RouteModule.build { on in
         for method in [HTTPRequest.Method.get, .post] {
             on("/rest/:method", method) { request, context in try await api.handle(request, context: context) }
@@ -42,10 +43,16 @@ enum SubsonicId: Equatable {
 struct SubsonicAPI: Sendable {
     let app: AppServices
     let auth: SubsonicAuthenticator
+    /// The supervised players `jukeboxControl` drives; nil when none are configured.
+    let playback: (any PlayerDirectory)?
+    /// User name -> the player `jukeboxControl` drives for that user; others get their first owned player.
+    let jukeboxChoice: [String: String]
 
-    init(app: AppServices) {
+    init(app: AppServices, playback: (any PlayerDirectory)? = nil, jukebox: [String: String] = [:]) {
         self.app = app
         self.auth = SubsonicAuthenticator(app: app)
+        self.playback = playback
+        self.jukeboxChoice = jukebox
     }
 
     /// The endpoints answered, for `getOpenSubsonicExtensions` and errors; others get error 0 ("not offered").
@@ -279,6 +286,8 @@ struct SubsonicAPI: Sendable {
             guard name == user.name || user.role == .admin else { throw SubsonicError(.notAuthorized, "only an admin reads another user") }
             guard let found = try await app.users.find(name: name) else { throw SubsonicError.notFound("user \(name)") }
             return .document(SNode(children: [("user", .one(userNode(found)))]))
+        case "jukeboxControl":
+            return .document(try await jukebox(p, user: user))
         case "getScanStatus":
             let count = try await app.catalog.counts().songs
             return .document(SNode(children: [("scanStatus", .one(SNode([("scanning", .bool(false)), ("count", .int(count))])))]))
@@ -420,7 +429,7 @@ struct SubsonicAPI: Sendable {
             n.add(role, role == "adminRole" || role == "settingsRole" ? admin : false)
         }
         for role in ["downloadRole", "playlistRole", "coverArtRole", "commentRole", "streamRole"] { n.add(role, true) }
-        n.add("jukeboxRole", false)
+        n.add("jukeboxRole", jukeboxPlayer(for: u) != nil)
         n.children.append(("folder", .values([.int(1)])))
         return n
     }
@@ -564,6 +573,66 @@ struct SubsonicAPI: Sendable {
         var node = Self.playlistNode(list)
         node.list("entry", try await songNodes(songs, user: user))
         return SNode(children: [("playlist", .one(node))])
+    }
+
+    // MARK: jukebox
+
+    /// The player `jukeboxControl` drives for `user`: the one `subsonic.jukebox` names, else the first, by name, the user owns.
+    func jukeboxPlayer(for user: User) -> (any PlayerControl)? {
+        if let name = jukeboxChoice[user.name] {
+            guard let player = playback?.players[name], player.owner == user.name || user.role == .admin else { return nil }
+            return player
+        }
+        return (playback?.players.values).map { Array($0) }?.filter { $0.owner == user.name }.sorted { $0.name < $1.name }.first
+    }
+
+    /// `jukeboxControl` on the user's supervised player: the supervisor does the work (player-token
+    /// URLs, reconnects and restores, other MPD clients), so the jukebox keeps its guarantees.
+    func jukebox(_ p: SubsonicParams, user: User) async throws -> SNode {
+        guard let player = jukeboxPlayer(for: user) else { throw SubsonicError(.notAuthorized, "no jukebox player for \(user.name): configure playback.players (and subsonic.jukebox)") }
+        guard let action = p["action"] else { throw SubsonicError.missing("action") }
+        func status(withEntries: Bool) async throws -> SNode {
+            let r = await player.report()
+            var n = SNode()
+            n.add("currentIndex", r.queue.isEmpty ? -1 : r.position)
+            n.add("playing", r.state == "play")
+            n.attributes.append(("gain", .double(Double(r.volume ?? 100) / 100)))
+            n.add("position", Int(r.elapsedMs / 1000))
+            if withEntries {
+                let songs = Dictionary(try await app.catalog.songs(ids: r.queue.filter { $0 > 0 }).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                n.list("entry", try await songNodes(r.queue.compactMap { songs[$0] }, user: user))
+            }
+            return n
+        }
+        do {
+            switch action {
+            case "get": return SNode(children: [("jukeboxPlaylist", .one(try await status(withEntries: true)))])
+            case "status": break
+            case "start": try await player.command("play")
+            case "stop": try await player.command("pause")
+            case "skip":
+                let index = try p.int("index", 0...Playlist.maxSongs, fallback: 0)
+                try await player.jump(to: index)
+            case "add", "set":
+                let ids = try Self.songIds(p.all("id"))
+                guard ids.count <= Playlist.maxSongs else { throw SubsonicError(.generic, "at most \(Playlist.maxSongs) songs at once") }
+                // One batch, however many songs.
+                if !ids.isEmpty || action == "set" {
+                    if action == "set" && ids.isEmpty { try await player.clearQueue() } else { try await player.enqueue(ids, clear: action == "set") }
+                }
+            case "clear": try await player.clearQueue()
+            case "setGain":
+                guard let raw = p["gain"], let gain = Double(raw), gain.isFinite, (0...1).contains(gain) else { throw SubsonicError(.generic, "gain is 0.0 to 1.0") }
+                try await player.setVolume(Int((gain * 100).rounded()))
+            case "remove", "shuffle":
+                throw SubsonicError(.generic, "jukeboxControl \(action) is not offered yet")
+            default:
+                throw SubsonicError(.generic, "unknown jukebox action \(action)")
+            }
+        } catch let e as RepriseError where e.code == .unavailable {
+            throw SubsonicError(.generic, e.message)
+        }
+        return SNode(children: [("jukeboxStatus", .one(try await status(withEntries: false)))])
     }
 
     // MARK: bytes

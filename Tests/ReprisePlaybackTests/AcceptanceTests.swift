@@ -361,6 +361,53 @@ import Testing
     }
 
     /// Ampache's localplay drives the user's MPD: add, play, status, volume, skip, songs.
+    /// Subsonic's `jukeboxControl` drives the user's supervised MPD: add (one batch), start, status,
+    /// skip, setGain, get, stop, clear; then the web session of the same user is collected while the
+    /// jukebox plays on (its URLs carry the player's token, not the user's credentials).
+    @Test func subsonicJukeboxOnMPD() async throws {
+        let stage = try await Stage(songs: 3, seconds: 5, extraYAML: """
+            sessions:
+              web_ttl: 2s
+              min_age: 0
+              extend_interval: 1s
+            gc:
+              interval: 500ms
+              jitter: 0
+            """)
+        defer { Task { await stage.tearDown() } }
+        _ = try await stage.login()
+        let ids = try await stage.core.catalog.index().values.map(\.id).sorted()
+        func jukebox(_ query: String) async throws -> [String: Any] {
+            let (status, body) = try await stage.call("GET", "/rest/jukeboxControl?u=ann&p=password1&f=json&c=test&\(query)")
+            #expect(status == 200)
+            return body["subsonic-response"] as? [String: Any] ?? [:]
+        }
+        var r = try await jukebox("action=add&" + ids.map { "id=\($0)" }.joined(separator: "&"))
+        #expect(r["status"] as? String == "ok", "\(r)")
+        _ = try await jukebox("action=start")
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.state == "play" && (r?.elapsedMs ?? 0) > 300 })
+        r = try await jukebox("action=status")
+        #expect((r["jukeboxStatus"] as? [String: Any])?["playing"] as? Bool == true)
+        _ = try await jukebox("action=skip&index=2")
+        #expect(try await stage.eventually(8) { await stage.report()?.position == 2 })
+        _ = try await jukebox("action=setGain&gain=0.5")
+        #expect(try await stage.eventually(5) { await stage.report()?.volume == 50 })
+        r = try await jukebox("action=get")
+        let list = r["jukeboxPlaylist"] as? [String: Any]
+        #expect((list?["entry"] as? [Any])?.count == 3 && list?["currentIndex"] as? Int == 2 && list?["gain"] as? Double == 0.5)
+        // The user's web session expires and is collected; the jukebox plays on.
+        let collected = try await stage.eventually(10) { try await stage.core.sessions.list().isEmpty }
+        #expect(collected)
+        #expect(await stage.report()?.state == "play")
+        #expect(try await jukebox("action=remove&index=0")["status"] as? String == "failed")
+        _ = try await jukebox("action=stop")
+        #expect(try await stage.eventually(5) { await stage.report()?.state == "pause" })
+        _ = try await jukebox("action=clear")
+        #expect(try await stage.eventually(5) { await stage.report()?.queue.isEmpty == true })
+        let user = try await stage.call("GET", "/rest/getUser?u=ann&p=password1&f=json&username=ann").1["subsonic-response"] as? [String: Any]
+        #expect((user?["user"] as? [String: Any])?["jukeboxRole"] as? Bool == true)
+    }
+
     @Test func ampacheLocalplayOnMPD() async throws {
         let stage = try await Stage(songs: 3, seconds: 5)
         defer { Task { await stage.tearDown() } }
