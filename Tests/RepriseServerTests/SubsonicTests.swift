@@ -102,6 +102,11 @@ import Testing
             #expect(try await code("apiKey=\(key)") == nil)
             #expect(try await code("apiKey=\(key)&u=ann") == 43)
             #expect(try await code("apiKey=ak_nope") == 44)
+            // A verified password is remembered, but not past a change of password.
+            #expect(try await code("u=ann&p=password1") == nil)
+            try await lib.core.users.setPassword(name: "ann", password: "password9")
+            #expect(try await code("u=ann&p=password1") == 40)
+            #expect(try await code("u=ann&p=password9") == nil)
             // A user without a client password is told how to mint one.
             _ = try await lib.core.users.add(name: "bob", password: "password2", role: .user)
             let bob = Self.envelope(try await client.get("/rest/ping?u=bob&t=\(Self.md5("password2" + salt))&s=\(salt)&f=json"))
@@ -113,7 +118,7 @@ import Testing
             // Form POST carries the parameters in the body.
             let post = try await client.execute(
                 uri: "/rest/ping.view", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                body: ByteBuffer(string: "u=ann&p=password1&v=1.16.1&c=test&f=json")
+                body: ByteBuffer(string: "u=ann&p=password9&v=1.16.1&c=test&f=json")
             ) { r in Reply(status: r.status, headers: r.headers, body: Data(r.body.readableBytesView)) }
             #expect(Self.envelope(post)["status"] as? String == "ok")
             // Failures are throttled like the other logins.
