@@ -85,6 +85,18 @@ public struct NowPlaying: Sendable, Equatable, Codable {
     }
 }
 
+/// A user's saved play queue: songs, the current one (an index), where in it, when and from which client.
+public struct PlayQueue: Sendable, Equatable, Codable {
+    public var songs: [Int64]
+    public var current: Int?
+    public var positionMs: Int64
+    public var changedAt: Int64
+    public var changedBy: String
+    public init(songs: [Int64], current: Int?, positionMs: Int64, changedAt: Int64, changedBy: String) {
+        (self.songs, self.current, self.positionMs, self.changedAt, self.changedBy) = (songs, current, positionMs, changedAt, changedBy)
+    }
+}
+
 /// Where an item's picture is: an image file, or the embedded picture of a song file.
 public enum ArtSource: Sendable, Equatable {
     case file(String)

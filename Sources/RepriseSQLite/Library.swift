@@ -479,6 +479,38 @@ public struct LibraryStore: Sendable {
         }
     }
 
+    public func playQueue(user: Int64) async throws -> PlayQueue? {
+        try await db.read { db in
+            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM play_queues WHERE user_id = ?", arguments: [user]) else { return nil }
+            let text: String = r["songs"]
+            let saved = (try? JSONDecoder().decode([Int64].self, from: Data(text.utf8))) ?? []
+            let known = Set(try Int64.fetchAll(db, sql: "SELECT id FROM songs WHERE id IN (SELECT value FROM json_each(?))", arguments: [text]))
+            var current: Int? = r["current"]
+            // Songs removed from the catalog since are left out; the current index follows its song.
+            if let c = current { current = c < saved.count && known.contains(saved[c]) ? saved.prefix(c).filter(known.contains).count : nil }
+            return PlayQueue(songs: saved.filter(known.contains), current: current, positionMs: r["position_ms"], changedAt: r["changed_at"], changedBy: r["changed_by"])
+        }
+    }
+
+    public func savePlayQueue(user: Int64, _ queue: PlayQueue) async throws {
+        guard queue.songs.count <= Playlist.maxSongs else { throw RepriseError(.badRequest, "a play queue holds at most \(Playlist.maxSongs) songs") }
+        if let c = queue.current, !queue.songs.indices.contains(c) { throw RepriseError(.badRequest, "the current song is not in the queue") }
+        try await db.write { db in
+            guard !queue.songs.isEmpty else {
+                try db.execute(sql: "DELETE FROM play_queues WHERE user_id = ?", arguments: [user])
+                return
+            }
+            try Self.requireSongs(db, queue.songs)
+            try db.execute(
+                sql: """
+                    INSERT INTO play_queues (user_id, songs, current, position_ms, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (user_id) DO UPDATE SET songs = excluded.songs, current = excluded.current, position_ms = excluded.position_ms,
+                      changed_at = excluded.changed_at, changed_by = excluded.changed_by
+                    """,
+                arguments: [user, Self.json(queue.songs), queue.current, max(0, queue.positionMs), queue.changedAt, StoredText.bounded(queue.changedBy, max: StoredText.maxClient) ?? ""])
+        }
+    }
+
     public func withArt(kind: ItemKind, ids: [Int64]) async throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
         let albumHasArt = "(al.art_path IS NOT NULL OR EXISTS (SELECT 1 FROM songs x WHERE x.album_id = al.id AND x.art = 1))"

@@ -262,6 +262,10 @@ public protocol LibraryRepository: Sendable {
     func art(kind: ItemKind, id: Int64) async throws -> ArtSource?
     /// Counts of genres and playlists (all users'), for handshakes.
     func counts() async throws -> (genres: Int, playlists: Int)
+    /// The user's saved play queue (songs no longer in the catalog left out), if any.
+    func playQueue(user: Int64) async throws -> PlayQueue?
+    /// Saves the user's play queue (an empty list removes it).
+    func savePlayQueue(user: Int64, _ queue: PlayQueue) async throws
     /// Which of these items have a picture (their own, their album's, or an artist's album's).
     func withArt(kind: ItemKind, ids: [Int64]) async throws -> Set<Int64>
     /// Ids of items whose songs match all (or any) of the rules, for the user (ratings, stars, plays are theirs).

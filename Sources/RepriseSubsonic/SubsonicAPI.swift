@@ -286,6 +286,75 @@ struct SubsonicAPI: Sendable {
             guard name == user.name || user.role == .admin else { throw SubsonicError(.notAuthorized, "only an admin reads another user") }
             guard let found = try await app.users.find(name: name) else { throw SubsonicError.notFound("user \(name)") }
             return .document(SNode(children: [("user", .one(userNode(found)))]))
+        case "getPlayQueue", "getPlayQueueByIndex":
+            guard let q = try await app.library.playQueue(user: user.id) else { return .document(SNode()) }
+            var n = SNode()
+            if let c = q.current {
+                if method == "getPlayQueue" { n.add("current", String(q.songs[c])) } else { n.add("currentIndex", c) }
+            }
+            n.add("position", q.positionMs)
+            n.add("username", user.name)
+            n.add("changed", Self.iso(q.changedAt))
+            n.add("changedBy", q.changedBy)
+            n.list("entry", try await songNodes(try await app.catalog.songs(ids: q.songs), user: user))
+            return .document(SNode(children: [(method == "getPlayQueue" ? "playQueue" : "playQueueByIndex", .one(n))]))
+        case "savePlayQueue", "savePlayQueueByIndex":
+            let songs = try Self.songIds(p.all("id"))
+            var current: Int?
+            if method == "savePlayQueue", let raw = p["current"] {
+                guard case .song(let id)? = SubsonicId(raw), let i = songs.firstIndex(of: id) else { throw SubsonicError(.generic, "current must be one of the ids") }
+                current = i
+            } else if method == "savePlayQueueByIndex", p["currentIndex"] != nil {
+                current = try p.int("currentIndex", 0...max(0, songs.count - 1), fallback: 0)
+            }
+            let position = Int64(try p.int("position", 0...Int(Int32.max), fallback: 0))
+            try await app.library.savePlayQueue(user: user.id, PlayQueue(songs: songs, current: current, positionMs: position, changedAt: app.clock.nowMs(), changedBy: caller.client))
+            return .document(SNode())
+        case "getSimilarSongs", "getSimilarSongs2":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            let count = try p.int("count", 1...500, fallback: 50)
+            var ids: [Int64]
+            switch SubsonicId(raw) {
+            case .song(let id)?:
+                guard try await app.catalog.song(id: id) != nil else { throw SubsonicError.notFound("song \(raw)") }
+                ids = try await app.library.similar(song: id, limit: count)
+            case .artist(let id)?:
+                // The artist's own songs, then songs sharing their genres, at random.
+                guard let first = try await app.catalog.songs(query: nil, artist: nil, album: nil, artistId: id, limit: 1, offset: 0).songs.first else { throw SubsonicError.notFound("artist \(raw)") }
+                ids = try await app.library.similar(song: first.id, limit: count)
+            case .album(let id)?:
+                guard let first = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 1, offset: 0).songs.first else { throw SubsonicError.notFound("album \(raw)") }
+                ids = try await app.library.similar(song: first.id, limit: count)
+            default: throw SubsonicError.notFound("item \(raw)")
+            }
+            let name = method == "getSimilarSongs" ? "similarSongs" : "similarSongs2"
+            return .document(SNode(children: [(name, .one(SNode(children: [("song", .many(try await songNodes(try await app.catalog.songs(ids: ids), user: user)))])))]))
+        case "getTopSongs":
+            guard let artist = p["artist"] else { throw SubsonicError.missing("artist") }
+            let count = try p.int("count", 1...500, fallback: 50)
+            // From the library's own play counts (everyone's plays of this user's view: the user's).
+            let songs = try await app.catalog.songs(query: nil, artist: artist, album: nil, exact: true, limit: 5_000, offset: 0).songs
+            let marks = try await app.library.annotations(user: user.id, kind: .song, ids: songs.map(\.id))
+            let top = songs.filter { (marks[$0.id]?.playCount ?? 0) > 0 }.sorted { (marks[$0.id]?.playCount ?? 0) > (marks[$1.id]?.playCount ?? 0) }.prefix(count)
+            return .document(SNode(children: [("topSongs", .one(SNode(children: [("song", .many(try await songNodes(Array(top), user: user)))])))]))
+        case "getArtistInfo", "getArtistInfo2":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard let id = Self.number(raw, prefix: "ar-"), try await app.catalog.artist(id: id) != nil else { throw SubsonicError.notFound("artist \(raw)") }
+            // What the catalog knows (no outside lookups): artists sharing a genre.
+            let count = try p.int("count", 0...100, fallback: 20)
+            let songs = try await app.catalog.songs(query: nil, artist: nil, album: nil, artistId: id, limit: 500, offset: 0).songs
+            var similar: [Int64] = []
+            for genre in Set(songs.compactMap(\.genre)).sorted() where similar.count < count {
+                similar += try await app.library.ids(kind: .artist, genre: genre, limit: count, offset: 0).ids.filter { $0 != id && !similar.contains($0) }
+            }
+            var n = SNode()
+            n.add("biography", "")
+            n.list("similarArtist", try await artistNodes(try await catalogArtists(Array(similar.prefix(count))), user: user))
+            return .document(SNode(children: [(method == "getArtistInfo" ? "artistInfo" : "artistInfo2", .one(n))]))
+        case "getAlbumInfo", "getAlbumInfo2":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard let id = Self.number(raw, prefix: "al-"), try await app.catalog.album(id: id) != nil else { throw SubsonicError.notFound("album \(raw)") }
+            return .document(SNode(children: [("albumInfo", .one(SNode([("notes", .string(""))])))]))
         case "jukeboxControl":
             return .document(try await jukebox(p, user: user))
         case "getScanStatus":

@@ -207,6 +207,38 @@ import Testing
         }
     }
 
+    @Test func playQueueSimilarTopAndInfo() async throws {
+        let (lib, _) = try await setUp()
+        try await run(lib) { client in
+            func get(_ method: String, _ query: String = "") async throws -> [String: Any] {
+                Self.envelope(try await client.get("/rest/\(method)?\(Self.auth)\(query.isEmpty ? "" : "&" + query)"))
+            }
+            let songs = try await lib.core.songs.songs(query: nil, artist: nil, album: nil, limit: 10, offset: 0).songs
+            let one = try #require(songs.first { $0.title == "Café One" }), two = try #require(songs.first { $0.title == "Two" })
+            let three = try #require(songs.first { $0.title == "Three" })
+            // Save on one device, pick up on another.
+            #expect(try await get("getPlayQueue")["playQueue"] == nil)
+            _ = try await get("savePlayQueue", "id=\(one.id)&id=\(three.id)&current=\(three.id)&position=42000")
+            let q = try #require(try await get("getPlayQueue")["playQueue"] as? [String: Any])
+            #expect(q["current"] as? String == String(three.id) && q["position"] as? Int == 42_000 && q["changedBy"] as? String == "test")
+            #expect((q["entry"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [String(one.id), String(three.id)])
+            _ = try await get("savePlayQueueByIndex", "id=\(two.id)&id=\(one.id)&currentIndex=1&position=5")
+            let byIndex = try #require(try await get("getPlayQueueByIndex")["playQueueByIndex"] as? [String: Any])
+            #expect(byIndex["currentIndex"] as? Int == 1 && (byIndex["entry"] as? [Any])?.count == 2)
+            #expect(try await get("savePlayQueue", "id=\(one.id)&current=\(three.id)")["status"] as? String == "failed")
+            // Similar songs: the same artist first; top songs from the library's play counts.
+            let similar = (try await get("getSimilarSongs2", "id=\(one.id)")["similarSongs2"] as? [String: Any])?["song"] as? [[String: Any]] ?? []
+            #expect(similar.first?["id"] as? String == String(two.id))
+            _ = try await get("scrobble", "id=\(two.id)")
+            let top = (try await get("getTopSongs", "artist=Alpha")["topSongs"] as? [String: Any])?["song"] as? [[String: Any]] ?? []
+            #expect(top.compactMap { $0["id"] as? String } == [String(two.id)])
+            let info = try await get("getArtistInfo2", "id=ar-\(one.artistId)")["artistInfo2"] as? [String: Any]
+            #expect(info?["biography"] as? String == "" && (info?["similarArtist"] as? [Any])?.isEmpty == true)
+            #expect((try await get("getAlbumInfo2", "id=al-\(one.albumId)")["albumInfo"] as? [String: Any])?["notes"] as? String == "")
+            #expect(try await get("getArtistInfo2", "id=ar-99999")["status"] as? String == "failed")
+        }
+    }
+
     @Test func coverArtStreamAndDownloadBytes() async throws {
         let (lib, _) = try await setUp()
         try await run(lib) { client in

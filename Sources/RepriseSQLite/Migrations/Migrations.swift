@@ -16,6 +16,7 @@ extension RepriseDatabase {
         registerPlayerSharing(&m)
         registerLibrary(&m)
         registerClientPasswords(&m)
+        registerPlayQueues(&m)
         return m
     }
 }
