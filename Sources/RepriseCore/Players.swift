@@ -83,6 +83,10 @@ public protocol PlayerControl: Sendable {
     func jump(to index: Int) async throws
     func setVolume(_ volume: Int) async throws
     func setAutoplay(_ settings: AutoplaySettings?) async throws
+    /// Removes the queue entry at `index` (0-based).
+    func remove(at index: Int) async throws
+    /// Shuffles the entries after the current one.
+    func shuffleUpcoming() async throws
 }
 
 /// The configured players by name.

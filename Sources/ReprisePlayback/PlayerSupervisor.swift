@@ -689,6 +689,49 @@ public actor PlayerSupervisor {
         try await persist(force: true)
     }
 
+    /// Removes the entry at `index`; removing the current one plays the next (if it was playing).
+    public func remove(at index: Int) async throws {
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
+        try requireConnected()
+        guard state.entries.indices.contains(index) else { throw RepriseError(.badRequest, "no queue entry \(index + 1)") }
+        try await backend.delete(position: index)
+        var entries = state.entries
+        entries.remove(at: index)
+        state.entries = entries
+        retried = []
+        if index < state.position {
+            state.position -= 1
+            lastSeenPosition = lastSeenPosition.map { max(0, $0 - 1) }
+        } else if index == state.position {
+            state.elapsedMs = 0
+            if state.queue.isEmpty {
+                state.position = 0
+                state.state = .stop
+            } else {
+                state.position = min(state.position, state.queue.count - 1)
+                if state.state == .play { try await backend.play(position: state.position); currentSince = now; playIssuedAt = now }
+            }
+        }
+        try await persist(force: true)
+    }
+
+    /// Shuffles the entries after the current one (re-queued with fresh URLs); the current one plays on.
+    public func shuffleUpcoming() async throws {
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
+        try requireConnected()
+        let first = state.queue.isEmpty ? 0 : state.position + 1
+        guard first < state.queue.count - 1 else { return }
+        var upcoming = Array(state.entries[first...])
+        upcoming.shuffle()
+        let count = try await backend.status().queueLength
+        for p in stride(from: count - 1, through: first, by: -1) { try await backend.delete(position: p) }
+        try await backend.enqueue(try await items(for: upcoming))
+        state.entries = Array(state.entries[..<first]) + upcoming
+        try await persist(force: true)
+    }
+
     /// Plays the entry at `index` of the queue.
     public func jump(to index: Int) async throws {
         commands += 1; busy += 1

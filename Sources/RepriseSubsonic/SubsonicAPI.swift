@@ -693,8 +693,11 @@ struct SubsonicAPI: Sendable {
             case "setGain":
                 guard let raw = p["gain"], let gain = Double(raw), gain.isFinite, (0...1).contains(gain) else { throw SubsonicError(.generic, "gain is 0.0 to 1.0") }
                 try await player.setVolume(Int((gain * 100).rounded()))
-            case "remove", "shuffle":
-                throw SubsonicError(.generic, "jukeboxControl \(action) is not offered yet")
+            case "remove":
+                guard p["index"] != nil else { throw SubsonicError.missing("index") }
+                try await player.remove(at: try p.int("index", 0...Playlist.maxSongs, fallback: 0))
+            case "shuffle":
+                try await player.shuffleUpcoming()
             default:
                 throw SubsonicError(.generic, "unknown jukebox action \(action)")
             }

@@ -399,7 +399,11 @@ import Testing
         let collected = try await stage.eventually(10) { try await stage.core.sessions.list().isEmpty }
         #expect(collected)
         #expect(await stage.report()?.state == "play")
-        #expect(try await jukebox("action=remove&index=0")["status"] as? String == "failed")
+        // remove an earlier entry: the song playing plays on, one place earlier; nothing after it to shuffle.
+        #expect(try await jukebox("action=remove&index=0")["status"] as? String == "ok")
+        #expect(try await stage.eventually(5) { let r = await stage.report(); return r?.queue.count == 2 && r?.position == 1 && r?.state == "play" })
+        #expect(try await jukebox("action=shuffle")["status"] as? String == "ok")
+        #expect(try await jukebox("action=remove&index=7")["status"] as? String == "failed")
         _ = try await jukebox("action=stop")
         #expect(try await stage.eventually(5) { await stage.report()?.state == "pause" })
         _ = try await jukebox("action=clear")

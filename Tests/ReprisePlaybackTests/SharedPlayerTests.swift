@@ -22,6 +22,33 @@ import Testing
         await stage.player.items.map { $0.songId > 0 ? .song($0.songId) : .foreign($0.url) }
     }
 
+    /// Removing entries and shuffling what is ahead keep the player and Reprise's view the same, and the current song playing.
+    @Test func removeAndShuffleKeepTheCurrentSong() async throws {
+        let stage = try await FakeStage(songs: 6)
+        defer { stage.remove() }
+        try await Self.playing(stage)
+        await stage.player.endSong()
+        await stage.tick()
+        #expect(await stage.supervisor.state.position == 1)
+        try await stage.supervisor.remove(at: 0)
+        let after = await stage.supervisor.state
+        #expect(after.position == 0 && after.queue == Array(stage.songs.dropFirst()))
+        #expect(await SharedPlayerTests.playerEntries(stage) == after.entries)
+        try await stage.supervisor.shuffleUpcoming()
+        let state = await stage.supervisor.state
+        #expect(state.queue.first == stage.songs[1] && Set(state.queue) == Set(stage.songs.dropFirst()) && state.queue.count == 5)
+        #expect(await SharedPlayerTests.playerEntries(stage) == state.entries)
+        // Removing the current entry plays the next one.
+        try await stage.supervisor.remove(at: 0)
+        let count = await stage.supervisor.state.queue.count
+        let (mode, at) = (await stage.player.state, await stage.player.position)
+        #expect(count == 4 && mode == .play && at == 0)
+        await #expect(throws: RepriseError.self) { try await stage.supervisor.remove(at: 9) }
+        await stage.player.clearCalls()
+        for _ in 0..<4 { await stage.tick(after: 1_000) }
+        #expect(await stage.player.calls.filter { $0.hasPrefix("enqueue") || $0.hasPrefix("delete") }.isEmpty, "the next rounds undo nothing")
+    }
+
     @Test func anAddedForeignEntryIsKeptPlayedThroughAndRestored() async throws {
         let stage = try await FakeStage()
         defer { stage.remove() }
