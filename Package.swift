@@ -118,7 +118,7 @@ let package = Package(
         // Cover art: where it is (embedded or a folder image), scaled with libvips, cached on disk.
         .target(name: "RepriseArt", dependencies: ["RepriseCore", "RepriseStorage", "RepriseCatalog", "RepriseSync", "CVipsShim", .product(name: "Logging", package: "swift-log")]),
         // Subsonic 1.16.1 and OpenSubsonic (/rest/*) over the stores, the stream endpoint and the art service.
-        .target(name: "RepriseSubsonic", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "RepriseSubsonic", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseCatalog", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",

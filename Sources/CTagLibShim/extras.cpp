@@ -167,3 +167,15 @@ extern "C" int reprise_taglib_picture(const char *path, unsigned char **data, si
     mime[mimeCapacity - 1] = 0;
     return 0;
 }
+
+extern "C" char *reprise_taglib_lyrics(const char *path) {
+    if (path == NULL) return NULL;
+    TagLib::FileRef ref(path, false);
+    TagLib::File *file = ref.file();
+    if (file == NULL || !file->isValid()) return NULL;
+    TagLib::PropertyMap map = file->properties();
+    TagLib::String text = firstValue(map, "LYRICS");
+    if (text.isEmpty()) text = firstValue(map, "UNSYNCEDLYRICS");
+    if (text.isEmpty()) return NULL;
+    return ::strdup(text.toCString(true));
+}

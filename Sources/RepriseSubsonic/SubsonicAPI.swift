@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Dispatch
+import RepriseCatalog
 import RepriseCore
 import RepriseHTTP
 import RepriseStorage
@@ -114,7 +116,7 @@ struct SubsonicAPI: Sendable {
         // Answered without credentials.
         switch method {
         case "getOpenSubsonicExtensions":
-            let extensions = ["apiKeyAuthentication", "formPost"].map { SNode([("name", .string($0))], children: [("versions", .values([.int(1)]))]) }
+            let extensions = ["apiKeyAuthentication", "formPost", "songLyrics"].map { SNode([("name", .string($0))], children: [("versions", .values([.int(1)]))]) }
             return .document(SNode(children: [("openSubsonicExtensions", .many(extensions))]))
         default: break
         }
@@ -355,6 +357,35 @@ struct SubsonicAPI: Sendable {
             guard let raw = p["id"] else { throw SubsonicError.missing("id") }
             guard let id = Self.number(raw, prefix: "al-"), try await app.catalog.album(id: id) != nil else { throw SubsonicError.notFound("album \(raw)") }
             return .document(SNode(children: [("albumInfo", .one(SNode([("notes", .string(""))])))]))
+        case "getLyricsBySongId":
+            guard let raw = p["id"] else { throw SubsonicError.missing("id") }
+            guard case .song(let id)? = SubsonicId(raw), let song = try await app.catalog.song(id: id) else { throw SubsonicError.notFound("song \(raw)") }
+            let found = await Self.lyrics(song.path)
+            let structured = found.map { l -> SNode in
+                var n = SNode()
+                n.add("displayArtist", song.artist)
+                n.add("displayTitle", song.title)
+                n.add("lang", "xxx")
+                n.add("synced", l.synced)
+                if l.offsetMs != 0 { n.add("offset", l.offsetMs) }
+                n.list("line", l.lines.map { line in
+                    var ln = SNode(text: line.text)
+                    if let start = line.startMs { ln.attributes.append(("start", .int(start))) }
+                    return ln
+                })
+                return n
+            }
+            return .document(SNode(children: [("lyricsList", .one(SNode(children: [("structuredLyrics", .many(structured))])))]))
+        case "getLyrics":
+            var node = SNode()
+            if let artist = p["artist"], let title = p["title"],
+               let song = try await app.catalog.songs(query: nil, title: title, artist: artist, album: nil, exact: true, limit: 1, offset: 0).songs.first,
+               let first = await Self.lyrics(song.path).first {
+                node.add("artist", song.artist)
+                node.add("title", song.title)
+                node.text = first.lines.map(\.text).joined(separator: "\n")
+            }
+            return .document(SNode(children: [("lyrics", .one(node))]))
         case "jukeboxControl":
             return .document(try await jukebox(p, user: user))
         case "getScanStatus":
@@ -370,6 +401,11 @@ struct SubsonicAPI: Sendable {
             if Self.notOffered.contains(method) { throw SubsonicError(.generic, "\(method) is not offered by Reprise") }
             throw SubsonicError(.notFound, "unknown method \(method)")
         }
+    }
+
+    /// A song's lyrics (`.lrc` beside it, then its tags), read off the cooperative pool.
+    static func lyrics(_ path: String) async -> [SongLyrics] {
+        await withCheckedContinuation { done in DispatchQueue.global().async { done.resume(returning: SongLyrics.read(songPath: path)) } }
     }
 
     static func number(_ raw: String, prefix: String) -> Int64? {

@@ -171,3 +171,14 @@ struct TagReaderTests {
         #expect(AudioFormat(fileExtension: "txt") == nil)
     }
 }
+
+/// LRC parsing: stamps, several per line, offset; plain text is no LRC.
+@Suite struct LyricsParsingTests {
+    @Test func lrcLinesAreTimedAndSorted() throws {
+        let parsed = try #require(SongLyrics.parseLRC("[ar:Someone]\n[offset:-250]\n[00:12.50]second\n[00:01.00][01:02.3]first and again\nno stamp\n[99:99]bad"))
+        #expect(parsed.synced && parsed.offsetMs == -250)
+        #expect(parsed.lines.map(\.startMs) == [1_000, 12_500, 62_300])
+        #expect(parsed.lines.map(\.text) == ["first and again", "second", "first and again"])
+        #expect(SongLyrics.parseLRC("just words\nno stamps") == nil)
+    }
+}

@@ -236,6 +236,17 @@ import Testing
             #expect(info?["biography"] as? String == "" && (info?["similarArtist"] as? [Any])?.isEmpty == true)
             #expect((try await get("getAlbumInfo2", "id=al-\(one.albumId)")["albumInfo"] as? [String: Any])?["notes"] as? String == "")
             #expect(try await get("getArtistInfo2", "id=ar-99999")["status"] as? String == "failed")
+            // Lyrics: a .lrc beside one song (synced), a LYRICS tag in another (plain).
+            try "[00:01.00]Hello\n[00:02.50]World\n".write(toFile: (three.path as NSString).deletingPathExtension + ".lrc", atomically: true, encoding: .utf8)
+            try sh("metaflac", ["--set-tag=LYRICS=Line one\nLine two", two.path])
+            let synced = ((try await get("getLyricsBySongId", "id=\(three.id)")["lyricsList"] as? [String: Any])?["structuredLyrics"] as? [[String: Any]])?.first
+            #expect(synced?["synced"] as? Bool == true && (synced?["line"] as? [[String: Any]])?.compactMap { $0["start"] as? Int } == [1_000, 2_500])
+            let plain = ((try await get("getLyricsBySongId", "id=\(two.id)")["lyricsList"] as? [String: Any])?["structuredLyrics"] as? [[String: Any]])?.first
+            #expect(plain?["synced"] as? Bool == false && (plain?["line"] as? [[String: Any]])?.compactMap { $0["value"] as? String } == ["Line one", "Line two"])
+            let legacy = try await get("getLyrics", "artist=Beta&title=Three")["lyrics"] as? [String: Any]
+            #expect(legacy?["value"] as? String == "Hello\nWorld" && legacy?["title"] as? String == "Three")
+            let none = (try await get("getLyricsBySongId", "id=\(one.id)")["lyricsList"] as? [String: Any])?["structuredLyrics"] as? [Any]
+            #expect(none?.isEmpty == true)
         }
     }
 

@@ -37,6 +37,10 @@ int reprise_taglib_extras(const TagLib_File *file, RepriseTagLibExtras *out);
 /// terminated). Returns 0 on success, 1 when the file has no picture, -1 when it cannot be read.
 int reprise_taglib_picture(const char *path, unsigned char **data, size_t *length, char *mime, size_t mimeCapacity);
 
+/// The unsynchronised lyrics embedded in `path` (ID3 USLT, Vorbis LYRICS or UNSYNCEDLYRICS, MP4 ©lyr),
+/// malloc'd UTF-8 (free with free()), or NULL when there are none or the file cannot be read.
+char *reprise_taglib_lyrics(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
