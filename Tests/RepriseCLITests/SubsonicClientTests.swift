@@ -1,4 +1,5 @@
 import Foundation
+import MPDTestSupport
 import TestSupport
 import Testing
 
@@ -42,5 +43,43 @@ struct SubsonicClientTests {
         let list = try await server.cli.run(["user", "client-password", "list", "admin", "--json"] + c)
         let entries = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]] ?? []
         #expect(entries.count == 1 && entries[0]["last_used_at"] != nil && !list.out.contains(clientPassword), "\(list.out)")
+    }
+
+    /// py-opensonic drives the jukebox on a real MPD (add, start, status, skip, set, get, setGain);
+    /// then the user's web session expires and GC collects it while the jukebox plays on; then stop.
+    @Test func realClientDrivesTheJukeboxThroughSessionGC() async throws {
+        let mpd = try await MPDServer.start()
+        defer { Task { await mpd.stop() } }
+        let yaml = LiveServer.playersYAML(mpdPort: mpd.port, names: ["living"]) + """
+            sessions:
+              web_ttl: 2s
+              min_age: 0
+              extend_interval: 1s
+            gc:
+              interval: 500ms
+              jitter: 0
+
+            """
+        let server = try await LiveServer(files: [("a.wav", 8), ("b.wav", 8), ("c.wav", 8)], extraYAML: yaml)
+        defer { server.stop() }
+        _ = try await server.adminSession(songs: 3)
+        let c = ["--config", server.cli.config]
+        let clientPassword = try await server.cli.run(["user", "client-password", "add", "admin", "--label", "phone"] + c).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        func flow(_ mode: String) async throws -> (Int32, String) {
+            let r = try await Child.run(ampachePython, [CLI.root.appendingPathComponent("tests/subsonic/jukebox_flow.py").path, mode, "http://127.0.0.1", "\(server.port)", "admin", clientPassword], timeout: 120)
+            return (r.status, r.output + r.errors)
+        }
+        var (status, output) = try await flow("start")
+        #expect(status == 0, "\(output)")
+        // The web session (made by adminSession) is never pinged again: GC collects it.
+        var collected = false
+        for _ in 0..<60 where !collected {
+            let list = try await server.cli.run(["session", "list", "--json"] + c)
+            collected = ((try? JSONSerialization.jsonObject(with: Data(list.out.utf8))) as? [Any])?.isEmpty == true
+            if !collected { try await Task.sleep(for: .milliseconds(250)) }  // waiting for a real GC pass
+        }
+        #expect(collected, "the web session was not collected")
+        (status, output) = try await flow("status")
+        #expect(status == 0, "\(output)")
     }
 }

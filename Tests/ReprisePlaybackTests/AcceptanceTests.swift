@@ -395,6 +395,12 @@ import Testing
         r = try await jukebox("action=get")
         let list = r["jukeboxPlaylist"] as? [String: Any]
         #expect((list?["entry"] as? [Any])?.count == 3 && list?["currentIndex"] as? Int == 2 && list?["gain"] as? Double == 0.5)
+        // set replaces the queue (the same three, in another order) and plays on from its start.
+        _ = try await jukebox("action=set&" + ids.reversed().map { "id=\($0)" }.joined(separator: "&"))
+        #expect(try await stage.eventually(5) { await stage.report()?.queue == Array(ids.reversed()) })
+        _ = try await jukebox("action=start")
+        _ = try await jukebox("action=skip&index=2")
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 2 && r?.state == "play" })
         // The user's web session expires and is collected; the jukebox plays on.
         let collected = try await stage.eventually(10) { try await stage.core.sessions.list().isEmpty }
         #expect(collected)
