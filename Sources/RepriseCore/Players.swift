@@ -81,6 +81,8 @@ public protocol PlayerControl: Sendable {
     func clearQueue() async throws
     func command(_ name: String) async throws
     func jump(to index: Int) async throws
+    /// Plays the entry at `index` from `startMs` into it.
+    func jump(to index: Int, startMs: Int64) async throws
     func setVolume(_ volume: Int) async throws
     func setAutoplay(_ settings: AutoplaySettings?) async throws
     /// Removes the queue entry at `index` (0-based).

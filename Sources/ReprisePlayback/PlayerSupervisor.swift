@@ -733,17 +733,22 @@ public actor PlayerSupervisor {
     }
 
     /// Plays the entry at `index` of the queue.
-    public func jump(to index: Int) async throws {
+    public func jump(to index: Int) async throws { try await jump(to: index, startMs: 0) }
+
+    /// Plays the entry at `index` from `startMs` (the seek follows once the player plays that entry).
+    public func jump(to index: Int, startMs: Int64) async throws {
         commands += 1; busy += 1
         defer { commands += 1; busy -= 1 }
         try requireConnected()
         guard state.queue.indices.contains(index) else { throw RepriseError(.badRequest, "no queue entry \(index + 1)") }
+        guard startMs >= 0 else { throw RepriseError(.badRequest, "a start time is not negative") }
         state.position = index
         state.elapsedMs = 0
         atEnd = false
         try await backend.play(position: index)
         currentSince = now; playIssuedAt = now
         state.state = .play
+        if startMs > 0 { pendingSeek = (index, startMs); seekAttempts = 0 }
         try await persist(force: true)
     }
 

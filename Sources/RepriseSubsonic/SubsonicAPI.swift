@@ -717,7 +717,8 @@ struct SubsonicAPI: Sendable {
             case "stop": try await player.command("pause")
             case "skip":
                 let index = try p.int("index", 0...Playlist.maxSongs, fallback: 0)
-                try await player.jump(to: index)
+                let offset = try p.int("offset", 0...86_400, fallback: 0)
+                try await player.jump(to: index, startMs: Int64(offset) * 1000)
             case "add", "set":
                 let ids = try Self.songIds(p.all("id"))
                 guard ids.count <= Playlist.maxSongs else { throw SubsonicError(.generic, "at most \(Playlist.maxSongs) songs at once") }

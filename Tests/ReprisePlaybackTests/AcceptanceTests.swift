@@ -399,8 +399,8 @@ import Testing
         _ = try await jukebox("action=set&" + ids.reversed().map { "id=\($0)" }.joined(separator: "&"))
         #expect(try await stage.eventually(5) { await stage.report()?.queue == Array(ids.reversed()) })
         _ = try await jukebox("action=start")
-        _ = try await jukebox("action=skip&index=2")
-        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 2 && r?.state == "play" })
+        _ = try await jukebox("action=skip&index=2&offset=2")
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 2 && r?.state == "play" && (r?.elapsedMs ?? 0) >= 2_000 })
         // The user's web session expires and is collected; the jukebox plays on.
         let collected = try await stage.eventually(10) { try await stage.core.sessions.list().isEmpty }
         #expect(collected)

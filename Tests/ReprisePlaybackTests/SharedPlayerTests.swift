@@ -44,6 +44,11 @@ import Testing
         let (mode, at) = (await stage.player.state, await stage.player.position)
         #expect(count == 4 && mode == .play && at == 0)
         await #expect(throws: RepriseError.self) { try await stage.supervisor.remove(at: 9) }
+        // A jump with a start time seeks once the player plays that entry.
+        try await stage.supervisor.jump(to: 2, startMs: 30_000)
+        await stage.tick()
+        let (p, ms) = (await stage.player.position, await stage.player.elapsedMs)
+        #expect(p == 2 && ms == 30_000, "\(String(describing: p)) \(ms)")
         await stage.player.clearCalls()
         for _ in 0..<4 { await stage.tick(after: 1_000) }
         #expect(await stage.player.calls.filter { $0.hasPrefix("enqueue") || $0.hasPrefix("delete") }.isEmpty, "the next rounds undo nothing")
