@@ -59,7 +59,13 @@ enum HookContext {
         case 4:
             t.set("credential", fields: 2) { t in
                 t.set("kind", request.credential.rawValue)
-                t.set("label", request.credential == .token ? token.label : String(token.label.dropFirst("session:".count)))
+                // A token's label; a session's kind (web, api); a Subsonic app's client name.
+                let label = switch request.credential {
+                case .token: token.label
+                case .session: String(token.label.dropFirst("session:".count))
+                case .subsonic: String(token.label.dropFirst("subsonic:".count))
+                }
+                t.set("label", label)
             }
         default:
             if let song {

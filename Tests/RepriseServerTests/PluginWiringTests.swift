@@ -72,6 +72,11 @@ import Testing
             let byAmpache = try await client.get("/play/index.php?ssid=\(kidToken.plaintext)&type=song&oid=\(id)")
             #expect(byAmpache.status == .forbidden)
             #expect(try await client.get("/stream/\(id)", bearer: parentSession.plaintext).status == .ok)
+            // A Subsonic app's stream: kind subsonic, labelled with the app's name.
+            let bySubsonic = try await client.get("/rest/stream?u=kid&p=password1&c=DSub&id=\(id)")
+            #expect(bySubsonic.status == .forbidden)
+            #expect((bySubsonic.json["error"] as? [String: Any])?["message"] as? String == "bedtime (subsonic DSub, subsonic:DSub)")
+            #expect(try await client.get("/rest/download?u=parent&p=password1&c=DSub&id=\(id)").status == .ok)
         }
     }
 
