@@ -327,13 +327,9 @@ extension AmpacheAPI {
         case .song:
             return .list("song", total: total, try await songRecords(try await app.catalog.songs(ids: ids), user))
         case .album:
-            var albums: [AlbumInfo] = []
-            for id in ids { if let a = try await app.catalog.album(id: id) { albums.append(a) } }
-            return .list("album", total: total, try await albumRecords(albums, user))
+            return .list("album", total: total, try await albumRecords(try await app.catalog.albums(ids: ids), user))
         case .artist:
-            var artists: [ArtistInfo] = []
-            for id in ids { if let a = try await app.catalog.artist(id: id) { artists.append(a) } }
-            return .list("artist", total: total, try await artistRecords(artists, user))
+            return .list("artist", total: total, try await artistRecords(try await app.catalog.artists(ids: ids), user))
         }
     }
 

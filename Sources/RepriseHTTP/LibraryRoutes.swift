@@ -246,17 +246,9 @@ func idList(_ raw: String?) throws -> [Int64] {
     return ids
 }
 
-func albums(_ app: AppServices, _ ids: [Int64]) async throws -> [AlbumInfo] {
-    var out: [AlbumInfo] = []
-    for id in ids { if let a = try await app.catalog.album(id: id) { out.append(a) } }
-    return out
-}
+func albums(_ app: AppServices, _ ids: [Int64]) async throws -> [AlbumInfo] { try await app.catalog.albums(ids: ids) }
 
-func artists(_ app: AppServices, _ ids: [Int64]) async throws -> [ArtistInfo] {
-    var out: [ArtistInfo] = []
-    for id in ids { if let a = try await app.catalog.artist(id: id) { out.append(a) } }
-    return out
-}
+func artists(_ app: AppServices, _ ids: [Int64]) async throws -> [ArtistInfo] { try await app.catalog.artists(ids: ids) }
 
 struct PlaylistList: Encodable { let playlists: [Playlist] }
 struct PlaylistDetail: Encodable { let playlist: Playlist, songs: [SongView] }

@@ -218,6 +218,28 @@ public struct CatalogStore: Sendable {
         }
     }
 
+    /// Albums by id, in the order asked; unknown ids are left out.
+    public func albums(ids: [Int64]) async throws -> [AlbumInfo] {
+        guard !ids.isEmpty else { return [] }
+        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        let found = try await db.read { db in
+            try AlbumRecord.fetchAll(db, sql: "SELECT \(AlbumRecord.selection) WHERE al.id IN (SELECT value FROM json_each(?))", arguments: [list]).map(\.info)
+        }
+        let byId = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return ids.compactMap { byId[$0] }
+    }
+
+    /// Artists by id, in the order asked; unknown ids are left out.
+    public func artists(ids: [Int64]) async throws -> [ArtistInfo] {
+        guard !ids.isEmpty else { return [] }
+        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        let found = try await db.read { db in
+            try ArtistRecord.fetchAll(db, sql: "SELECT \(ArtistRecord.selection) WHERE ar.id IN (SELECT value FROM json_each(?))", arguments: [list]).map(\.info)
+        }
+        let byId = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return ids.compactMap { byId[$0] }
+    }
+
     /// Counts of songs, albums and artists.
     public func counts() async throws -> (songs: Int, albums: Int, artists: Int) {
         try await db.read { db in

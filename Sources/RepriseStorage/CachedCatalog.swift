@@ -32,6 +32,9 @@ public final class CachedCatalog: CatalogRepository {
         try await base.songs(query: query, title: title, artist: artist, album: album, albumId: albumId, artistId: artistId, genre: genre, years: years, exact: exact, limit: limit, offset: offset)
     }
 
+    public func albums(ids: [Int64]) async throws -> [AlbumInfo] { try await base.albums(ids: ids) }
+    public func artists(ids: [Int64]) async throws -> [ArtistInfo] { try await base.artists(ids: ids) }
+
     public func artists(limit: Int, offset: Int, query: String?) async throws -> (total: Int, artists: [ArtistInfo]) {
         try await base.artists(limit: limit, offset: offset, query: query)
     }

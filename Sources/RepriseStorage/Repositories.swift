@@ -117,6 +117,10 @@ public protocol CatalogRepository: Sendable {
     func albums(limit: Int, offset: Int, query: String?, artistId: Int64?) async throws -> (total: Int, albums: [AlbumInfo])
     func artist(id: Int64) async throws -> ArtistInfo?
     func album(id: Int64) async throws -> AlbumInfo?
+    /// The albums with `ids`, in that order, unknown ones left out (one query).
+    func albums(ids: [Int64]) async throws -> [AlbumInfo]
+    /// The artists with `ids`, in that order, unknown ones left out (one query).
+    func artists(ids: [Int64]) async throws -> [ArtistInfo]
     func counts() async throws -> (songs: Int, albums: Int, artists: Int)
     /// When songs were last added and updated (epoch ms).
     func lastChanges() async throws -> (added: Int64?, updated: Int64?)

@@ -539,17 +539,9 @@ struct SubsonicAPI: Sendable {
         return n
     }
 
-    func catalogAlbums(_ ids: [Int64]) async throws -> [AlbumInfo] {
-        var out: [AlbumInfo] = []
-        for id in ids { if let a = try await app.catalog.album(id: id) { out.append(a) } }
-        return out
-    }
+    func catalogAlbums(_ ids: [Int64]) async throws -> [AlbumInfo] { try await app.catalog.albums(ids: ids) }
 
-    func catalogArtists(_ ids: [Int64]) async throws -> [ArtistInfo] {
-        var out: [ArtistInfo] = []
-        for id in ids { if let a = try await app.catalog.artist(id: id) { out.append(a) } }
-        return out
-    }
+    func catalogArtists(_ ids: [Int64]) async throws -> [ArtistInfo] { try await app.catalog.artists(ids: ids) }
 
     // MARK: browsing
 

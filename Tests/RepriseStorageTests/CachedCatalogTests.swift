@@ -23,6 +23,8 @@ final class OneSongCatalog: CatalogRepository {
     func albums(limit: Int, offset: Int, query: String?, artistId: Int64?) async throws -> (total: Int, albums: [AlbumInfo]) { (0, []) }
     func artist(id: Int64) async throws -> ArtistInfo? { nil }
     func album(id: Int64) async throws -> AlbumInfo? { nil }
+    func albums(ids: [Int64]) async throws -> [AlbumInfo] { [] }
+    func artists(ids: [Int64]) async throws -> [ArtistInfo] { [] }
     func counts() async throws -> (songs: Int, albums: Int, artists: Int) { (1, 0, 0) }
     func lastChanges() async throws -> (added: Int64?, updated: Int64?) { (nil, nil) }
     func playOrder(artistId: Int64?, albumId: Int64?) async throws -> [SongPlace] { [song.withLock { SongPlace(id: $0.id, albumId: $0.albumId, artistId: $0.artistId) }] }
