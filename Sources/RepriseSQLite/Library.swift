@@ -374,10 +374,11 @@ public struct LibraryStore: Sendable {
         }
     }
 
-    /// Every item of a kind in catalog order (an empty search: clients sync the library that way).
+    /// Every item of a kind (an empty search: clients sync the library that way), paged stably.
     func all(_ kind: ItemKind, page: String) async throws -> (total: Int, ids: [Int64]) {
         let sql = switch kind {
-        case .song: "SELECT s.id FROM songs s JOIN artists ar ON ar.id = s.artist_id JOIN albums al ON al.id = s.album_id ORDER BY ar.name COLLATE NOCASE, al.name COLLATE NOCASE, s.disc, s.track, s.id"
+        // In id order: apps page through everything to sync, and the key's order costs no sort of the catalog.
+        case .song: "SELECT s.id FROM songs s ORDER BY s.id"
         case .album: "SELECT al.id FROM albums al JOIN artists ar ON ar.id = al.artist_id ORDER BY al.name COLLATE NOCASE, ar.name COLLATE NOCASE, al.id"
         case .artist: "SELECT id FROM artists ORDER BY name COLLATE NOCASE, id"
         }
