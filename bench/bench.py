@@ -106,14 +106,20 @@ def flac_with_tags(base, tags):
     return out + base[pos:]
 
 
-def make_library(folder, count):
-    """`count` small tagged FLAC files, 100 per album folder, from one generated with sox."""
+def flac_template(folder):
+    """The bytes of a 50 ms FLAC made by sox in `folder` (created), the template every bench file copies."""
     os.makedirs(folder, exist_ok=True)
     base_path = os.path.join(folder, "base.flac")
     run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", base_path, "synth", "0.05", "sine", "440"])
     with open(base_path, "rb") as f:
         base = f.read()
     os.remove(base_path)
+    return base
+
+
+def make_library(folder, count):
+    """`count` small tagged FLAC files, 100 per album folder, from one generated with sox."""
+    base = flac_template(folder)
     for i in range(count):
         album = i // 100
         d = os.path.join(folder, f"artist{album % 10:02d}", f"album{album:03d}")
@@ -549,12 +555,7 @@ def make_big_library(folder, count, seed=9):
     """`count` tagged FLAC files copied from one sox template with rewritten tags: words drawn from
     WORDS (accented ones included), 10 songs per album, 10 albums per artist."""
     rng = random.Random(seed)
-    os.makedirs(folder, exist_ok=True)
-    base_path = os.path.join(folder, "base.flac")
-    run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", base_path, "synth", "0.05", "sine", "440"])
-    with open(base_path, "rb") as f:
-        base = f.read()
-    os.remove(base_path)
+    base = flac_template(folder)
     for i in range(count):
         album, artist = i // 10, i // 100
         d = os.path.join(folder, f"a{artist:05d}", f"b{album:06d}")

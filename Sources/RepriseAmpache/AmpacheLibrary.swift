@@ -188,7 +188,7 @@ extension AmpacheAPI {
                 throw AmpacheError.bad(action, "type", "type is song or artist")
             }
         case "now_playing":
-            let entries = try await nowPlayingEntries()
+            let entries = try await nowPlaying(app)
             let (limit, offset) = try paging(action, p)
             let page = Array(entries.dropFirst(offset).prefix(limit))
             let songs = Dictionary(try await app.catalog.songs(ids: page.map(\.songId)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -385,8 +385,4 @@ extension AmpacheAPI {
         }
     }
 
-    func nowPlayingEntries() async throws -> [NowPlaying] {
-        let users = Dictionary(try await app.users.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        return app.nowPlaying.list(now: app.clock.nowMs(), streams: app.ledger.active()) { users[$0] }
-    }
 }

@@ -188,7 +188,7 @@ extension AppServices {
 }
 
 /// Who plays what now: clients' announcements, then streams in progress.
-func nowPlaying(_ app: AppServices) async throws -> [NowPlaying] {
+public func nowPlaying(_ app: AppServices) async throws -> [NowPlaying] {
     let users = Dictionary(try await app.users.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
     return app.nowPlaying.list(now: app.clock.nowMs(), streams: app.ledger.active()) { users[$0] }
 }

@@ -231,8 +231,7 @@ struct SubsonicAPI: Sendable {
             }
             return .document(SNode())
         case "getNowPlaying":
-            let users = Dictionary(try await app.users.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            let entries = app.nowPlaying.list(now: app.clock.nowMs(), streams: app.ledger.active()) { users[$0] }
+            let entries = try await nowPlaying(app)
             let songs = Dictionary(try await app.catalog.songs(ids: entries.map(\.songId)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             var nodes: [SNode] = []
             for e in entries {

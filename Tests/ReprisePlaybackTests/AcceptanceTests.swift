@@ -8,15 +8,7 @@ import Testing
 @Suite(.serialized) struct PlaybackAcceptanceTests {
     /// The seed scenario: the web session expires and is collected mid-way; every song still plays to the end.
     @Test func autoplaySurvivesSessionGC() async throws {
-        let stage = try await Stage(songs: 8, seconds: 2, extraYAML: """
-            sessions:
-              web_ttl: 2s
-              min_age: 0
-              extend_interval: 1s
-            gc:
-              interval: 500ms
-              jitter: 0
-            """)
+        let stage = try await Stage(songs: 8, seconds: 2, extraYAML: Stage.quickSessionGC)
         defer { Task { await stage.tearDown() } }
         let session = try await stage.login()
         let up = try await stage.eventually(10) { await stage.report()?.connected == true }
@@ -365,15 +357,7 @@ import Testing
     /// skip, setGain, get, stop, clear; then the web session of the same user is collected while the
     /// jukebox plays on (its URLs carry the player's token, not the user's credentials).
     @Test func subsonicJukeboxOnMPD() async throws {
-        let stage = try await Stage(songs: 3, seconds: 5, extraYAML: """
-            sessions:
-              web_ttl: 2s
-              min_age: 0
-              extend_interval: 1s
-            gc:
-              interval: 500ms
-              jitter: 0
-            """)
+        let stage = try await Stage(songs: 3, seconds: 5, extraYAML: Stage.quickSessionGC)
         defer { Task { await stage.tearDown() } }
         _ = try await stage.login()
         let ids = try await stage.core.catalog.index().values.map(\.id).sorted()

@@ -14,6 +14,17 @@ import TestSupport
 
 /// A real Reprise (HTTP on a free port, GC, ledger, playback) over a real MPD, in this process.
 final class Stage: @unchecked Sendable {
+    /// Web sessions that live 2 s and a GC pass every 500 ms: an idle session is collected within seconds.
+    static let quickSessionGC = """
+        sessions:
+          web_ttl: 2s
+          min_age: 0
+          extend_interval: 1s
+        gc:
+          interval: 500ms
+          jitter: 0
+        """
+
     let dir: URL
     let mpd: MPDServer!
     let vlc: VLCServer?
