@@ -89,6 +89,8 @@ public protocol PlayerControl: Sendable {
     func remove(at index: Int) async throws
     /// Shuffles the entries after the current one.
     func shuffleUpcoming() async throws
+    /// Replaces the queue with `ids`; the song playing plays on when `ids` holds it.
+    func replaceQueue(_ ids: [Int64]) async throws
 }
 
 /// The configured players by name.

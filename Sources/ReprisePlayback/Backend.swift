@@ -70,6 +70,8 @@ public protocol PlayerBackend: Sendable {
     func previous() async throws
     func clear() async throws
     func delete(position: Int) async throws
+    /// Moves the entry at `from` to `to`; false when the player cannot move entries.
+    func move(from: Int, to: Int) async throws -> Bool
     func seek(position: Int, ms: Int64) async throws
     func setVolume(_ volume: Int) async throws
     func status() async throws -> BackendStatus
@@ -83,4 +85,5 @@ public protocol PlayerBackend: Sendable {
 
 extension PlayerBackend {
     public func wait(ms: Int) async -> Bool { false }
+    public func move(from: Int, to: Int) async throws -> Bool { false }
 }

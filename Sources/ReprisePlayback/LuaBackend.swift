@@ -85,6 +85,14 @@ final class LuaBackend: PlayerBackend, @unchecked Sendable {
     func previous() async throws { _ = try await call("previous") }
     func clear() async throws { _ = try await call("clear") }
     func delete(position: Int) async throws { _ = try await call("delete", [.integer(Int64(position))]) }
+    func move(from: Int, to: Int) async throws -> Bool {
+        do {
+            _ = try await call("move", [.integer(Int64(from)), .integer(Int64(to))])
+            return true
+        } catch let e as BackendError where e.message.contains("has no function 'move'") {
+            return false
+        }
+    }
     func seek(position: Int, ms: Int64) async throws { _ = try await call("seek", [.integer(Int64(position)), .integer(ms)]) }
     func setVolume(_ volume: Int) async throws { _ = try await call("set_volume", [.integer(Int64(volume))]) }
 

@@ -104,6 +104,7 @@ final class MPDHostModule: LuaHostModule {
         }
         simple("clear") { c, _ in try await c.clear() }
         simple("delete") { c, a in try await c.delete(position: a.first?.intValue ?? 0) }
+        simple("move") { c, a in try await c.move(from: a.first?.intValue ?? 0, to: a.count > 1 ? a[1].intValue ?? 0 : 0) }
         simple("play") { c, a in try await c.play(position: a.first?.intValue) }
         simple("pause") { c, a in try await c.pause(a.first?.boolValue ?? true) }
         simple("stop") { c, _ in try await c.stop() }

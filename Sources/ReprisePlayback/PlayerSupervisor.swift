@@ -716,6 +716,50 @@ public actor PlayerSupervisor {
         try await persist(force: true)
     }
 
+    /// Replaces the queue with `ids`. When the song playing (or paused) is among them it plays on
+    /// uninterrupted where the backend moves entries (MPD); elsewhere the new queue plays from that
+    /// song at its time. Its first occurrence in `ids` becomes the current entry.
+    public func replaceQueue(_ ids: [Int64]) async throws {
+        guard state.state != .stop, state.queue.indices.contains(state.position),
+              let k = ids.firstIndex(of: state.queue[state.position]) else {
+            if ids.isEmpty { try await clearQueue() } else { try await enqueue(ids, clear: true) }
+            return
+        }
+        commands += 1; busy += 1
+        defer { commands += 1; busy -= 1 }
+        try requireConnected()
+        let songs = try await env.catalog.songs(ids: Array(Set(ids)))
+        guard songs.count == Set(ids).count else { throw RepriseError(.notFound, "unknown song id in \(ids)") }
+        let p = state.position
+        let resumeMs = state.elapsedMs
+        let wasPlaying = state.state == .play
+        // Current entry first; a backend that cannot move leaves the queue untouched so far.
+        let first = p == 0 ? true : try await backend.move(from: p, to: 0)
+        guard first else {
+            try await enqueue(ids, clear: true)
+            if wasPlaying { try await jump(to: k, startMs: resumeMs) }
+            return
+        }
+        let count = try await backend.status().queueLength
+        for q in stride(from: count - 1, through: 1, by: -1) { try await backend.delete(position: q) }
+        var rest = ids
+        rest.remove(at: k)
+        if !rest.isEmpty { try await backend.enqueue(try await items(for: rest)) }
+        let placed = k == 0 ? true : try await backend.move(from: 0, to: k)
+        guard placed else {
+            throw RepriseError(.unavailable, "player \(config.name) stopped moving entries")
+        }
+        state.entries = ids.map { .song($0) }
+        state.position = k
+        lastSeenPosition = k
+        lastStatus = nil
+        retried = []
+        unread = 0
+        atEnd = false
+        await note("set", "the queue was replaced (\(ids.count) entries); entry \(k + 1) plays on")
+        try await persist(force: true)
+    }
+
     /// Shuffles the entries after the current one (re-queued with fresh URLs); the current one plays on.
     public func shuffleUpcoming() async throws {
         commands += 1; busy += 1

@@ -713,10 +713,8 @@ struct SubsonicAPI: Sendable {
             case "add", "set":
                 let ids = try Self.songIds(p.all("id"))
                 guard ids.count <= Playlist.maxSongs else { throw SubsonicError(.generic, "at most \(Playlist.maxSongs) songs at once") }
-                // One batch, however many songs.
-                if !ids.isEmpty || action == "set" {
-                    if action == "set" && ids.isEmpty { try await player.clearQueue() } else { try await player.enqueue(ids, clear: action == "set") }
-                }
+                // One batch, however many songs; `set` keeps the song playing when it stays.
+                if action == "set" { try await player.replaceQueue(ids) } else if !ids.isEmpty { try await player.enqueue(ids, clear: false) }
             case "clear": try await player.clearQueue()
             case "setGain":
                 guard let raw = p["gain"], let gain = Double(raw), gain.isFinite, (0...1).contains(gain) else { throw SubsonicError(.generic, "gain is 0.0 to 1.0") }

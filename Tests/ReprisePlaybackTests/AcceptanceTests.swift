@@ -379,10 +379,19 @@ import Testing
         r = try await jukebox("action=get")
         let list = r["jukeboxPlaylist"] as? [String: Any]
         #expect((list?["entry"] as? [Any])?.count == 3 && list?["currentIndex"] as? Int == 2 && list?["gain"] as? Double == 0.5)
-        // set replaces the queue (the same three, in another order) and plays on from its start.
-        _ = try await jukebox("action=set&" + ids.reversed().map { "id=\($0)" }.joined(separator: "&"))
-        #expect(try await stage.eventually(5) { await stage.report()?.queue == Array(ids.reversed()) })
-        _ = try await jukebox("action=start")
+        // set replaces the queue; the song playing is in the new one, so it plays on, uninterrupted, at its new place.
+        #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 2 && (r?.elapsedMs ?? 0) >= 1_500 })
+        let mpd = try await MPDConnection.connect(host: "127.0.0.1", port: stage.mpd.port)
+        defer { Task { await mpd.close() } }
+        let playing = try await mpd.status().songID
+        let reordered = [ids[1], ids[2], ids[0]]
+        #expect(try await jukebox("action=set&" + reordered.map { "id=\($0)" }.joined(separator: "&"))["status"] as? String == "ok")
+        let after = await stage.report()
+        #expect(after?.queue == reordered && after?.position == 1 && after?.state == "play", "\(String(describing: after))")
+        #expect(try await stage.eventually(5) { let r = await stage.report(); return r?.position == 1 && (r?.elapsedMs ?? 0) >= 1_500 && r?.state == "play" })
+        // MPD still plays the very entry it played (same song id: moved, not re-added).
+        let seen = try await mpd.status()
+        #expect(seen.songID == playing && seen.songPosition == 1 && seen.queueLength == 3, "\(seen)")
         _ = try await jukebox("action=skip&index=2&offset=2")
         #expect(try await stage.eventually(8) { let r = await stage.report(); return r?.position == 2 && r?.state == "play" && (r?.elapsedMs ?? 0) >= 2_000 })
         // The user's web session expires and is collected; the jukebox plays on.

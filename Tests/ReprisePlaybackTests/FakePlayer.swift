@@ -83,6 +83,23 @@ actor FakePlayer: PlayerBackend {
         if let current = position, p < current { position = current - 1 }
     }
 
+    /// Whether the player moves entries (MPD does; the fake, like VLC, does not unless told).
+    var movable = false
+    func setMovable(_ v: Bool) { movable = v }
+
+    func move(from: Int, to: Int) throws -> Bool {
+        guard movable else { return false }
+        try live()
+        calls.append("move \(from) \(to)")
+        guard items.indices.contains(from), items.indices.contains(to) else { throw PlayerError("Bad song index", refused: true) }
+        edit { $0.insert($0.remove(at: from), at: to) }
+        // The current entry travels with its move; the others shift around it.
+        if let current = position {
+            if current == from { position = to } else if from < current, to >= current { position = current - 1 } else if from > current, to <= current { position = current + 1 }
+        }
+        return true
+    }
+
     func seek(position p: Int, ms: Int64) throws {
         try live()
         calls.append("seek \(p) \(ms)")

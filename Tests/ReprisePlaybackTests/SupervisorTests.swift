@@ -128,6 +128,53 @@ import Testing
         #expect(resumed.position == 1 && resumed.state == "play")
     }
 
+    /// Jukebox `set` on a player that moves entries: the playing entry is moved, never re-added or restarted.
+    @Test func replacingTheQueueKeepsTheSongPlaying() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.player.setMovable(true)
+        await stage.tick()
+        let s = stage.songs
+        try await stage.supervisor.enqueue(Array(s[0...2]), clear: false)
+        try await stage.supervisor.jump(to: 2)
+        await stage.player.play(for: 4_000)
+        await stage.tick(after: 4_000)
+        let playingURL = await stage.player.items[2].url
+        await stage.player.clearCalls()
+        try await stage.supervisor.replaceQueue([s[3], s[1], s[2], s[0]])
+        let calls = await stage.player.calls
+        #expect(!calls.contains { $0.hasPrefix("play") || $0 == "clear" || $0.hasPrefix("seek") }, "\(calls)")
+        #expect(await stage.player.items.map(\.songId) == [s[3], s[1], s[2], s[0]])
+        #expect(await stage.player.items[2].url == playingURL)
+        #expect(await stage.player.position == 2)
+        for _ in 0..<3 { await stage.tick(after: 500) }
+        let report = await stage.supervisor.report()
+        #expect(report.queue == [s[3], s[1], s[2], s[0]] && report.position == 2 && report.state == "play" && report.elapsedMs >= 4_000, "\(report)")
+        #expect(!(try await stage.events().contains("jump")))
+        // A list without the song playing replaces the queue as it is.
+        try await stage.supervisor.replaceQueue([s[0]])
+        #expect(await stage.player.items.map(\.songId) == [s[0]])
+    }
+
+    /// On a player that cannot move entries, `set` re-queues and plays the song from where it was.
+    @Test func replacingTheQueueWithoutMovesResumesTheSong() async throws {
+        let stage = try await FakeStage()
+        defer { stage.remove() }
+        await stage.tick()
+        let s = stage.songs
+        try await stage.supervisor.enqueue(Array(s[0...2]), clear: false)
+        try await stage.supervisor.jump(to: 1)
+        await stage.player.play(for: 6_000)
+        await stage.tick(after: 6_000)
+        await stage.player.clearCalls()
+        try await stage.supervisor.replaceQueue([s[2], s[1]])
+        for _ in 0..<3 { await stage.tick(after: 250) }
+        let calls = await stage.player.calls
+        #expect(calls.starts(with: ["clear", "enqueue 2", "play 1"]) && calls.contains("seek 1 6000"), "\(calls)")
+        let report = await stage.supervisor.report()
+        #expect(report.queue == [s[2], s[1]] && report.position == 1 && report.state == "play")
+    }
+
     /// A player token near its expiry is replaced: later entries get URLs with the new token; the current song plays on.
     @Test func expiringTokenIsRotatedAndLaterURLsSwapped() async throws {
         struct Minute: TokenPolicy {

@@ -58,6 +58,8 @@ reprise.backend.register{
     return with(mpd.clear_error)
   end,
   delete = function(position) return with(mpd.delete, position) end,
+  -- MPD moves an entry without interrupting it.
+  move = function(from, to) return with(mpd.move, from, to) end,
   seek = function(position, ms) return with(mpd.seek, position, ms) end,
   set_volume = function(v) return with(mpd.set_volume, v) end,
   status = function() return with(mpd.status) end,
