@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction: RepriseCore <- RepriseStorage (repository protocols, engine-free) <-
-// {RepriseSQLite (GRDB), RepriseHTTP <- RepriseAmpache, ReprisePlayback} <- RepriseServer (composition
+// {RepriseSQLite (GRDB), RepriseHTTP <- {RepriseAmpache, RepriseSubsonic, RepriseWeb}, ReprisePlayback} <- RepriseServer (composition
 // root: picks RepriseSQLite) <- reprise (executable); LuaHost <- ReprisePlugins (policy plugins, plugin
 // files) <- ReprisePlayback (backends). The APIs drive players through RepriseCore's `PlayerControl`;
 // ReprisePlayback knows no HTTP. RepriseCore imports no web, SQL or Lua library; only RepriseSQLite and
@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
     ],
     targets: [
         // A lock ThreadSanitizer understands (Synchronization.Mutex's futex is invisible to it); no dependencies.
@@ -119,6 +120,12 @@ let package = Package(
         .target(name: "RepriseArt", dependencies: ["RepriseCore", "RepriseStorage", "RepriseCatalog", "RepriseSync", "CVipsShim", .product(name: "Logging", package: "swift-log")]),
         // Subsonic 1.16.1 and OpenSubsonic (/rest/*) over the stores, the stream endpoint and the art service.
         .target(name: "RepriseSubsonic", dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseCatalog", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]),
+        // The web UI: server-rendered pages (Mustache templates and assets shipped as resources) over cookie sessions.
+        .target(
+            name: "RepriseWeb",
+            dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache")],
+            resources: [.copy("Resources/templates"), .copy("Resources/static")]
+        ),
         // Wiring: builds stores, plugins, catalog and services from settings.
         .target(
             name: "RepriseServer",
@@ -133,6 +140,7 @@ let package = Package(
                 "RepriseAmpache",
                 "RepriseArt",
                 "RepriseSubsonic",
+                "RepriseWeb",
                 "ReprisePlayback",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -203,6 +211,7 @@ let package = Package(
             name: "RepriseServerTests",
             dependencies: [
                 "RepriseServer",
+                "RepriseWeb",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

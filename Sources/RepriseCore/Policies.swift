@@ -72,6 +72,8 @@ public enum CredentialKind: String, Sendable, Equatable {
     case session
     /// Subsonic credentials (a password, a client password's token, an API key).
     case subsonic
+    /// The web UI's session cookie (the browser's `<audio>` player).
+    case web
 }
 
 extension StreamTokenInfo {

@@ -17,6 +17,8 @@ public struct RepriseContext: RequestContext {
     /// The `Authorization: Bearer` value as presented (`IdentityMiddleware`), for credentials only a
     /// module understands (Ampache's handshake, the metrics token); routes never read the header.
     public var bearer: String?
+    /// Whether `identity` came from the web UI's session cookie (its forms then need the CSRF token).
+    public var webSession = false
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

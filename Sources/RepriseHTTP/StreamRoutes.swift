@@ -57,6 +57,18 @@ public struct StreamEndpoint: Sendable {
             }
             return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
         }
+        // The web UI's `<audio>`: its session cookie, for reading only (no CSRF question on GET and HEAD).
+        if let secret = WebCookie.session(request), let s = try await app.sessions.authenticate(secret), s.kind == .web {
+            let song = try await song(songId)
+            let facts = StreamRequestFacts(
+                method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
+                userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .web)
+            let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
+            if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song)) {
+                throw refusal.error
+            }
+            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
+        }
         throw StreamRefusal.noCredential.error
     }
 

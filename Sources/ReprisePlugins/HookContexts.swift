@@ -62,7 +62,7 @@ enum HookContext {
                 // A token's label; a session's kind (web, api); a Subsonic app's client name.
                 let label = switch request.credential {
                 case .token: token.label
-                case .session: String(token.label.dropFirst("session:".count))
+                case .session, .web: String(token.label.dropFirst("session:".count))
                 case .subsonic: String(token.label.dropFirst("subsonic:".count))
                 }
                 t.set("label", label)

@@ -70,7 +70,8 @@ public struct Server {
             logger.notice("""
                 no users yet: create the first admin with
                   reprise user add admin --admin --password-stdin --config \(configPath)
-                (type the password and press Enter), or start with REPRISE_ADMIN_PASSWORD set
+                (type the password and press Enter), or start with REPRISE_ADMIN_PASSWORD set,
+                or open \(core.settings.publicURL)/setup in a browser and enter the setup code \(core.setupCode.value)
                 """)
         }
     }

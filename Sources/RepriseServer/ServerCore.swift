@@ -7,6 +7,7 @@ import Logging
 import RepriseAmpache
 import RepriseArt
 import RepriseSubsonic
+import RepriseWeb
 import RepriseConfig
 import RepriseCore
 import RepriseHTTP
@@ -52,6 +53,10 @@ public struct ServerCore: Sendable {
     /// `GET /api/v1/openapi.json`, its document converted once.
     /// `docs/openapi.yaml` as JSON, served at `/api/v1/openapi.json`.
     let openAPI: Data
+    /// The web UI's templates and assets (shipped as resources).
+    let webAssets: WebAssets
+    /// The one-time code `/setup` asks for while no user exists (`reprise serve` prints it).
+    public let setupCode = SetupCode()
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
@@ -70,6 +75,7 @@ public struct ServerCore: Sendable {
         } catch {
             throw RepriseError(.internal, "cannot read the shipped openapi.yaml: \(error)")
         }
+        webAssets = try WebAssets.bundled()
         self.tokenPolicy = tokenPolicy ?? plugins
         users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost), companions: [AmpachePasswordDigest()])
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy, rules: plugins, events: plugins, logger: logger)
@@ -147,6 +153,15 @@ public struct ServerCore: Sendable {
     public var routeModules: [RouteModule] {
         var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), subsonicRoutes(services, playback: playback, jukebox: subsonicJukebox), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
+        let plugins = self.plugins
+        let admin = WebAdmin(
+            plugins: { plugins.report().map { .init(name: $0.name, version: $0.version ?? "", file: $0.file, calls: $0.calls, errors: $0.errors, lastError: "") } },
+            reloadPlugins: {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                    DispatchQueue.global().async { do { try plugins.reload(); c.resume() } catch { c.resume(throwing: error) } }
+                }
+            })
+        out.append(webRoutes(services, assets: webAssets, playback: playback, admin: admin, setup: setupCode))
         return out
     }
 

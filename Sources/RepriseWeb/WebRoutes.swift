@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import RepriseCore
+import RepriseHTTP
+import RepriseStorage
+
+/// What the administration pages read and do beyond `AppServices` (plugins live in another module).
+public struct WebAdmin: Sendable {
+    /// One loaded plugin as `/admin/plugins` lists it.
+    public struct Plugin: Sendable {
+        public var name: String, version: String, file: String, calls: Int, errors: Int, lastError: String
+        public init(name: String, version: String, file: String, calls: Int, errors: Int, lastError: String) {
+            (self.name, self.version, self.file, self.calls, self.errors, self.lastError) = (name, version, file, calls, errors, lastError)
+        }
+    }
+    public var plugins: @Sendable () -> [Plugin]
+    /// Reloads the plugins; throws with the reason when the new set fails (the old one stays).
+    public var reloadPlugins: @Sendable () async throws -> Void
+    public init(plugins: @escaping @Sendable () -> [Plugin] = { [] }, reloadPlugins: @escaping @Sendable () async throws -> Void = {}) {
+        self.plugins = plugins
+        self.reloadPlugins = reloadPlugins
+    }
+}
+
+/// The one-time code that lets a browser create the first administrator (printed by `reprise serve`).
+public struct SetupCode: Sendable {
+    public let value: String
+    /// 12 random letters and digits (no look-alikes).
+    public init() {
+        let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+        var rng = SystemRandomNumberGenerator()
+        value = String((0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+    }
+    public init(value: String) { self.value = value }
+}
+
+/// The web UI: server-rendered pages over cookie sessions of kind `web`, with CSRF checks on every
+/// form, a browser player, live player pages (server-sent events) and administration.
+public func webRoutes(_ app: AppServices, assets: WebAssets, playback: (any PlayerDirectory)? = nil, admin: WebAdmin = WebAdmin(), setup: SetupCode = SetupCode()) -> RouteModule {
+    let ui = WebUI(app: app, assets: assets, playback: playback, admin: admin, setup: setup)
+    // The middleware first: a route's responder takes the middleware present when it is added.
+    let module = RouteCollection(context: RepriseContext.self)
+    module.add(middleware: WebMiddleware(ui: ui))
+    ui.register { path, method, handler in module.on(path, method, handler) }
+    return module
+}
+
+/// Resolves the cookie session, checks CSRF on every non-GET request, and turns failures into pages.
+struct WebMiddleware: RouterMiddleware {
+    typealias Context = RepriseContext
+    let ui: WebUI
+    /// Forms posted before a session exists (the CSRF token is the session's).
+    static let openForms: Set<String> = ["/login", "/setup"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var request = request
+        do {
+            if let secret = WebCookie.session(request), let s = try await ui.app.sessions.authenticate(secret), s.kind == .web {
+                context.identity = .session(s, secret)
+                context.webSession = true
+            }
+            if request.method != .get, request.method != .head, !Self.openForms.contains(request.uri.path) {
+                guard context.webSession, case .session(_, let secret)? = context.identity else {
+                    throw WebError(.forbidden, code: "csrf_failed", "this form needs a web session: log in and send it again")
+                }
+                var presented = request.headers[.xCSRFToken]
+                if presented == nil {
+                    let body = try await request.collectBody(upTo: ui.app.maxBodyBytes)
+                    presented = WebForm(String(buffer: body))["csrf"]
+                }
+                guard WebCookie.csrfMatches(presented, secret: secret) else {
+                    throw WebError(.forbidden, code: "csrf_failed", "the form's security token is missing or wrong: reload the page and send it again")
+                }
+            }
+            return try await next(request, context)
+        } catch let e as WebError {
+            if e.status == .unauthorized {
+                let back = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+                return WebHeaders.redirect("/login?next=" + (back.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"))
+            }
+            return ui.errorPage(e, context: context)
+        } catch let e as APIError {
+            return ui.errorPage(WebError(e.status, code: e.code.rawValue, e.message), context: context)
+        } catch let e as RepriseError {
+            return ui.errorPage(WebError(e.httpStatus, code: e.code.description, e.message), context: context)
+        } catch let e as PlayerError {
+            return ui.errorPage(WebError(e.refused ? .conflict : .serviceUnavailable, code: e.refused ? "player_refused" : "player_unavailable", e.message), context: context)
+        }
+    }
+}
+
+extension RepriseError {
+    /// The status a page answers with for this error.
+    var httpStatus: HTTPResponse.Status {
+        switch code {
+        case .badRequest: .badRequest
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .conflict: .conflict
+        case .unavailable: .serviceUnavailable
+        default: .internalServerError
+        }
+    }
+}

@@ -1,0 +1,286 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import RepriseCore
+import RepriseHTTP
+import RepriseWeb
+import TestSupport
+import Testing
+@testable import RepriseServer
+
+/// The web UI through the router: pages for admin, user and anonymous; cookie sessions and their
+/// attributes; CSRF on every form; one user never sees or acts on another's tokens or sessions.
+@Suite struct WebUITests {
+    /// A library of two songs, the admin "ann" and the user "bob" (both password1).
+    func setUp(extraYAML: String = "") async throws -> Library {
+        let lib = try Library(extraYAML: extraYAML)
+        try lib.tone("a/one.flac", seconds: 1, tags: ["TITLE": "One", "ARTIST": "Alpha", "ALBUM": "First", "GENRE": "Jazz"])
+        try lib.tone("a/two.flac", seconds: 1, tags: ["TITLE": "Two", "ARTIST": "Alpha", "ALBUM": "First", "GENRE": "Jazz"])
+        _ = try await lib.core.scanner.scan()
+        try await lib.core.users.add(name: "ann", password: "password1", role: .admin)
+        try await lib.core.users.add(name: "bob", password: "password1", role: .user)
+        return lib
+    }
+
+    func run(_ lib: Library, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await Application(router: buildRouter(lib.core.services, modules: lib.core.routeModules)).test(.router, body)
+    }
+
+    /// A signed-in browser: its cookie and CSRF token.
+    struct Browser: Sendable {
+        var cookie: String
+        var csrf: String
+    }
+
+    static func login(_ client: any TestClientProtocol, _ name: String) async throws -> Browser {
+        let r = try await post(client, "/login", "username=\(name)&password=password1")
+        #expect(r.status == .seeOther)
+        let set = try #require(r.headers[.setCookie])
+        let cookie = String(set.split(separator: ";")[0])
+        let page = String(decoding: try await client.get("/", headers: ["Cookie": cookie]).body, as: UTF8.self)
+        return Browser(cookie: cookie, csrf: try #require(csrf(in: page)))
+    }
+
+    static func csrf(in page: String) -> String? {
+        guard let r = page.range(of: "data-csrf=\"") else { return nil }
+        return String(page[r.upperBound...].prefix(64))
+    }
+
+    static func post(_ client: any TestClientProtocol, _ uri: String, _ form: String, cookie: String? = nil, headers extra: [String: String] = [:]) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let cookie { headers[.cookie] = cookie }
+        for (k, v) in extra { headers[HTTPField.Name(k)!] = v }
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: form)) { r in
+            Reply(status: r.status, headers: r.headers, body: Data(r.body.readableBytesView))
+        }
+    }
+
+    static func text(_ r: Reply) -> String { String(decoding: r.body, as: UTF8.self) }
+
+    static let pages = ["/", "/library", "/library?view=artists", "/library?view=songs", "/library?view=genres", "/library?q=one", "/albums/1", "/artists/1",
+                        "/playlists", "/tokens", "/sessions", "/account", "/players"]
+    static let adminPages = ["/admin/users", "/admin/gc", "/admin/plugins", "/admin/scan", "/admin/streams"]
+
+    @Test func anonymousVisitorsAreSentToLogin() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            for page in Self.pages + Self.adminPages {
+                let r = try await client.get(page)
+                #expect(r.status == .seeOther, "\(page)")
+                #expect(r.headers[.location]?.hasPrefix("/login?next=") == true, "\(page)")
+            }
+            let login = try await client.get("/login")
+            #expect(login.status == .ok && Self.text(login).contains("name=\"password\""))
+            #expect(login.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            // A forged form without a session is refused, not run.
+            #expect(try await Self.post(client, "/tokens", "label=x").status == .forbidden)
+        }
+    }
+
+    @Test func everyPageRendersForAdminAndUser() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let ann = try await Self.login(client, "ann")
+            let bob = try await Self.login(client, "bob")
+            for page in Self.pages + Self.adminPages {
+                let r = try await client.get(page, headers: ["Cookie": ann.cookie])
+                #expect(r.status == .ok, "\(page): \(r.status)")
+                #expect(r.headers[.contentType] == "text/html; charset=utf-8" && r.headers[.contentSecurityPolicy] != nil, "\(page)")
+                #expect(Self.text(r).contains("Log out ann"), "\(page)")
+            }
+            for page in Self.pages {
+                #expect(try await client.get(page, headers: ["Cookie": bob.cookie]).status == .ok, "\(page)")
+            }
+            for page in Self.adminPages {
+                let r = try await client.get(page, headers: ["Cookie": bob.cookie])
+                #expect(r.status == .forbidden && Self.text(r).contains("for administrators"), "\(page)")
+            }
+            let album = Self.text(try await client.get("/albums/1", headers: ["Cookie": bob.cookie]))
+            #expect(album.contains("<h1>First</h1>") && album.contains("data-song=") && album.contains(">One<") && album.contains(">Two<"))
+            let search = Self.text(try await client.get("/library?q=tw", headers: ["Cookie": bob.cookie]))
+            #expect(search.contains(">Two<") && !search.contains(">One<"))
+            let missing = try await client.get("/albums/999", headers: ["Cookie": bob.cookie])
+            #expect(missing.status == .notFound && Self.text(missing).contains("data-code=\"not_found\""))
+        }
+    }
+
+    @Test func theCookieIsAWebSessionWithSafeAttributes() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let r = try await Self.post(client, "/login", "username=ann&password=password1&next=/library")
+            #expect(r.status == .seeOther && r.headers[.location] == "/library")
+            let set = try #require(r.headers[.setCookie])
+            #expect(set.hasPrefix("\(WebCookie.name)=rs_") && set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"))
+            #expect(!set.contains("Secure"), "http public URL: no Secure")
+            let sessions = try await lib.core.sessions.list()
+            #expect(sessions.count == 1 && sessions[0].kind == .web && sessions[0].userName == "ann")
+            let cookie = String(set.split(separator: ";")[0])
+            // Logging in again with that cookie ends it: a new id every login.
+            let again = try await Self.post(client, "/login", "username=ann&password=password1", cookie: cookie)
+            let second = String(try #require(again.headers[.setCookie]).split(separator: ";")[0])
+            #expect(second != cookie)
+            #expect(try await client.get("/", headers: ["Cookie": cookie]).status == .seeOther)
+            #expect(try await lib.core.sessions.list().count == 1)
+            // An offsite `next` is ignored; a wrong password is a page, not a cookie.
+            let offsite = try await Self.post(client, "/login", "username=ann&password=password1&next=//evil.test/")
+            #expect(offsite.headers[.location] == "/")
+            let wrong = try await Self.post(client, "/login", "username=ann&password=nope")
+            #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil && Self.text(wrong).contains("wrong password"))
+            // An API session's secret in the cookie is not a web login.
+            let (api, _) = try await lib.core.sessions.create(user: try #require(try await lib.core.users.find(name: "ann")), kind: .api)
+            #expect(try await client.get("/", headers: ["Cookie": "\(WebCookie.name)=\(api.plaintext)"]).status == .seeOther)
+            // Logout ends the session and clears the cookie.
+            let page = Self.text(try await client.get("/", headers: ["Cookie": second]))
+            let out = try await Self.post(client, "/logout", "csrf=\(try #require(Self.csrf(in: page)))", cookie: second)
+            #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            #expect(try await client.get("/", headers: ["Cookie": second]).status == .seeOther)
+        }
+    }
+
+    @Test func secureCookiesBehindHTTPS() async throws {
+        let lib = try await setUp(extraYAML: "")
+        var services = lib.core.services
+        services.publicURL = "https://music.example"
+        try await Application(router: buildRouter(services, modules: [webRoutes(services, assets: try WebAssets.bundled())])).test(.router) { client in
+            let r = try await Self.post(client, "/login", "username=ann&password=password1")
+            #expect(r.headers[.setCookie]?.hasSuffix("; Secure") == true)
+        }
+    }
+
+    @Test func everyFormNeedsItsCSRFToken() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let ann = try await Self.login(client, "ann")
+            let bob = try await Self.login(client, "bob")
+            let forms: [(String, String)] = [
+                ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
+                ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
+                ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/logout", ""),
+            ]
+            for (path, form) in forms {
+                let none = try await Self.post(client, path, form, cookie: ann.cookie)
+                #expect(none.status == .forbidden && Self.text(none).contains("security token"), "\(path)")
+                let wrong = try await Self.post(client, path, form + "&csrf=\(bob.csrf)", cookie: ann.cookie)
+                #expect(wrong.status == .forbidden, "\(path): another session's token")
+            }
+            #expect(try await lib.core.tokens.list(userId: nil).isEmpty)
+            #expect(try await lib.core.users.find(name: "cid") == nil)
+            // With the token (field or header) the form runs.
+            let minted = try await Self.post(client, "/tokens", "label=phone&days=30&csrf=\(ann.csrf)", cookie: ann.cookie)
+            #expect(minted.status == .created)
+            let page = Self.text(minted)
+            let secret = try #require(page.range(of: "<code id=\"secret\">").map { String(page[$0.upperBound...].prefix(while: { $0 != "<" })) })
+            #expect(secret.hasPrefix("rt_"))
+            // Shown once: the list shows the label only.
+            let list = Self.text(try await client.get("/tokens", headers: ["Cookie": ann.cookie]))
+            #expect(list.contains(">phone<") && !list.contains(secret))
+            #expect(try await client.get("/stream/1?token=\(secret)").status == .ok)
+            let created = try await Self.post(client, "/playlists", "name=Mix", cookie: ann.cookie, headers: ["X-CSRF-Token": ann.csrf])
+            #expect(created.status == .seeOther && created.headers[.location]?.hasPrefix("/playlists/") == true)
+            // Revoked: the stream is refused.
+            let id = try #require(try await lib.core.tokens.list(userId: nil).first?.id)
+            #expect(try await Self.post(client, "/tokens/\(id)/revoke", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(try await client.get("/stream/1?token=\(secret)").status == .unauthorized)
+        }
+    }
+
+    @Test func oneUserCannotSeeOrTouchAnothersTokensAndSessions() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let ann = try await Self.login(client, "ann")
+            let bob = try await Self.login(client, "bob")
+            _ = try await Self.post(client, "/tokens", "label=ann-secret-label&csrf=\(ann.csrf)", cookie: ann.cookie)
+            _ = try await Self.post(client, "/client-passwords", "label=ann-phone&csrf=\(ann.csrf)", cookie: ann.cookie)
+            let tokenId = try #require(try await lib.core.tokens.list(userId: nil).first?.id)
+            let passwordId = try #require(try await lib.core.clientPasswords.list(userId: nil).first?.id)
+            let bobsTokens = Self.text(try await client.get("/tokens", headers: ["Cookie": bob.cookie]))
+            #expect(!bobsTokens.contains("ann-secret-label") && !bobsTokens.contains("ann-phone"))
+            #expect(try await Self.post(client, "/tokens/\(tokenId)/revoke", "csrf=\(bob.csrf)", cookie: bob.cookie).status == .notFound)
+            #expect(try await Self.post(client, "/client-passwords/\(passwordId)/revoke", "csrf=\(bob.csrf)", cookie: bob.cookie).status == .notFound)
+            #expect(try await lib.core.tokens.list(userId: nil).first?.revokedAt == nil)
+            let annSession = try #require(try await lib.core.sessions.list().first { $0.userName == "ann" }?.id)
+            let bobsSessions = Self.text(try await client.get("/sessions", headers: ["Cookie": bob.cookie]))
+            #expect(bobsSessions.contains("(this one)") && !bobsSessions.contains("/sessions/\(annSession)/revoke"))
+            #expect(try await Self.post(client, "/sessions/\(annSession)/revoke", "csrf=\(bob.csrf)", cookie: bob.cookie).status == .notFound)
+            #expect(try await client.get("/", headers: ["Cookie": ann.cookie]).status == .ok)
+        }
+    }
+
+    @Test func revokingSessionsAndChangingThePassword() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let first = try await Self.login(client, "ann")
+            let second = try await Self.login(client, "ann")
+            let third = try await Self.login(client, "ann")
+            let ids = try await lib.core.sessions.list().map(\.id).sorted()
+            #expect(ids.count == 3)
+            // Revoke one other session by id.
+            #expect(try await Self.post(client, "/sessions/\(ids[0])/revoke", "csrf=\(third.csrf)", cookie: third.cookie).status == .seeOther)
+            #expect(try await client.get("/", headers: ["Cookie": first.cookie]).status == .seeOther)
+            // A wrong current password changes nothing; a right one ends the other sessions.
+            let wrong = try await Self.post(client, "/account/password", "current=nope&new=password2&csrf=\(third.csrf)", cookie: third.cookie)
+            #expect(wrong.status == .forbidden)
+            let changed = try await Self.post(client, "/account/password", "current=password1&new=password2&csrf=\(third.csrf)", cookie: third.cookie)
+            #expect(changed.status == .seeOther)
+            #expect(try await client.get("/", headers: ["Cookie": second.cookie]).status == .seeOther)
+            #expect(try await client.get("/", headers: ["Cookie": third.cookie]).status == .ok)
+            #expect(try await lib.core.users.verify(name: "ann", password: "password2") != nil)
+        }
+    }
+
+    @Test func theBrowserStreamsWithItsCookieAndRecordsPlays() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let bob = try await Self.login(client, "bob")
+            let r = try await client.get("/stream/1", headers: ["Cookie": bob.cookie, "Range": "bytes=0-3"])
+            #expect(r.status == .partialContent && r.body == Data("fLaC".utf8))
+            #expect(try await client.get("/stream/1").status == .unauthorized)
+            #expect(try await Self.post(client, "/web/played", "song_id=1", cookie: bob.cookie, headers: ["X-CSRF-Token": bob.csrf]).status == .noContent)
+            let bobId = try #require(try await lib.core.users.find(name: "bob")?.id)
+            #expect(try await lib.core.library.list(.recent, kind: .song, user: bobId, limit: 10, offset: 0).ids == [1])
+            #expect(try await Self.post(client, "/web/played", "song_id=999", cookie: bob.cookie, headers: ["X-CSRF-Token": bob.csrf]).status == .notFound)
+        }
+    }
+
+    @Test func firstRunSetupNeedsTheCodeFromTheLog() async throws {
+        let lib = try Library()
+        try await run(lib) { client in
+            let login = try await client.get("/login")
+            #expect(login.status == .seeOther && login.headers[.location] == "/setup")
+            #expect(try await client.get("/setup").status == .ok)
+            let stranger = try await Self.post(client, "/setup", "code=guess&username=eve&password=password1")
+            #expect(stranger.status == .forbidden)
+            #expect(try await lib.core.users.count() == 0)
+            let made = try await Self.post(client, "/setup", "code=\(lib.core.setupCode.value)&username=admin&password=password1")
+            #expect(made.status == .seeOther && made.headers[.location] == "/login")
+            #expect(try await lib.core.users.find(name: "admin")?.role == .admin)
+            // Once a user exists, setup is closed.
+            #expect(try await client.get("/setup").headers[.location] == "/login")
+            #expect(try await Self.post(client, "/setup", "code=\(lib.core.setupCode.value)&username=eve&password=password1").status == .forbidden)
+        }
+    }
+
+    @Test func adminManagesUsers() async throws {
+        let lib = try await setUp()
+        try await run(lib) { client in
+            let ann = try await Self.login(client, "ann")
+            let bob = try await Self.login(client, "bob")
+            #expect(try await Self.post(client, "/admin/users", "username=cid&password=password1&role=user&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(try await lib.core.users.find(name: "cid")?.role == .user)
+            #expect(try await Self.post(client, "/admin/users", "username=cid&password=password1&role=user&csrf=\(ann.csrf)", cookie: ann.cookie).status == .conflict)
+            #expect(try await Self.post(client, "/admin/users", "username=dan&password=short&csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
+            #expect(try await Self.post(client, "/admin/users/bob/disable", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(try await lib.core.users.find(name: "bob")?.disabled == true)
+            #expect(try await client.get("/", headers: ["Cookie": bob.cookie]).status == .seeOther)
+            #expect(try await Self.post(client, "/admin/users/ann/disable", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
+            #expect(try await Self.post(client, "/admin/users/nobody/disable", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .notFound)
+            // A user is not an admin.
+            let cid = try await Self.login(client, "cid")
+            #expect(try await Self.post(client, "/admin/users/ann/disable", "csrf=\(cid.csrf)", cookie: cid.cookie).status == .forbidden)
+            #expect(try await Self.post(client, "/admin/gc", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(Self.text(try await client.get("/admin/gc", headers: ["Cookie": ann.cookie])).contains("<td>"))
+        }
+    }
+}
