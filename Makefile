@@ -5,6 +5,7 @@ AMPACHE_PY ?= 8.3.0
 SCHEMATHESIS_PY ?= 4.32.5
 OPENSONIC_PY ?= 10.4.1
 PYSONIC_PY ?= 1.2.0
+SELENIUM_PY ?= 4.27.1
 
 FUZZ_SECONDS ?= 60
 
@@ -30,10 +31,11 @@ test: deps venv
 	@if pgrep -af '[m]pd-test-|[c]vlc -I http --http-host 127.0.0.1'; then echo "make test: the processes above outlived the suite" >&2; exit 1; fi
 
 # The Python tools the tests drive, pinned: the Ampache client (tests/ampache), the Subsonic clients
-# py-opensonic and py-sonic (tests/subsonic) and Schemathesis (docs/openapi.yaml).
-VENV_STAMP = .venv/.pinned-ampache-$(AMPACHE_PY)-schemathesis-$(SCHEMATHESIS_PY)-opensonic-$(OPENSONIC_PY)-pysonic-$(PYSONIC_PY)
+# py-opensonic and py-sonic (tests/subsonic), Schemathesis (docs/openapi.yaml) and selenium, which drives
+# Debian's chromium through chromium-driver (tests/web).
+VENV_STAMP = .venv/.pinned-ampache-$(AMPACHE_PY)-schemathesis-$(SCHEMATHESIS_PY)-opensonic-$(OPENSONIC_PY)-pysonic-$(PYSONIC_PY)-selenium-$(SELENIUM_PY)
 venv: deps
-	@test -x .venv/bin/python -a -f $(VENV_STAMP) || { /usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ampache==$(AMPACHE_PY) schemathesis==$(SCHEMATHESIS_PY) py-opensonic==$(OPENSONIC_PY) py-sonic==$(PYSONIC_PY) && touch $(VENV_STAMP); }
+	@test -x .venv/bin/python -a -f $(VENV_STAMP) || { /usr/bin/python3 -m venv .venv && .venv/bin/pip install -q ampache==$(AMPACHE_PY) schemathesis==$(SCHEMATHESIS_PY) py-opensonic==$(OPENSONIC_PY) py-sonic==$(PYSONIC_PY) selenium==$(SELENIUM_PY) && touch $(VENV_STAMP); }
 
 # Benchmarks against nginx (bench/bench.py, docs/performance.md); installs nginx+Lua and wrk when missing.
 bench: deps

@@ -7,7 +7,9 @@ packages=(
   # build
   liblua5.4-dev libsqlite3-dev libmpdclient-dev libtagc0-dev libvips-dev pkg-config
   # tests: real players, fixtures, clients
-  mpd sox libsox-fmt-mp3 flac vorbis-tools ffmpeg curl vlc-bin vlc-plugin-base
+  mpd sox libsox-fmt-mp3 flac vorbis-tools ffmpeg curl vlc-bin vlc-plugin-base mpc
+  # the web UI's browser test
+  chromium chromium-driver
   python3-venv
 )
 [ $# -gt 0 ] && packages=("$@")

@@ -251,7 +251,11 @@ struct WebUI: Sendable {
     // MARK: library
 
     func albumRows(_ albums: [AlbumInfo]) -> [[String: Any]] {
-        albums.map { ["id": $0.id, "name": $0.name, "artist": $0.artist, "artist_id": $0.artistId, "year": $0.year.map(String.init) ?? ""] }
+        albums.map { a in
+            var row: [String: Any] = ["id": a.id, "name": a.name, "artist": a.artist, "artist_id": a.artistId]
+            if let year = a.year { row["year"] = year }
+            return row
+        }
     }
 
     func songRows(_ songs: [Song]) -> [[String: Any]] {
@@ -352,10 +356,12 @@ struct WebUI: Sendable {
         let id = try int64(context, "id")
         guard let album = try await app.catalog.album(id: id) else { throw WebError(.notFound, "no album \(id)") }
         let songs = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: id, limit: 2_000, offset: 0).songs
-        return page("album", context, [
-            "id": album.id, "name": album.name, "artist": album.artist, "artist_id": album.artistId, "year": album.year.map(String.init) ?? "",
+        var data: [String: Any] = [
+            "id": album.id, "name": album.name, "artist": album.artist, "artist_id": album.artistId,
             "count": songs.count, "songs": songRows(songs), "players": myPlayers(s.user).map { ["name": $0.name] }, "has_players": !myPlayers(s.user).isEmpty,
-        ])
+        ]
+        if let year = album.year { data["year"] = year }
+        return page("album", context, data)
     }
 
     func artist(_ context: RepriseContext) async throws -> Response {
@@ -378,7 +384,9 @@ struct WebUI: Sendable {
         guard let p = try await app.library.playlist(id: id, viewer: s.user.id), let songs = try await app.library.playlistSongs(id: id, viewer: s.user.id) else {
             throw WebError(.notFound, "no playlist \(id) you can see")
         }
-        return page("playlist", context, ["id": p.id, "name": p.name, "owner": p.owner, "comment": p.comment, "count": songs.count, "songs": songRows(songs), "mine": p.ownerId == s.user.id])
+        var data: [String: Any] = ["id": p.id, "name": p.name, "owner": p.owner, "count": songs.count, "songs": songRows(songs), "mine": p.ownerId == s.user.id]
+        if !p.comment.isEmpty { data["comment"] = p.comment }
+        return page("playlist", context, data)
     }
 
     func cover(_ request: Request, _ context: RepriseContext) async throws -> Response {

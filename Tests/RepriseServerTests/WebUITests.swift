@@ -34,8 +34,8 @@ import Testing
         var csrf: String
     }
 
-    static func login(_ client: any TestClientProtocol, _ name: String) async throws -> Browser {
-        let r = try await post(client, "/login", "username=\(name)&password=password1")
+    static func login(_ client: any TestClientProtocol, _ name: String, agent: String = "test") async throws -> Browser {
+        let r = try await post(client, "/login", "username=\(name)&password=password1", headers: ["User-Agent": agent])
         #expect(r.status == .seeOther)
         let set = try #require(r.headers[.setCookie])
         let cookie = String(set.split(separator: ";")[0])
@@ -211,13 +211,14 @@ import Testing
     @Test func revokingSessionsAndChangingThePassword() async throws {
         let lib = try await setUp()
         try await run(lib) { client in
-            let first = try await Self.login(client, "ann")
-            let second = try await Self.login(client, "ann")
-            let third = try await Self.login(client, "ann")
-            let ids = try await lib.core.sessions.list().map(\.id).sorted()
-            #expect(ids.count == 3)
+            let first = try await Self.login(client, "ann", agent: "first")
+            let second = try await Self.login(client, "ann", agent: "second")
+            let third = try await Self.login(client, "ann", agent: "third")
+            let sessions = try await lib.core.sessions.list()
+            #expect(sessions.count == 3)
+            let firstId = try #require(sessions.first { $0.agent == "first" }?.id)
             // Revoke one other session by id.
-            #expect(try await Self.post(client, "/sessions/\(ids[0])/revoke", "csrf=\(third.csrf)", cookie: third.cookie).status == .seeOther)
+            #expect(try await Self.post(client, "/sessions/\(firstId)/revoke", "csrf=\(third.csrf)", cookie: third.cookie).status == .seeOther)
             #expect(try await client.get("/", headers: ["Cookie": first.cookie]).status == .seeOther)
             // A wrong current password changes nothing; a right one ends the other sessions.
             let wrong = try await Self.post(client, "/account/password", "current=nope&new=password2&csrf=\(third.csrf)", cookie: third.cookie)
