@@ -211,6 +211,7 @@ let package = Package(
             name: "RepriseServerTests",
             dependencies: [
                 "RepriseServer",
+                "RepriseSubsonic",
                 "RepriseWeb",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -42,6 +42,8 @@ public struct AppServices: Sendable {
     public var fastPathAnswers = Counter()
     /// Failed password and digest attempts, per user and per address (native login, Ampache handshake).
     public var loginThrottle = LoginThrottle()
+    /// Moved by every credential change (password, disabled user, revoked client password, new API key).
+    public var credentialEpoch = CredentialEpoch()
 
     public init(clock: any WallClock, users: any UserRepository, sessions: any SessionRepository, tokens: any StreamTokenRepository, apiKeys: any ApiKeyRepository, leases: any LeaseRepository, gc: any GarbageCollecting, catalog: any CatalogRepository, library: any LibraryRepository, ledger: StreamLedger, health: any StorageHealth, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.clock = clock

@@ -16,10 +16,13 @@ public struct AmpachePasswordDigest: PasswordCompanion {
 public struct ApiKeyStore: Sendable {
     let db: DatabasePool
     let clock: any WallClock
+    /// Moved by every new key (the old one stops working).
+    let epoch: CredentialEpoch
 
-    public init(db: DatabasePool, clock: any WallClock) {
+    public init(db: DatabasePool, clock: any WallClock, epoch: CredentialEpoch = CredentialEpoch()) {
         self.db = db
         self.clock = clock
+        self.epoch = epoch
     }
 
     /// The prefix that tells an API key apart from sessions (`rs_`) and stream tokens (`rt_`).
@@ -35,6 +38,7 @@ public struct ApiKeyStore: Sendable {
         try await db.write { db in
             try ApiKeyRecord.upsert(db, userId: userId, hash: hash, now: now)
         }
+        epoch.bump()
         return key
     }
 

@@ -8,9 +8,11 @@ public struct ClientPasswordStore: Sendable {
     let db: DatabasePool
     let clock: any WallClock
     let box: SecretBox
+    /// Moved by every revocation.
+    let epoch: CredentialEpoch
 
-    public init(db: DatabasePool, clock: any WallClock, box: SecretBox) {
-        (self.db, self.clock, self.box) = (db, clock, box)
+    public init(db: DatabasePool, clock: any WallClock, box: SecretBox, epoch: CredentialEpoch = CredentialEpoch()) {
+        (self.db, self.clock, self.box, self.epoch) = (db, clock, box, epoch)
     }
 
     /// The longest lifetime a client password takes (ten years).
@@ -46,12 +48,14 @@ public struct ClientPasswordStore: Sendable {
     @discardableResult
     public func revoke(id: Int64, userId: Int64?) async throws -> Bool {
         let now = clock.nowMs()
-        return try await db.write { db in
+        let revoked = try await db.write { db in
             try db.execute(
                 sql: "UPDATE client_passwords SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND (? IS NULL OR user_id = ?)",
                 arguments: [now, id, userId, userId])
             return db.changesCount > 0
         }
+        if revoked { epoch.bump() }
+        return revoked
     }
 
     public func usable(userId: Int64) async throws -> [(info: ClientPasswordInfo, password: String)] {

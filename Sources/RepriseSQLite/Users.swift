@@ -23,9 +23,12 @@ public struct UserStore: Sendable {
     /// A hash verified when the user is unknown, so both failures cost the same time; made on the
     /// first login, not at start (every CLI command builds a store).
     private let decoy = DecoyHash()
+    /// Moved by every password change and every user disabled or enabled.
+    let epoch: CredentialEpoch
 
-    public init(db: DatabasePool, clock: any WallClock, bcryptCost: UInt8 = 12, companions: [any PasswordCompanion] = []) {
+    public init(db: DatabasePool, clock: any WallClock, bcryptCost: UInt8 = 12, companions: [any PasswordCompanion] = [], epoch: CredentialEpoch = CredentialEpoch()) {
         self.db = db
+        self.epoch = epoch
         self.companions = companions
         self.clock = clock
         self.bcryptCost = bcryptCost
@@ -58,6 +61,7 @@ public struct UserStore: Sendable {
             return db.changesCount
         }
         if changed == 0 { throw RepriseError.noUser(name) }
+        epoch.bump()
     }
 
     public func setPassword(name: String, password: String) async throws {
@@ -73,6 +77,7 @@ public struct UserStore: Sendable {
             return changed
         }
         if changed == 0 { throw RepriseError.noUser(name) }
+        epoch.bump()
     }
 
     /// Returns the user when the name and password match an enabled account; nil otherwise.

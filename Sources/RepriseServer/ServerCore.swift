@@ -57,6 +57,8 @@ public struct ServerCore: Sendable {
     let webAssets: WebAssets
     /// The one-time code `/setup` asks for while no user exists (`reprise serve` prints it).
     public let setupCode = SetupCode()
+    /// Moved by every credential change the stores make (caches of accepted credentials miss then).
+    public let credentialEpoch = CredentialEpoch()
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
@@ -77,7 +79,7 @@ public struct ServerCore: Sendable {
         }
         webAssets = try WebAssets.bundled()
         self.tokenPolicy = tokenPolicy ?? plugins
-        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost), companions: [AmpachePasswordDigest()])
+        users = UserStore(db: db, clock: clock, bcryptCost: UInt8(settings.bcryptCost), companions: [AmpachePasswordDigest()], epoch: credentialEpoch)
         sessions = SessionStore(db: db, clock: clock, policy: settings.policy, rules: plugins, events: plugins, logger: logger)
         tokens = StreamTokenStore(db: db, clock: clock, logger: logger)
         leases = LeaseStore(db: db, clock: clock)
@@ -85,7 +87,7 @@ public struct ServerCore: Sendable {
         songs = CachedCatalog(catalog, clock: clock)
         library = LibraryStore(db: db, clock: clock)
         art = ArtStore(library: library, cacheDir: settings.dataDirectory + "/art-cache", logger: logger)
-        clientPasswords = ClientPasswordStore(db: db, clock: clock, box: try SecretKeyFile.box(settings))
+        clientPasswords = ClientPasswordStore(db: db, clock: clock, box: try SecretKeyFile.box(settings), epoch: credentialEpoch)
         ledger = StreamLedger(db: db, clock: clock)
         ledger.observe { [plugins, songs, library, logger] r in
             guard r.status != .active else { return plugins.streamStarted(r) }
@@ -133,13 +135,14 @@ public struct ServerCore: Sendable {
     public var services: AppServices {
         let scanner = self.scanner
         var services = AppServices(
-            clock: clock, users: users, sessions: sessions, tokens: tokens, apiKeys: ApiKeyStore(db: db, clock: clock), leases: leases, gc: gc,
+            clock: clock, users: users, sessions: sessions, tokens: tokens, apiKeys: ApiKeyStore(db: db, clock: clock, epoch: credentialEpoch), leases: leases, gc: gc,
             catalog: songs, library: library, ledger: ledger, health: SQLiteHealth(db: db), scan: { try await scanner.scan() }, publicURL: settings.publicURL, tokenPolicy: tokenPolicy, maxBodyBytes: settings.maxBodyBytes)
         services.fastPathAnswers = fastPathAnswers
         services.loginThrottle = loginThrottle
         services.nowPlaying = nowPlaying
         services.art = art
         services.clientPasswords = clientPasswords
+        services.credentialEpoch = credentialEpoch
         services.playlistTokens = playlistTokens
         if settings.metricsEnabled {
             let metrics = self.metrics

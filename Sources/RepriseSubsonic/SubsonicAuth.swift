@@ -54,6 +54,12 @@ struct SubsonicCaller: Sendable {
     var client: String
 }
 
+/// How long accepted Subsonic credentials are remembered.
+public enum SubsonicAuthenticatorLimits {
+    /// The longest a change made by another process (the CLI) takes to reach this one, ms.
+    public static let acceptedMs: Int64 = 10_000
+}
+
 /// Checks Subsonic credentials: `u`+`p` (plain or `enc:` hex) against client passwords and the account
 /// password (bcrypt, its success cached briefly), `u`+`t`+`s` against the user's client passwords,
 /// and `apiKey` against Reprise's API keys; failures count against the login throttle.
@@ -65,6 +71,17 @@ final class SubsonicAuthenticator: Sendable {
     private let cacheKey = SymmetricKey(size: .bits256).withUnsafeBytes { [UInt8]($0) }
     /// How long a verified password is trusted without bcrypt, ms.
     static let cacheMs: Int64 = 300_000
+    /// Credentials accepted lately: keyed hash of what was presented -> who, under which credential
+    /// epoch, until when. Apps send credentials with every call (a cover grid is hundreds): a hit
+    /// reads nothing. A change in this process (password, disabled user, revoked client password, new
+    /// API key) moves the epoch and misses at once; one made by another process (the CLI) within `acceptedMs`.
+    private let accepted = Locked<[String: Accepted]>([:])
+    struct Accepted {
+        var caller: SubsonicCaller
+        var epoch: Int
+        var until: Int64
+    }
+    static let acceptedMs: Int64 = SubsonicAuthenticatorLimits.acceptedMs
 
     init(app: AppServices) { self.app = app }
 
@@ -72,6 +89,26 @@ final class SubsonicAuthenticator: Sendable {
 
     func authenticate(_ p: SubsonicParams, context: RepriseContext) async throws -> SubsonicCaller {
         let client = StoredText.bounded(p["c"], max: StoredText.maxClient) ?? "subsonic"
+        // What identifies the presentation: the credential parameters, each length-prefixed.
+        let presented = ["apiKey", "u", "p", "t", "s"].map { k in p[k].map { "\($0.utf8.count):\($0)" } ?? "-" }.joined(separator: "|")
+        let key = Self.hmacHex(cacheKey, presented)
+        let epoch = app.credentialEpoch.current
+        let now = app.clock.nowMs()
+        if let hit = accepted.withLock({ $0[key] }), hit.epoch == epoch, hit.until > now {
+            var caller = hit.caller
+            caller.client = client
+            return caller
+        }
+        let caller = try await check(p, client: client, context: context)
+        accepted.withLock { a in
+            if a.count >= 10_000 { a = a.filter { $0.value.until > now && $0.value.epoch == epoch } }
+            if a.count < 10_000 { a[key] = Accepted(caller: caller, epoch: epoch, until: now + Self.acceptedMs) }
+        }
+        return caller
+    }
+
+    /// Checks credentials against the stores (no cache of accepted ones).
+    func check(_ p: SubsonicParams, client: String, context: RepriseContext) async throws -> SubsonicCaller {
         if let key = p["apiKey"] {
             guard p["u"] == nil else { throw SubsonicError(.conflictingAuth, "apiKey cannot be combined with u") }
             guard let user = try await app.apiKeys.user(forKey: key) else { throw SubsonicError(.invalidApiKey, "invalid API key") }

@@ -10,6 +10,7 @@ import NIOCore
 import RepriseCore
 import RepriseHTTP
 import RepriseSQLite
+import RepriseSubsonic
 import TestSupport
 import Testing
 @testable import RepriseServer
@@ -125,6 +126,32 @@ import Testing
             for _ in 0..<12 { _ = try await code("u=ann&p=bad") }
             let throttled = Self.envelope(try await client.get("/rest/ping?u=ann&p=password1&f=json"))
             #expect(((throttled["error"] as? [String: Any])?["message"] as? String)?.contains("too many") == true)
+        }
+    }
+
+    /// Accepted credentials are remembered briefly: a change made in this process misses at once; one
+    /// made by another process (the CLI, with stores of its own) within `acceptedMs`.
+    @Test func acceptedCredentialsAndChangesElsewhere() async throws {
+        let clock = ManualWallClock(1_800_000_000_000)
+        let lib = try Library(clock: clock)
+        try lib.tone("a/one.flac", seconds: 1, tags: ["TITLE": "One"])
+        _ = try await lib.core.scanner.scan()
+        let ann = try await lib.core.users.add(name: "ann", password: "password1", role: .admin)
+        let (clientPassword, _) = try await lib.core.clientPasswords.create(user: ann, label: "phone", ttlSeconds: nil)
+        let salt = "a1b2c3"
+        let query = "/rest/ping?u=ann&t=\(Self.md5(clientPassword + salt))&s=\(salt)&v=1.16.1&c=test&f=json"
+        try await run(lib) { client in
+            #expect(Self.errorCode(try await client.get(query)) == nil)
+            // Another process revokes it through stores of its own: this process learns within acceptedMs.
+            let elsewhere = ClientPasswordStore(db: lib.core.db, clock: clock, box: try SecretKeyFile.box(lib.core.settings))
+            for p in try await elsewhere.list(userId: nil) { try await elsewhere.revoke(id: p.id, userId: nil) }
+            #expect(Self.errorCode(try await client.get(query)) == nil)
+            clock.advance(ms: SubsonicAuthenticatorLimits.acceptedMs + 1)
+            #expect(Self.errorCode(try await client.get(query)) == 41)
+            // A change in this process misses at once.
+            #expect(Self.errorCode(try await client.get("/rest/ping?u=ann&p=password1&v=1.16.1&c=test&f=json")) == nil)
+            try await lib.core.users.setDisabled(name: "ann", true)
+            #expect(Self.errorCode(try await client.get("/rest/ping?u=ann&p=password1&v=1.16.1&c=test&f=json")) == 40)
         }
     }
 
