@@ -123,7 +123,7 @@ let package = Package(
         // The web UI: server-rendered pages (Mustache templates and assets shipped as resources) over cookie sessions.
         .target(
             name: "RepriseWeb",
-            dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", "RepriseSync", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache")],
             resources: [.copy("Resources/templates"), .copy("Resources/static")]
         ),
         // Wiring: builds stores, plugins, catalog and services from settings.
@@ -211,7 +211,9 @@ let package = Package(
             name: "RepriseServerTests",
             dependencies: [
                 "RepriseServer",
+                "RepriseStorage",
                 "RepriseSubsonic",
+                "RepriseSync",
                 "RepriseWeb",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -24,14 +24,21 @@ public struct LuaHookStats: Sendable, Hashable {
     public var errors: Int = 0
     /// Wall time spent in the calls, in nanoseconds.
     public var totalNanoseconds: UInt64 = 0
+    /// The latest error (with the plugin's file:line when Lua gave one), and when (monotonic ns).
+    public var lastError: String?
+    public var lastErrorAt: UInt64 = 0
 
     /// Creates zeroed counters.
     public init() {}
 
-    mutating func add(nanoseconds: UInt64, failed: Bool) {
+    mutating func add(nanoseconds: UInt64, error: (any Error)?, at: UInt64) {
         calls += 1
         totalNanoseconds &+= nanoseconds
-        if failed { errors += 1 }
+        if let error {
+            errors += 1
+            lastError = String(describing: error)
+            lastErrorAt = at
+        }
     }
 }
 
@@ -41,8 +48,8 @@ public final class LuaStats: Sendable {
     final class Counter: Sendable {
         private let value = Locked(LuaHookStats())
 
-        func add(nanoseconds: UInt64, failed: Bool) {
-            value.withLock { $0.add(nanoseconds: nanoseconds, failed: failed) }
+        func add(nanoseconds: UInt64, error: (any Error)?, at: UInt64) {
+            value.withLock { $0.add(nanoseconds: nanoseconds, error: error, at: at) }
         }
 
         var current: LuaHookStats { value.withLock { $0 } }

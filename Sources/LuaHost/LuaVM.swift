@@ -249,10 +249,11 @@ public final class LuaVM {
         let start = monotonicNanoseconds()
         do {
             let results = try body()
-            counter.add(nanoseconds: monotonicNanoseconds() &- start, failed: false)
+            counter.add(nanoseconds: monotonicNanoseconds() &- start, error: nil, at: 0)
             return results
         } catch {
-            counter.add(nanoseconds: monotonicNanoseconds() &- start, failed: true)
+            let end = monotonicNanoseconds()
+            counter.add(nanoseconds: end &- start, error: error, at: end)
             throw error
         }
     }

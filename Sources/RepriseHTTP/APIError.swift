@@ -103,6 +103,11 @@ struct ErrorBody: Encodable {
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = RepriseContext
     let allowed: AllowedMethods
+    /// The web UI's page for a status, code and message; a browser asking for an unknown page gets it.
+    var htmlPage: (@Sendable (HTTPResponse.Status, String, String) -> Response)? = nil
+
+    /// Paths that belong to an API or a player, which answer in their own format whoever asks.
+    static let machinePrefixes = ["/api/", "/rest/", "/server/", "/stream/", "/art/", "/play/", "/metrics", "/healthz"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -119,7 +124,11 @@ struct ErrorMiddleware: RouterMiddleware {
                     let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
                     return try APIError(.methodNotAllowed, code: .methodNotAllowed, "\(request.method) is not allowed here; use \(allow)", headers: [.allow: allow]).response(from: request, context: context)
                 }
-                return try APIError(.notFound, code: .notFound, "no route for \(request.method) \(Redactor.redact(request.uri.path))").response(from: request, context: context)
+                let message = "no route for \(request.method) \(Redactor.redact(request.uri.path))"
+                if let htmlPage, request.headers[.accept]?.contains("text/html") == true, !Self.machinePrefixes.contains(where: { request.uri.path.hasPrefix($0) }) {
+                    return htmlPage(.notFound, "not_found", "There is no page at \(Redactor.redact(request.uri.path)).")
+                }
+                return try APIError(.notFound, code: .notFound, message).response(from: request, context: context)
             case .contentTooLarge:
                 return try APIError(.contentTooLarge, code: .bodyTooLarge, "the request body is over the configured limit").response(from: request, context: context)
             default:

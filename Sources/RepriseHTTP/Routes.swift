@@ -35,7 +35,7 @@ public func buildRouter(_ app: AppServices, modules: [RouteModule] = []) -> Rout
     let router = Router(context: RepriseContext.self)
     let allowed = AllowedMethods()
     // First: Hummingbird builds each route's responder with the middleware present when it is added.
-    router.middlewares.add(ErrorMiddleware(allowed: allowed))
+    router.middlewares.add(ErrorMiddleware(allowed: allowed, htmlPage: app.htmlErrorPage))
     // Second: who the request is made as, for every route (`context.identity`).
     router.middlewares.add(IdentityMiddleware(sessions: app.sessions, apiKeys: app.apiKeys))
     for module in [coreRoutes(app), streamRoutes(app), catalogRoutes(app), libraryRoutes(app), clientPasswordRoutes(app)] + modules { router.addRoutes(module) }

@@ -1,3 +1,5 @@
+import HTTPTypes
+import Hummingbird
 import Logging
 import RepriseCore
 import RepriseStorage
@@ -44,6 +46,10 @@ public struct AppServices: Sendable {
     public var loginThrottle = LoginThrottle()
     /// Moved by every credential change (password, disabled user, revoked client password, new API key).
     public var credentialEpoch = CredentialEpoch()
+    /// Answers feature modules give on the event loop from memory (Subsonic's cached covers).
+    public var fastAnswers = FastAnswers()
+    /// The web UI's error page (status, code, message), for a browser asking for a page that does not exist.
+    public var htmlErrorPage: (@Sendable (HTTPResponse.Status, String, String) -> Response)?
 
     public init(clock: any WallClock, users: any UserRepository, sessions: any SessionRepository, tokens: any StreamTokenRepository, apiKeys: any ApiKeyRepository, leases: any LeaseRepository, gc: any GarbageCollecting, catalog: any CatalogRepository, library: any LibraryRepository, ledger: StreamLedger, health: any StorageHealth, scan: (@Sendable () async throws -> ScanSummary)? = nil, publicURL: String = "http://127.0.0.1:8460", tokenPolicy: any TokenPolicy = DefaultTokenPolicy(), maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "reprise.http")) {
         self.clock = clock

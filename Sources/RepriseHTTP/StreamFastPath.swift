@@ -87,9 +87,11 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let ledger: StreamLedger
         let answers: Counter
         let art: (any ArtServing)?
+        let modules: FastAnswers
 
         init(_ app: AppServices) {
             (tokens, catalog, tokenPolicy, ledger, answers, art) = (app.tokens, app.catalog, app.tokenPolicy, app.ledger, app.fastPathAnswers, app.art)
+            modules = app.fastAnswers
         }
     }
 
@@ -165,6 +167,7 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
               head.headers["content-length"].allSatisfy({ $0 == "0" })
         else { return nil }
         if head.uri.utf8.starts(with: "/art/".utf8) { return planArt(head) }
+        if head.uri.utf8.starts(with: "/rest/".utf8) { return planModule(head) }
         guard let target = Self.parse(head.uri) else { return nil }
         guard let secret = Secret.presented(target.token), secret.kind == .streamToken else {
             services.ledger.refused()
@@ -221,6 +224,17 @@ final class StreamFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         headers.add(name: "Content-Type", value: image.mime)
         headers.add(name: "Content-Length", value: String(image.bytes.count))
         return .bytes(.ok, headers, ByteBuffer(bytes: image.bytes))
+    }
+
+    /// A feature module's answer from memory (`FastAnswers`), or nil.
+    func planModule(_ head: HTTPRequestHead) -> Answer? {
+        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, head.method == .GET, let handler = services.modules.handler(for: parts[0]),
+              let a = handler(parts[1], { head.headers.first(name: $0) })
+        else { return nil }
+        var headers = HTTPHeaders(a.headers)
+        if a.status != 304 { headers.replaceOrAdd(name: "Content-Length", value: String(a.body.count)) }
+        return a.body.isEmpty && a.status == 304 ? .headers(.notModified, headers) : .bytes(HTTPResponseStatus(statusCode: a.status), headers, ByteBuffer(bytes: a.body))
     }
 
     /// The kind, id, size and token of `/art/{kind}/{id}?token=...&size=N`; nil for anything else or unusual.

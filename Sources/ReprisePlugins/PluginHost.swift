@@ -122,7 +122,10 @@ public final class PluginHost: TokenPolicy, ExpiryRules, EventSink, AutoplayChoo
                 return PluginReport.Hook(name: hook, calls: s.calls, errors: s.errors + (contract[key] ?? 0), timeMs: Double(s.totalNanoseconds) / 1e6)
             }
             let file = pool.sources.first { $0.name == p.name }?.path ?? ""
-            return PluginReport(name: p.name, version: p.version, file: file, hooks: hooks)
+            let latest = p.hooks.compactMap { stats[LuaCallKey(plugin: p.name, hook: $0)] }.filter { $0.lastError != nil }.max { $0.lastErrorAt < $1.lastErrorAt }
+            var report = PluginReport(name: p.name, version: p.version, file: file, hooks: hooks)
+            report.lastError = latest?.lastError.map(Redactor.redact)
+            return report
         }
     }
 
@@ -508,6 +511,8 @@ public struct PluginReport: Sendable, Equatable, Encodable {
     public var version: String?
     public var file: String
     public var hooks: [Hook]
+    /// The latest error of any hook, with the plugin's file:line when Lua gave one (credentials redacted).
+    public var lastError: String?
     /// Calls over all hooks.
     public var calls: Int { hooks.reduce(0) { $0 + $1.calls } }
     /// Errors over all hooks.
@@ -515,7 +520,7 @@ public struct PluginReport: Sendable, Equatable, Encodable {
     /// Time spent in all hooks, ms.
     public var timeMs: Double { hooks.reduce(0) { $0 + $1.timeMs } }
 
-    enum CodingKeys: String, CodingKey { case name, version, file, hooks, calls, errors, timeMs }
+    enum CodingKeys: String, CodingKey { case name, version, file, hooks, calls, errors, timeMs, lastError }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -526,5 +531,6 @@ public struct PluginReport: Sendable, Equatable, Encodable {
         try c.encode(calls, forKey: .calls)
         try c.encode(errors, forKey: .errors)
         try c.encode(timeMs, forKey: .timeMs)
+        try c.encodeIfPresent(lastError, forKey: .lastError)
     }
 }

@@ -14,10 +14,15 @@ public final class LibraryScanner: Sendable {
     let catalog: any CatalogWriting
     let logger: Logger
     private let running = Locked<Bool>(false)
-    private let last = Locked<ScanSummary?>(nil)
+    /// Finished scans since start, newest first (at most `keepScans`), with when they finished (UTC epoch ms).
+    private let finished = Locked<[(finishedAt: Int64, summary: ScanSummary)]>([])
+    static let keepScans = 20
 
     /// The latest finished scan.
-    public var lastScan: ScanSummary? { last.withLock { $0 } }
+    public var lastScan: ScanSummary? { finished.withLock { $0.first?.summary } }
+
+    /// Finished scans since start (scheduled, API, web), newest first.
+    public var recentScans: [(finishedAt: Int64, summary: ScanSummary)] { finished.withLock { $0 } }
 
     /// Called after a scan changed the catalog (the song cache forgets what it held).
     let changed: @Sendable () -> Void
@@ -81,7 +86,11 @@ public final class LibraryScanner: Sendable {
         let perSecond = ns > 0 ? Double(st.filesFound) * 1e9 / Double(ns) : 0
         var summary = ScanSummary(added: st.added, updated: st.updated, removed: st.removed, unchanged: st.unchanged, skipped: st.skipped, errors: st.errors, durationMs: ms, filesPerSecond: perSecond)
         summary.problems = Array(problems.prefix(ScanSummary.maxProblems))
-        last.withLock { $0 = summary }
+        let at = Int64(Date().timeIntervalSince1970 * 1000)
+        finished.withLock { f in
+            f.insert((at, summary), at: 0)
+            if f.count > Self.keepScans { f.removeLast() }
+        }
         logger.info("scan finished", metadata: [
             "scan.added": "\(st.added)", "scan.updated": "\(st.updated)", "scan.removed": "\(st.removed)", "scan.unchanged": "\(st.unchanged)",
             "scan.skipped": "\(st.skipped)", "scan.errors": "\(st.errors)", "scan.duration_ms": "\(ms)", "scan.walk_ms": "\(st.elapsedMs)",

@@ -59,6 +59,8 @@ public struct ServerCore: Sendable {
     public let setupCode = SetupCode()
     /// Moved by every credential change the stores make (caches of accepted credentials miss then).
     public let credentialEpoch = CredentialEpoch()
+    /// What feature modules answer on the event loop (shared by every copy of the services).
+    let fastAnswers = FastAnswers()
 
     public init(settings: RepriseSettings, logger: Logger, tokenPolicy: (any TokenPolicy)? = nil, playbackTiming: SupervisorTiming = SupervisorTiming(), clock: any WallClock = SystemWallClock()) throws {
         self.settings = settings
@@ -143,6 +145,9 @@ public struct ServerCore: Sendable {
         services.art = art
         services.clientPasswords = clientPasswords
         services.credentialEpoch = credentialEpoch
+        services.fastAnswers = fastAnswers
+        let webAssets = self.webAssets
+        services.htmlErrorPage = { status, code, message in webAssets.errorResponse(status, code: code, message: message) }
         services.playlistTokens = playlistTokens
         if settings.metricsEnabled {
             let metrics = self.metrics
@@ -157,13 +162,15 @@ public struct ServerCore: Sendable {
         var out: [RouteModule] = [ampacheRoutes(services, playback: playback, localplay: ampacheLocalplay), subsonicRoutes(services, playback: playback, jukebox: subsonicJukebox), pluginRoutes(plugins, app: services), openAPIRoutes(openAPI)]
         if let playback { out.append(localplayRoutes(playback, app: services)) }
         let plugins = self.plugins
+        let scanner = self.scanner
         let admin = WebAdmin(
-            plugins: { plugins.report().map { .init(name: $0.name, version: $0.version ?? "", file: $0.file, calls: $0.calls, errors: $0.errors, lastError: "") } },
+            plugins: { plugins.report().map { .init(name: $0.name, version: $0.version ?? "", file: $0.file, calls: $0.calls, errors: $0.errors, lastError: $0.lastError ?? "") } },
             reloadPlugins: {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                     DispatchQueue.global().async { do { try plugins.reload(); c.resume() } catch { c.resume(throwing: error) } }
                 }
-            })
+            },
+            scans: { scanner.recentScans })
         out.append(webRoutes(services, assets: webAssets, playback: playback, admin: admin, setup: setupCode))
         return out
     }

@@ -12,6 +12,8 @@ import RepriseStorage
 /// `jukebox` maps a user name to the player `jukeboxControl` drives for that user (`subsonic.jukebox`).
 public func subsonicRoutes(_ app: AppServices, playback: (any PlayerDirectory)? = nil, jukebox: [String: String] = [:]) -> RouteModule {
     let api = SubsonicAPI(app: app, playback: playback, jukebox: jukebox)
+    // A cover grid is hundreds of getCoverArt calls: from memory, on the event loop, when it can.
+    app.fastAnswers.register(paths: ["/rest/getCoverArt", "/rest/getCoverArt.view"]) { query, header in api.fastCover(query, header: header) }
     return RouteModule.build { on in
         for method in [HTTPRequest.Method.get, .post] {
             on("/rest/:method", method) { request, context in try await api.handle(request, context: context) }
@@ -735,23 +737,43 @@ struct SubsonicAPI: Sendable {
 
     // MARK: bytes
 
-    func coverArt(_ p: SubsonicParams, request: Request) async throws -> SubsonicOutcome {
+    /// The item and size of a getCoverArt request; error 70 for an id that names no item, 0 for a bad size.
+    static func coverTarget(_ p: SubsonicParams) throws -> (kind: ItemKind, id: Int64, size: Int?) {
         guard let raw = p["id"] else { throw SubsonicError.missing("id") }
         var size: Int?
         if p["size"] != nil { size = try p.int("size", 16...2_048, fallback: 300) }
-        let kind: ItemKind, id: Int64
         switch SubsonicId(raw) {
-        case .song(let n)?: (kind, id) = (.song, n)
-        case .album(let n)?: (kind, id) = (.album, n)
-        case .artist(let n)?: (kind, id) = (.artist, n)
+        case .song(let n)?: return (.song, n, size)
+        case .album(let n)?: return (.album, n, size)
+        case .artist(let n)?: return (.artist, n, size)
         default: throw SubsonicError.notFound("cover art \(raw)")
         }
-        guard let art = app.art, let image = try await art.image(kind: kind, id: id, size: size) else { throw SubsonicError.notFound("cover art \(raw)") }
+    }
+
+    /// Whether an `If-None-Match` value names `etag`.
+    static func matches(_ ifNoneMatch: String?, _ etag: String) -> Bool {
+        ifNoneMatch?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag } ?? false
+    }
+
+    func coverArt(_ p: SubsonicParams, request: Request) async throws -> SubsonicOutcome {
+        let target = try Self.coverTarget(p)
+        guard let art = app.art, let image = try await art.image(kind: target.kind, id: target.id, size: target.size) else { throw SubsonicError.notFound("cover art \(p["id"] ?? "")") }
         let etag = "\"\(image.etag)\""
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+        if Self.matches(request.headers[.ifNoneMatch], etag) {
             return .response(Response(status: .notModified, headers: [.eTag: etag]))
         }
         return .response(Response(status: .ok, headers: [.contentType: image.mime, .eTag: etag, .cacheControl: "private, max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: image.bytes))))
+    }
+
+    /// getCoverArt answered from memory (credentials accepted lately, a cover held in memory); nil
+    /// sends the request the full way, which answers everything else (errors included) as usual.
+    func fastCover(_ query: Substring, header: (String) -> String?) -> FastAnswers.Answer? {
+        let p = SubsonicParams(query: query)
+        guard auth.cachedCaller(p) != nil, let target = try? Self.coverTarget(p),
+              let image = app.art?.cachedImage(kind: target.kind, id: target.id, size: target.size) else { return nil }
+        let etag = "\"\(image.etag)\""
+        if Self.matches(header("if-none-match"), etag) { return FastAnswers.Answer(status: 304, headers: [("ETag", etag)], body: []) }
+        return FastAnswers.Answer(status: 200, headers: [("Content-Type", image.mime), ("ETag", etag), ("Cache-Control", "private, max-age=86400")], body: image.bytes)
     }
 
     /// `stream` and `download`: the file as it is (no transcoding yet: `maxBitRate`, `format`,

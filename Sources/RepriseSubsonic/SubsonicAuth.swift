@@ -28,20 +28,25 @@ struct SubsonicParams: Sendable {
         return v
     }
 
-    static func read(_ request: Request, limit: Int) async throws -> SubsonicParams {
-        var p = SubsonicParams()
-        func add(_ text: String) {
-            for pair in text.split(separator: "&") where !pair.isEmpty {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                func decode(_ s: Substring) -> String? { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-                guard let k = decode(kv[0]), !k.isEmpty, p.values.count < 256 else { continue }
-                p.values[k, default: []].append(kv.count > 1 ? decode(kv[1]) ?? "" : "")
-            }
+    init(values: [String: [String]] = [:]) { self.values = values }
+
+    /// The parameters of a query string (or form body).
+    init<S: StringProtocol>(query: S) { add(query) }
+
+    mutating func add<S: StringProtocol>(_ text: S) {
+        for pair in text.split(separator: "&") where !pair.isEmpty {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: S.SubSequence) -> String? { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let k = decode(kv[0]), !k.isEmpty, values.count < 256 else { continue }
+            values[k, default: []].append(kv.count > 1 ? decode(kv[1]) ?? "" : "")
         }
-        add(request.uri.query ?? "")
+    }
+
+    static func read(_ request: Request, limit: Int) async throws -> SubsonicParams {
+        var p = SubsonicParams(query: request.uri.query ?? "")
         if request.method == .post, let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") {
             var request = request
-            add(String(buffer: try await request.collectBody(upTo: limit)))
+            p.add(String(buffer: try await request.collectBody(upTo: limit)))
         }
         return p
     }
@@ -87,18 +92,28 @@ final class SubsonicAuthenticator: Sendable {
 
     static let howToMint = "Subsonic token authentication (t and s) needs a client password for this app: create one with `reprise user client-password add NAME --label phone` or POST /api/v1/client-passwords, then enter it in the app as the password"
 
-    func authenticate(_ p: SubsonicParams, context: RepriseContext) async throws -> SubsonicCaller {
-        let client = StoredText.bounded(p["c"], max: StoredText.maxClient) ?? "subsonic"
-        // What identifies the presentation: the credential parameters, each length-prefixed.
-        let presented = ["apiKey", "u", "p", "t", "s"].map { k in p[k].map { "\($0.utf8.count):\($0)" } ?? "-" }.joined(separator: "|")
-        let key = Self.hmacHex(cacheKey, presented)
+    /// The accepted-credentials key of a presentation: the credential parameters, each length-prefixed, under the process's key.
+    func acceptedKey(_ p: SubsonicParams) -> String {
+        Self.hmacHex(cacheKey, ["apiKey", "u", "p", "t", "s"].map { k in p[k].map { "\($0.utf8.count):\($0)" } ?? "-" }.joined(separator: "|"))
+    }
+
+    /// The caller when these credentials were accepted lately and nothing changed since; nil otherwise (no I/O).
+    func cachedCaller(_ p: SubsonicParams) -> SubsonicCaller? {
+        let key = acceptedKey(p)
         let epoch = app.credentialEpoch.current
         let now = app.clock.nowMs()
-        if let hit = accepted.withLock({ $0[key] }), hit.epoch == epoch, hit.until > now {
-            var caller = hit.caller
-            caller.client = client
-            return caller
-        }
+        guard let hit = accepted.withLock({ $0[key] }), hit.epoch == epoch, hit.until > now else { return nil }
+        var caller = hit.caller
+        caller.client = StoredText.bounded(p["c"], max: StoredText.maxClient) ?? "subsonic"
+        return caller
+    }
+
+    func authenticate(_ p: SubsonicParams, context: RepriseContext) async throws -> SubsonicCaller {
+        let client = StoredText.bounded(p["c"], max: StoredText.maxClient) ?? "subsonic"
+        if let caller = cachedCaller(p) { return caller }
+        let key = acceptedKey(p)
+        let epoch = app.credentialEpoch.current
+        let now = app.clock.nowMs()
         let caller = try await check(p, client: client, context: context)
         accepted.withLock { a in
             if a.count >= 10_000 { a = a.filter { $0.value.until > now && $0.value.epoch == epoch } }

@@ -72,10 +72,10 @@ extension WebUI {
         on("/admin/scan", .get) { request, context in
             _ = try requireAdmin(context)
             let counts = try await app.catalog.counts()
-            let scans = self.scans.all
+            let scans = admin.scans()
             return page("admin_scan", context, [
                 "songs": counts.songs, "albums": counts.albums, "artists": counts.artists, "can_scan": app.scan != nil,
-                "scans": scans.map { ["at": WebFormat.time($0.at), "added": $0.summary.added, "updated": $0.summary.updated, "removed": $0.summary.removed, "errors": $0.summary.errors, "ms": Int($0.summary.durationMs)] as [String: Any] },
+                "scans": scans.map { ["at": WebFormat.time($0.finishedAt), "added": $0.summary.added, "updated": $0.summary.updated, "removed": $0.summary.removed, "errors": $0.summary.errors, "ms": Int($0.summary.durationMs)] as [String: Any] },
                 "problems": (scans.first?.summary.problems ?? []).prefix(100).map { ["path": $0.path, "reason": $0.reason] },
                 "has_scans": !scans.isEmpty, "has_problems": !(scans.first?.summary.problems ?? []).isEmpty,
             ])
@@ -83,7 +83,7 @@ extension WebUI {
         on("/admin/scan", .post) { request, context in
             _ = try requireAdmin(context)
             guard let scan = app.scan else { throw WebError(.notFound, "no catalog folder is configured (catalog.paths)") }
-            scans.add(try await scan(), at: app.clock.nowMs())
+            _ = try await scan()
             return WebHeaders.redirect("/admin/scan")
         }
         on("/admin/streams", .get) { request, context in

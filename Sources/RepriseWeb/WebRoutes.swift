@@ -18,9 +18,15 @@ public struct WebAdmin: Sendable {
     public var plugins: @Sendable () -> [Plugin]
     /// Reloads the plugins; throws with the reason when the new set fails (the old one stays).
     public var reloadPlugins: @Sendable () async throws -> Void
-    public init(plugins: @escaping @Sendable () -> [Plugin] = { [] }, reloadPlugins: @escaping @Sendable () async throws -> Void = {}) {
+    /// Finished scans since start, newest first, with when they finished (UTC epoch ms).
+    public var scans: @Sendable () -> [(finishedAt: Int64, summary: ScanSummary)]
+    public init(
+        plugins: @escaping @Sendable () -> [Plugin] = { [] }, reloadPlugins: @escaping @Sendable () async throws -> Void = {},
+        scans: @escaping @Sendable () -> [(finishedAt: Int64, summary: ScanSummary)] = { [] }
+    ) {
         self.plugins = plugins
         self.reloadPlugins = reloadPlugins
+        self.scans = scans
     }
 }
 

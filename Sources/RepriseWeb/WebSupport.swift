@@ -39,6 +39,12 @@ public struct WebAssets: Sendable {
         return WebAssets(library: library, files: files)
     }
 
+    /// The error page a person sees (no session: no menu), with the API's code.
+    public func errorResponse(_ status: HTTPResponse.Status, code: String, message: String) -> Response {
+        let heading = status.code == 404 ? "Not found" : status.code == 403 ? "Not allowed" : "Something went wrong"
+        return WebHeaders.page(status, render("error", ["status": status.code, "heading": heading, "code": code, "message": message]))
+    }
+
     func render(_ template: String, _ data: [String: Any]) -> String {
         library.render(data, withTemplate: template) ?? "<!doctype html><title>Reprise</title><p>template \(template) is missing</p>"
     }

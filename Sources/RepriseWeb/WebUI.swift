@@ -4,7 +4,6 @@ import Hummingbird
 import RepriseCore
 import RepriseHTTP
 import RepriseStorage
-import RepriseSync
 
 /// The web UI's pages and forms.
 struct WebUI: Sendable {
@@ -13,8 +12,6 @@ struct WebUI: Sendable {
     let playback: (any PlayerDirectory)?
     let admin: WebAdmin
     let setup: SetupCode
-    /// Scans run from `/admin/scan` since start, newest first.
-    let scans = ScanLog()
 
     /// Whether cookies get `Secure` (the public URL is https).
     var secure: Bool { app.publicURL.lowercased().hasPrefix("https://") }
@@ -456,11 +453,4 @@ struct WebUI: Sendable {
         guard let p = playback?.players[name], s.user.role == .admin || p.owner == s.user.name else { throw WebError(.notFound, "no player \(name) of yours") }
         return p
     }
-}
-
-/// Scans run from the administration page, newest first (at most 20).
-final class ScanLog: Sendable {
-    private let entries = Locked<[(at: Int64, summary: ScanSummary)]>([])
-    func add(_ summary: ScanSummary, at: Int64) { entries.withLock { $0.insert((at, summary), at: 0); if $0.count > 20 { $0.removeLast() } } }
-    var all: [(at: Int64, summary: ScanSummary)] { entries.withLock { $0 } }
 }

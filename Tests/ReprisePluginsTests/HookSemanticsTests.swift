@@ -27,6 +27,8 @@ import Testing
         #expect(line.metadata["plugin.error"]?.contains("\(file):3: no way") == true)
         #expect(line.metadata["plugin.outcome"] == "denied")
         #expect(host.report().first?.errors == 1)
+        // The admin page and API show the latest error with its file:line.
+        #expect(host.report().first?.lastError?.contains("\(file):3: no way") == true, "\(String(describing: host.report().first?.lastError))")
     }
 
     @Test func authorizeOverBudgetDeniesEvenThroughPcall() throws {

@@ -277,6 +277,40 @@ import Testing
         }
     }
 
+    /// A cover grid: once credentials were accepted and the cover is in memory, getCoverArt is
+    /// answered on the event loop with the same bytes and ETag (304 on a match); anything else
+    /// (unknown credentials, a cover not in memory, a wrong password) takes the full way.
+    @Test func coverArtFromMemoryOnTheEventLoop() async throws {
+        let clock = ManualWallClock(Int64(Date().timeIntervalSince1970) * 1000)
+        let lib = try Library(clock: clock)
+        try lib.tone("a/one.flac", seconds: 1, tags: ["TITLE": "One", "ALBUM": "First"])
+        let wav = lib.dir.appendingPathComponent("t.wav").path
+        try Tone.writeBlocking(wav, seconds: 1)
+        try sh("sox", [wav, "-n", "spectrogram", "-o", lib.music.appendingPathComponent("a/cover.png").path, "-x", "300", "-y", "200"])
+        _ = try await lib.core.scanner.scan()
+        try await lib.core.users.add(name: "ann", password: "password1", role: .admin)
+        let services = lib.core.services
+        let uri = "/rest/getCoverArt.view?\(Self.auth)&id=al-1&size=90"
+        try await Application(router: buildRouter(services, modules: lib.core.routeModules), server: .reprise(fastPath: services, serverName: "reprise/test")).test(.live) { client in
+            let first = try await client.get(uri)
+            #expect(first.status == .ok && first.headers[.contentType] == "image/jpeg")
+            let etag = try #require(first.headers[.eTag])
+            let before = services.fastPathAnswers.count
+            let again = try await client.get(uri)
+            #expect(again.status == .ok && again.body == first.body && again.headers[.eTag] == etag)
+            let cached = try await client.get(uri, headers: ["If-None-Match": etag])
+            #expect(cached.status == .notModified && cached.body.isEmpty)
+            #expect(services.fastPathAnswers.count - before == 2)
+            // A wrong password is never in memory: the full way answers error 40.
+            let wrong = try await client.get("/rest/getCoverArt.view?u=ann&p=nope&v=1.16.1&c=test&f=json&id=al-1&size=90")
+            #expect(Self.errorCode(wrong) == 40)
+            // After a password change the remembered credentials are gone at once.
+            try await lib.core.users.setPassword(name: "ann", password: "password9")
+            #expect(Self.errorCode(try await client.get(uri)) == 40)
+            #expect(services.fastPathAnswers.count - before == 2)
+        }
+    }
+
     @Test func coverArtStreamAndDownloadBytes() async throws {
         let (lib, _) = try await setUp()
         try await run(lib) { client in

@@ -5,6 +5,8 @@ import HummingbirdTesting
 import NIOCore
 import RepriseCore
 import RepriseHTTP
+import RepriseStorage
+import RepriseSync
 import RepriseWeb
 import TestSupport
 import Testing
@@ -74,6 +76,12 @@ import Testing
             let login = try await client.get("/login")
             #expect(login.status == .ok && Self.text(login).contains("name=\"password\""))
             #expect(login.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            // A browser asking for a page that does not exist gets a page; an API client, JSON.
+            let page = try await client.get("/no/such/page", headers: ["Accept": "text/html,application/xhtml+xml"])
+            #expect(page.status == .notFound && page.headers[.contentType] == "text/html; charset=utf-8" && Self.text(page).contains("data-code=\"not_found\""))
+            let api = try await client.get("/api/v1/nope", headers: ["Accept": "text/html"])
+            #expect(api.status == .notFound && api.headers[.contentType]?.hasPrefix("application/json") == true)
+            #expect(try await client.get("/no/such/page").headers[.contentType]?.hasPrefix("application/json") == true)
             // A forged form without a session is refused, not run.
             #expect(try await Self.post(client, "/tokens", "label=x").status == .forbidden)
         }
@@ -157,7 +165,9 @@ import Testing
             let forms: [(String, String)] = [
                 ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
                 ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
-                ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/logout", ""),
+                ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/admin/users/bob/enable", ""),
+                ("/admin/users/bob/password", "password=password7"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
+                ("/sessions/1/revoke", ""), ("/web/played", "song_id=1"), ("/players/queue", "player=living&album_id=1"), ("/players/living/play", ""), ("/logout", ""),
             ]
             for (path, form) in forms {
                 let none = try await Self.post(client, path, form, cookie: ann.cookie)
@@ -242,6 +252,60 @@ import Testing
             let bobId = try #require(try await lib.core.users.find(name: "bob")?.id)
             #expect(try await lib.core.library.list(.recent, kind: .song, user: bobId, limit: 10, offset: 0).ids == [1])
             #expect(try await Self.post(client, "/web/played", "song_id=999", cookie: bob.cookie, headers: ["X-CSRF-Token": bob.csrf]).status == .notFound)
+        }
+    }
+
+    /// A player as the web UI drives it, for the access rules only (real players: BrowserTests).
+    final class RecordingPlayer: PlayerControl, @unchecked Sendable {
+        let name: String, owner: String
+        let calls = Locked<[String]>([])
+        init(name: String, owner: String) { (self.name, self.owner) = (name, owner) }
+        func report() async -> PlayerReport {
+            PlayerReport(name: name, backend: "mpd", owner: owner, connected: true, state: "stop", position: 0, elapsedMs: 0, volume: 50, queue: [1], autoplay: nil, recoveries: 0, skips: 0, lastError: nil)
+        }
+        func recentEvents(limit: Int) async throws -> [PlayerEvent] { [] }
+        func enqueue(_ ids: [Int64], clear: Bool) async throws { calls.withLock { $0.append("enqueue \(ids.count)") } }
+        func clearQueue() async throws { calls.withLock { $0.append("clear") } }
+        func command(_ name: String) async throws { calls.withLock { $0.append(name) } }
+        func jump(to index: Int) async throws {}
+        func jump(to index: Int, startMs: Int64) async throws {}
+        func setVolume(_ volume: Int) async throws { calls.withLock { $0.append("volume \(volume)") } }
+        func setAutoplay(_ settings: AutoplaySettings?) async throws { calls.withLock { $0.append("autoplay \(settings?.mode.rawValue ?? "off")") } }
+        func remove(at index: Int) async throws {}
+        func shuffleUpcoming() async throws {}
+        func replaceQueue(_ ids: [Int64]) async throws {}
+    }
+    struct Players: PlayerDirectory { let players: [String: any PlayerControl] }
+
+    @Test func playersAreTheirOwnersOnly() async throws {
+        let lib = try await setUp()
+        let living = RecordingPlayer(name: "living", owner: "bob")
+        let services = lib.core.services
+        let module = webRoutes(services, assets: try WebAssets.bundled(), playback: Players(players: ["living": living]))
+        try await Application(router: buildRouter(services, modules: [module])).test(.router) { client in
+            let bob = try await Self.login(client, "bob")
+            let cid = try await lib.core.users.add(name: "cid", password: "password1", role: .user)
+            _ = cid
+            let other = try await Self.login(client, "cid")
+            // The owner sees and drives it.
+            #expect(Self.text(try await client.get("/players", headers: ["Cookie": bob.cookie])).contains("/players/living"))
+            let page = try await client.get("/players/living", headers: ["Cookie": bob.cookie])
+            #expect(page.status == .ok && Self.text(page).contains("id=\"player-live\""))
+            for (path, form) in [("/players/living/stop", ""), ("/players/living/volume", "volume=30"), ("/players/living/autoplay", "mode=random"), ("/players/queue", "player=living&album_id=1")] {
+                #expect(try await Self.post(client, path, form + "&csrf=\(bob.csrf)", cookie: bob.cookie).status == .seeOther, "\(path)")
+                #expect(try await Self.post(client, path, form, cookie: bob.cookie).status == .forbidden, "\(path) without its token")
+            }
+            #expect(living.calls.withLock { $0 } == ["stop", "volume 30", "autoplay random", "enqueue 2"])
+            let live = try await client.get("/players/living/events?limit=1", headers: ["Cookie": bob.cookie])
+            #expect(live.headers[.contentType] == "text/event-stream" && Self.text(live).hasPrefix("event: state\ndata: {"))
+            // Another user: as if it did not exist.
+            #expect(!Self.text(try await client.get("/players", headers: ["Cookie": other.cookie])).contains("/players/living"))
+            #expect(try await client.get("/players/living", headers: ["Cookie": other.cookie]).status == .notFound)
+            #expect(try await client.get("/players/living/events?limit=1", headers: ["Cookie": other.cookie]).status == .notFound)
+            for (path, form) in [("/players/living/stop", ""), ("/players/living/volume", "volume=0"), ("/players/queue", "player=living&album_id=1")] {
+                #expect(try await Self.post(client, path, form + "&csrf=\(other.csrf)", cookie: other.cookie).status == .notFound, "\(path)")
+            }
+            #expect(living.calls.withLock { $0 }.count == 4)
         }
     }
 

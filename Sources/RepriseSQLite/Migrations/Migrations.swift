@@ -17,6 +17,7 @@ extension RepriseDatabase {
         registerLibrary(&m)
         registerClientPasswords(&m)
         registerPlayQueues(&m)
+        registerNameIndexes(&m)
         return m
     }
 }
