@@ -126,7 +126,7 @@ struct ErrorMiddleware: RouterMiddleware {
                 }
                 let message = "no route for \(request.method) \(Redactor.redact(request.uri.path))"
                 if let htmlPage, request.headers[.accept]?.contains("text/html") == true, !Self.machinePrefixes.contains(where: { request.uri.path.hasPrefix($0) }) {
-                    return htmlPage(.notFound, "not_found", "There is no page at \(Redactor.redact(request.uri.path)).")
+                    return htmlPage(.notFound, APIError.Code.notFound.rawValue, "There is no page at \(Redactor.redact(request.uri.path)).")
                 }
                 return try APIError(.notFound, code: .notFound, message).response(from: request, context: context)
             case .contentTooLarge:
@@ -185,6 +185,8 @@ extension APIError {
         public static let conflict = Code("conflict")
         /// The server's configuration does not allow this (a plugin or player setting).
         public static let configError = Code("config_error")
+        /// A web form came without its session's CSRF token (or with another's).
+        public static let csrfFailed = Code("csrf_failed")
         /// A JSON field has the wrong type or an out-of-range value; the message names it.
         public static let badField = Code("bad_field")
         /// The request is malformed (a parameter, an id, a body).
@@ -238,6 +240,7 @@ extension APIError {
         public static let all: [Code] = [
             .conflict,
             .configError,
+            .csrfFailed,
             .badField,
             .badRequest,
             .bodyTooLarge,

@@ -70,7 +70,7 @@ struct WebMiddleware: RouterMiddleware {
             }
             if request.method != .get, request.method != .head, !Self.openForms.contains(request.uri.path) {
                 guard context.webSession, case .session(_, let secret)? = context.identity else {
-                    throw WebError(.forbidden, code: "csrf_failed", "this form needs a web session: log in and send it again")
+                    throw WebError(.forbidden, code: .csrfFailed, "this form needs a web session: log in and send it again")
                 }
                 var presented = request.headers[.xCSRFToken]
                 if presented == nil {
@@ -78,7 +78,7 @@ struct WebMiddleware: RouterMiddleware {
                     presented = WebForm(String(buffer: body))["csrf"]
                 }
                 guard WebCookie.csrfMatches(presented, secret: secret) else {
-                    throw WebError(.forbidden, code: "csrf_failed", "the form's security token is missing or wrong: reload the page and send it again")
+                    throw WebError(.forbidden, code: .csrfFailed, "the form's security token is missing or wrong: reload the page and send it again")
                 }
             }
             return try await next(request, context)
@@ -89,25 +89,12 @@ struct WebMiddleware: RouterMiddleware {
             }
             return ui.errorPage(e, context: context)
         } catch let e as APIError {
-            return ui.errorPage(WebError(e.status, code: e.code.rawValue, e.message), context: context)
+            return ui.errorPage(WebError(e.status, code: e.code, e.message), context: context)
         } catch let e as RepriseError {
-            return ui.errorPage(WebError(e.httpStatus, code: e.code.description, e.message), context: context)
+            let api = APIError(e)
+            return ui.errorPage(WebError(api.status, code: api.code, api.message), context: context)
         } catch let e as PlayerError {
-            return ui.errorPage(WebError(e.refused ? .conflict : .serviceUnavailable, code: e.refused ? "player_refused" : "player_unavailable", e.message), context: context)
-        }
-    }
-}
-
-extension RepriseError {
-    /// The status a page answers with for this error.
-    var httpStatus: HTTPResponse.Status {
-        switch code {
-        case .badRequest: .badRequest
-        case .notFound: .notFound
-        case .forbidden: .forbidden
-        case .conflict: .conflict
-        case .unavailable: .serviceUnavailable
-        default: .internalServerError
+            return ui.errorPage(WebError(e.refused ? .conflict : .serviceUnavailable, code: e.refused ? .playerRefused : .playerUnavailable, e.message), context: context)
         }
     }
 }

@@ -81,18 +81,19 @@ struct WebForm: Sendable {
 /// A failure a person sees as a page: its status, the API's error code and a sentence.
 struct WebError: Error {
     var status: HTTPResponse.Status
-    var code: String
+    var code: APIError.Code
     var message: String
-    init(_ status: HTTPResponse.Status, code: String? = nil, _ message: String) {
+    init(_ status: HTTPResponse.Status, code: APIError.Code? = nil, _ message: String) {
         self.status = status
         self.message = message
-        let fallback = switch status.code {
-        case 400: "bad_request"
-        case 403: "forbidden"
-        case 404: "not_found"
-        case 409: "conflict"
-        case 429: "too_many_attempts"
-        default: "error"
+        let fallback: APIError.Code = switch status.code {
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 403: .forbidden
+        case 404: .notFound
+        case 409: .conflict
+        case 429: .tooManyAttempts
+        default: .internalError
         }
         self.code = code ?? fallback
     }

@@ -26,7 +26,7 @@ struct WebUI: Sendable {
 
     func requireAdmin(_ context: RepriseContext) throws -> (AuthenticatedSession, Secret) {
         let (s, secret) = try me(context)
-        guard s.user.role == .admin else { throw WebError(.forbidden, code: "admin_only", "this page is for administrators") }
+        guard s.user.role == .admin else { throw WebError(.forbidden, code: .forbidden, "this page is for administrators") }
         return (s, secret)
     }
 
@@ -49,7 +49,7 @@ struct WebUI: Sendable {
         case 503: "Unavailable"
         default: "Something went wrong"
         }
-        return page("error", context, ["status": e.status.code, "heading": heading, "code": e.code, "message": e.message], status: e.status)
+        return page("error", context, ["status": e.status.code, "heading": heading, "code": e.code.rawValue, "message": e.message], status: e.status)
     }
 
     static func form(_ request: Request, limit: Int) async throws -> WebForm {
@@ -207,7 +207,7 @@ struct WebUI: Sendable {
     }
 
     func firstAdmin(_ request: Request, _ context: RepriseContext) async throws -> Response {
-        guard try await app.users.count() == 0 else { throw WebError(.forbidden, code: "setup_done", "Reprise is set up already: log in") }
+        guard try await app.users.count() == 0 else { throw WebError(.forbidden, "Reprise is set up already: log in") }
         let form = try await Self.form(request, limit: app.maxBodyBytes)
         let keys = LoginThrottle.keys(user: "setup", address: context.remoteAddress)
         let now = app.clock.nowMs()

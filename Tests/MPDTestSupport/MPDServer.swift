@@ -49,6 +49,14 @@ public final class MPDServer: @unchecked Sendable {
         }
     }
 
+    /// Ends MPD at once (SIGKILL) without waiting: for a `defer`, which cannot await, and which a
+    /// `Task` would outlive when the test process exits first (leaving an `mpd` behind).
+    public func terminate() {
+        guard let process = takeProcess() else { return }
+        process.kill(SIGCONT)
+        process.kill(SIGKILL)
+    }
+
     /// Stops MPD (SIGTERM, then SIGKILL after `graceSeconds`).
     public func stop(graceSeconds: Double = 3) async {
         guard let process = takeProcess() else { return }

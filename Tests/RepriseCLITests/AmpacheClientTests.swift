@@ -31,7 +31,7 @@ struct AmpacheClientTests {
     /// handshake (password, API key) -> ping -> songs -> bytes -> localplay on a real MPD -> goodbye -> the URL still streams.
     @Test func realClientHandshakesListsStreamsPlaysAndSaysGoodbye() async throws {
         let mpd = try await MPDServer.start()
-        defer { Task { await mpd.stop() } }
+        defer { mpd.terminate() }
         // Two players owned by admin on one MPD; `ampache.localplay` picks the second, not the first by name.
         let yaml = LiveServer.playersYAML(mpdPort: mpd.port, names: ["den", "living"]) + """
             ampache:

@@ -12,7 +12,7 @@ let chromedriver = "/usr/bin/chromedriver"
 struct BrowserTests {
     @Test func aPersonUsesTheWebUIInChromium() async throws {
         let mpd = try await MPDServer.start()
-        defer { Task { await mpd.stop() } }
+        defer { mpd.terminate() }
         let server = try await LiveServer(files: [], extraYAML: LiveServer.playersYAML(mpdPort: mpd.port, names: ["living"])) { music in
             let fm = FileManager.default
             for (dir, title, artist, album, track) in [

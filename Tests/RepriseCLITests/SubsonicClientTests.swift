@@ -49,7 +49,7 @@ struct SubsonicClientTests {
     /// then the user's web session expires and GC collects it while the jukebox plays on; then stop.
     @Test func realClientDrivesTheJukeboxThroughSessionGC() async throws {
         let mpd = try await MPDServer.start()
-        defer { Task { await mpd.stop() } }
+        defer { mpd.terminate() }
         let yaml = LiveServer.playersYAML(mpdPort: mpd.port, names: ["living"]) + """
             sessions:
               web_ttl: 2s
