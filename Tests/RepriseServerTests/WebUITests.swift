@@ -136,6 +136,10 @@ import Testing
             #expect(offsite.headers[.location] == "/")
             let wrong = try await Self.post(client, "/login", "username=ann&password=nope")
             #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil && Self.text(wrong).contains("wrong password"))
+            // Failed logins are throttled as on the other login paths: then even the right password waits.
+            for _ in 0..<12 { _ = try await Self.post(client, "/login", "username=bob&password=nope") }
+            let throttled = try await Self.post(client, "/login", "username=bob&password=password1")
+            #expect(throttled.status == .tooManyRequests && throttled.headers[.setCookie] == nil && Self.text(throttled).contains("Too many failed attempts"))
             // An API session's secret in the cookie is not a web login.
             let (api, _) = try await lib.core.sessions.create(user: try #require(try await lib.core.users.find(name: "ann")), kind: .api)
             #expect(try await client.get("/", headers: ["Cookie": "\(WebCookie.name)=\(api.plaintext)"]).status == .seeOther)

@@ -19,6 +19,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -43,8 +44,11 @@ def within(seconds, condition, what):
     """Waits for `condition` at most `seconds`; fails naming `what`."""
     t = time.monotonic()
     while time.monotonic() - t < seconds:
-        if condition():
-            return time.monotonic() - t
+        try:
+            if condition():
+                return time.monotonic() - t
+        except WebDriverException:
+            pass  # the page is being replaced (a form posted): look again
         time.sleep(0.05)
     raise AssertionError(f"{what}: not within {seconds} s")
 
