@@ -244,7 +244,7 @@ extension AmpacheAPI {
                 // A binary method: HTTP 404, never an error document a client would save as the image.
                 return .response(Response(status: .notFound, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: AmpacheDocument.error(AmpacheError(.notFound, action: action, type: "filter", "no art for \(kind.rawValue) \(objectId)")).json()))))
             }
-            return .response(Response(status: .ok, headers: [.contentType: image.mime, .eTag: "\"\(image.etag)\"", .cacheControl: "private, max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: image.bytes))))
+            return .response(image.response(to: request))
         default:
             return nil
         }

@@ -203,13 +203,30 @@ public func artResponse(_ app: AppServices, request: Request, kind: ItemKind, id
     guard let art = app.art, let image = try await art.image(kind: kind, id: id, size: size) else {
         throw APIError(.notFound, code: .notFound, "no art for \(kind.rawValue) \(id)")
     }
-    let etag = "\"\(image.etag)\""
-    var headers: HTTPFields = [.eTag: etag, .cacheControl: "private, max-age=86400"]
-    if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
-        return Response(status: .notModified, headers: headers)
+    return image.response(to: request)
+}
+
+extension ArtImage {
+    /// The quoted ETag of the picture.
+    public var quotedETag: String { "\"\(etag)\"" }
+
+    /// Whether an `If-None-Match` value names this picture (or `*`).
+    public func isNamed(byIfNoneMatch value: String?) -> Bool {
+        let etag = quotedETag
+        return value?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" } ?? false
     }
-    headers[.contentType] = image.mime
-    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: image.bytes)))
+
+    /// The picture as an answer to `request`: 304 when it names the ETag, else the bytes; private, a day.
+    ///
+    /// ```swift
+    /// return image.response(to: request)
+    /// ```
+    public func response(to request: Request) -> Response {
+        var headers: HTTPFields = [.eTag: quotedETag, .cacheControl: "private, max-age=86400"]
+        if isNamed(byIfNoneMatch: request.headers[.ifNoneMatch]) { return Response(status: .notModified, headers: headers) }
+        headers[.contentType] = mime
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
 }
 
 func pathId(_ context: RepriseContext, _ what: String) throws -> Int64 {

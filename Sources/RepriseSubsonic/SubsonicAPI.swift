@@ -750,19 +750,10 @@ struct SubsonicAPI: Sendable {
         }
     }
 
-    /// Whether an `If-None-Match` value names `etag`.
-    static func matches(_ ifNoneMatch: String?, _ etag: String) -> Bool {
-        ifNoneMatch?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag } ?? false
-    }
-
     func coverArt(_ p: SubsonicParams, request: Request) async throws -> SubsonicOutcome {
         let target = try Self.coverTarget(p)
         guard let art = app.art, let image = try await art.image(kind: target.kind, id: target.id, size: target.size) else { throw SubsonicError.notFound("cover art \(p["id"] ?? "")") }
-        let etag = "\"\(image.etag)\""
-        if Self.matches(request.headers[.ifNoneMatch], etag) {
-            return .response(Response(status: .notModified, headers: [.eTag: etag]))
-        }
-        return .response(Response(status: .ok, headers: [.contentType: image.mime, .eTag: etag, .cacheControl: "private, max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: image.bytes))))
+        return .response(image.response(to: request))
     }
 
     /// getCoverArt answered from memory (credentials accepted lately, a cover held in memory); nil
@@ -771,9 +762,9 @@ struct SubsonicAPI: Sendable {
         let p = SubsonicParams(query: query)
         guard auth.cachedCaller(p) != nil, let target = try? Self.coverTarget(p),
               let image = app.art?.cachedImage(kind: target.kind, id: target.id, size: target.size) else { return nil }
-        let etag = "\"\(image.etag)\""
-        if Self.matches(header("if-none-match"), etag) { return FastAnswers.Answer(status: 304, headers: [("ETag", etag)], body: []) }
-        return FastAnswers.Answer(status: 200, headers: [("Content-Type", image.mime), ("ETag", etag), ("Cache-Control", "private, max-age=86400")], body: image.bytes)
+        let cache = ("Cache-Control", "private, max-age=86400")
+        if image.isNamed(byIfNoneMatch: header("if-none-match")) { return FastAnswers.Answer(status: 304, headers: [("ETag", image.quotedETag), cache], body: []) }
+        return FastAnswers.Answer(status: 200, headers: [("Content-Type", image.mime), ("ETag", image.quotedETag), cache], body: image.bytes)
     }
 
     /// `stream` and `download`: the file as it is (no transcoding yet: `maxBitRate`, `format`,

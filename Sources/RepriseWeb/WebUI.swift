@@ -400,9 +400,7 @@ struct WebUI: Sendable {
             let svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'><rect width='1' height='1' fill='#d8dce3'/></svg>"
             return Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "private, max-age=300"], body: .init(byteBuffer: ByteBuffer(string: svg)))
         }
-        let etag = "\"\(image.etag)\""
-        if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: [.eTag: etag]) }
-        return Response(status: .ok, headers: [.contentType: image.mime, .eTag: etag, .cacheControl: "private, max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: image.bytes)))
+        return image.response(to: request)
     }
 
     // MARK: tokens and sessions
