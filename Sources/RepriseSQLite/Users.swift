@@ -64,6 +64,16 @@ public struct UserStore: Sendable {
         epoch.bump()
     }
 
+    public func setRole(name: String, _ role: Role) async throws {
+        let changed = try await db.write { db in
+            try db.execute(sql: "UPDATE users SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
+            return db.changesCount
+        }
+        if changed == 0 { throw RepriseError.noUser(name) }
+        // Remembered Subsonic credentials carry the user's role.
+        epoch.bump()
+    }
+
     public func setPassword(name: String, password: String) async throws {
         try Self.validate(name: name, password: password)
         let hash = await offPool { Bcrypt.hash(password, cost: bcryptCost) }

@@ -12,6 +12,8 @@ public protocol UserRepository: Sendable {
     func setPassword(name: String, password: String) async throws
     /// Disables a user (or enables them again); unknown names fail.
     func setDisabled(name: String, _ disabled: Bool) async throws
+    /// Makes a user an admin or a user; unknown names fail.
+    func setRole(name: String, _ role: Role) async throws
     /// The user whose password this is, or nil (unknown, wrong, disabled); as slow for every answer.
     func verify(name: String, password: String) async throws -> User?
     func list() async throws -> [User]

@@ -35,6 +35,18 @@ extension WebUI {
                 return WebHeaders.redirect("/admin/users")
             }
         }
+        on("/admin/users/:name/role", .post) { request, context in
+            let (s, _) = try requireAdmin(context)
+            let name = context.parameters.get("name") ?? ""
+            guard let user = try await app.users.find(name: name) else { throw WebError(.notFound, "no user named \(name)") }
+            let form = try await Self.form(request, limit: app.maxBodyBytes)
+            guard let role = Role(rawValue: form.text("role") ?? "") else { return try await users(context, error: "The role is user or admin.", status: .badRequest) }
+            guard !(name == s.user.name && role != .admin) else { return try await users(context, error: "You cannot take your own admin role.", status: .badRequest) }
+            try await app.users.setRole(name: name, role)
+            // A demoted admin's sessions end, so no page of theirs keeps admin rights.
+            if user.role == .admin, role != .admin { for other in try await app.sessions.list() where other.userId == user.id { try await app.sessions.delete(id: other.id) } }
+            return WebHeaders.redirect("/admin/users")
+        }
         on("/admin/users/:name/password", .post) { request, context in
             _ = try requireAdmin(context)
             let name = context.parameters.get("name") ?? ""
@@ -100,7 +112,7 @@ extension WebUI {
     func users(_ context: RepriseContext, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         _ = try requireAdmin(context)
         let users = try await app.users.list()
-        var data: [String: Any] = ["users": users.map { ["name": $0.name, "role": $0.role.rawValue, "disabled": $0.disabled] as [String: Any] }]
+        var data: [String: Any] = ["users": users.map { ["name": $0.name, "role": $0.role.rawValue, "is_admin": $0.role == .admin, "disabled": $0.disabled] as [String: Any] }]
         if let error { data["error"] = error }
         return page("admin_users", context, data, status: status)
     }

@@ -170,7 +170,7 @@ import Testing
                 ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
                 ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
                 ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/admin/users/bob/enable", ""),
-                ("/admin/users/bob/password", "password=password7"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
+                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
                 ("/sessions/1/revoke", ""), ("/web/played", "song_id=1"), ("/players/queue", "player=living&album_id=1"), ("/players/living/play", ""), ("/logout", ""),
             ]
             for (path, form) in forms {
@@ -350,6 +350,15 @@ import Testing
             #expect(try await Self.post(client, "/admin/users/ann/disable", "csrf=\(cid.csrf)", cookie: cid.cookie).status == .forbidden)
             #expect(try await Self.post(client, "/admin/gc", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
             #expect(Self.text(try await client.get("/admin/gc", headers: ["Cookie": ann.cookie])).contains("<td>"))
+            // Roles: cid becomes an admin, then a user again (whose sessions then end); ann cannot demote herself.
+            #expect(try await Self.post(client, "/admin/users/cid/role", "role=admin&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(try await lib.core.users.find(name: "cid")?.role == .admin)
+            let promoted = try await Self.login(client, "cid")
+            #expect(try await client.get("/admin/users", headers: ["Cookie": promoted.cookie]).status == .ok)
+            #expect(try await Self.post(client, "/admin/users/cid/role", "role=user&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(try await client.get("/admin/users", headers: ["Cookie": promoted.cookie]).status == .seeOther)
+            #expect(try await Self.post(client, "/admin/users/ann/role", "role=user&csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
+            #expect(try await Self.post(client, "/admin/users/cid/role", "role=root&csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
         }
     }
 }
