@@ -66,11 +66,11 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "<hash>" }
 }
 
-/// Base64url without padding (RFC 4648 §5).
-enum Base64URL {
+/// URL-safe base64 without padding (RFC 4648 §5), the alphabet of every secret.
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out = [UInt8]()
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
         var i = 0
@@ -90,7 +90,7 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func isAlphabet(_ c: UInt8) -> Bool {
+    public static func isAlphabet(_ c: UInt8) -> Bool {
         (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45 || c == 95
     }
 }

@@ -6,16 +6,46 @@ public enum WebCookie {
     /// The cookie's name.
     public static let name = "reprise_session"
 
-    /// The session secret in the request's `Cookie` header, if it holds a well-formed one.
-    public static func session(_ request: Request) -> Secret? {
+    /// The cookie that guards the login and setup forms before a session exists (double submit).
+    public static let loginName = "reprise_login"
+
+    /// The value of cookie `cookie` in the request, if present.
+    static func value(_ request: Request, _ cookie: String) -> Substring? {
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " || $0 == "\t" }
-                guard trimmed.hasPrefix(name + "=") else { continue }
-                if let secret = Secret.presented(String(trimmed.dropFirst(name.count + 1))), secret.kind == .session { return secret }
+                if trimmed.hasPrefix(cookie + "=") { return trimmed.dropFirst(cookie.count + 1) }
             }
         }
         return nil
+    }
+
+    /// The session secret in the request's `Cookie` header, if it holds a well-formed one.
+    public static func session(_ request: Request) -> Secret? {
+        guard let raw = value(request, name), let secret = Secret.presented(String(raw)), secret.kind == .session else { return nil }
+        return secret
+    }
+
+    /// The login form's nonce from its cookie, if well-formed (43 base64url characters).
+    public static func loginNonce(_ request: Request) -> String? {
+        guard let raw = value(request, loginName), raw.utf8.count == 43, raw.utf8.allSatisfy(Base64URL.isAlphabet) else { return nil }
+        return String(raw)
+    }
+
+    /// A new login nonce: 256 random bits.
+    public static func newLoginNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+    }
+
+    /// `Set-Cookie` for the login form's nonce: an hour, sent only from Reprise's own pages.
+    public static func setLogin(_ nonce: String, secure: Bool) -> String {
+        "\(loginName)=\(nonce); Path=/; HttpOnly; SameSite=Strict; Max-Age=3600" + (secure ? "; Secure" : "")
+    }
+
+    /// `Set-Cookie` that removes the login nonce.
+    public static func clearLogin(secure: Bool) -> String {
+        "\(loginName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (secure ? "; Secure" : "")
     }
 
     /// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Path=/, Secure over https.

@@ -68,7 +68,13 @@ struct WebMiddleware: RouterMiddleware {
                 context.identity = .session(s, secret)
                 context.webSession = true
             }
-            if request.method != .get, request.method != .head, !Self.openForms.contains(request.uri.path) {
+            if request.method != .get, request.method != .head, Self.openForms.contains(request.uri.path) {
+                // Before a session: the form's nonce must equal its cookie's (a cross-site form has neither).
+                let body = try await request.collectBody(upTo: ui.app.maxBodyBytes)
+                guard let nonce = WebCookie.loginNonce(request), SHA256Hex.constantTimeEquals(WebForm(String(buffer: body))["csrf"] ?? "", nonce) else {
+                    throw WebError(.forbidden, code: .csrfFailed, "the form's security token is missing or wrong: reload the page and send it again")
+                }
+            } else if request.method != .get, request.method != .head {
                 guard context.webSession, case .session(_, let secret)? = context.identity else {
                     throw WebError(.forbidden, code: .csrfFailed, "this form needs a web session: log in and send it again")
                 }

@@ -40,6 +40,14 @@ struct WebUI: Sendable {
         WebHeaders.page(status, assets.render(template, base(context).merging(data) { _, new in new }))
     }
 
+    /// A form posted before a session exists (login, setup), with its nonce in a field and a cookie.
+    func openForm(_ template: String, _ request: Request, _ context: RepriseContext, _ data: [String: Any] = [:], status: HTTPResponse.Status = .ok) -> Response {
+        let nonce = WebCookie.loginNonce(request) ?? WebCookie.newLoginNonce()
+        var response = page(template, context, data.merging(["login_nonce": nonce]) { _, new in new }, status: status)
+        response.headers.append(HTTPField(name: .setCookie, value: WebCookie.setLogin(nonce, secure: secure)))
+        return response
+    }
+
     func errorPage(_ e: WebError, context: RepriseContext) -> Response {
         let heading = switch e.status.code {
         case 403: "Not allowed"
@@ -80,7 +88,7 @@ struct WebUI: Sendable {
         on("/login", .get) { request, context in
             if try await app.users.count() == 0 { return WebHeaders.redirect("/setup") }
             if context.webSession { return WebHeaders.redirect(Self.safeNext(request.uri.queryParameters.get("next"))) }
-            return page("login", context, ["next": Self.safeNext(request.uri.queryParameters.get("next"))])
+            return openForm("login", request, context, ["next": Self.safeNext(request.uri.queryParameters.get("next"))])
         }
         on("/login", .post) { request, context in try await login(request, context) }
         on("/logout", .post) { request, context in
@@ -90,7 +98,7 @@ struct WebUI: Sendable {
         }
         on("/setup", .get) { request, context in
             guard try await app.users.count() == 0 else { return WebHeaders.redirect("/login") }
-            return page("setup", context)
+            return openForm("setup", request, context)
         }
         on("/setup", .post) { request, context in try await firstAdmin(request, context) }
         on("/", .get) { request, context in try await home(context) }
@@ -182,7 +190,7 @@ struct WebUI: Sendable {
         let name = form.text("username") ?? ""
         let next = Self.safeNext(form["next"])
         func again(_ message: String, _ status: HTTPResponse.Status) -> Response {
-            page("login", context, ["error": message, "username": name, "next": next], status: status)
+            openForm("login", request, context, ["error": message, "username": name, "next": next], status: status)
         }
         guard !name.isEmpty, let password = form["password"], !password.isEmpty,
               name.unicodeScalars.count <= StoredText.maxName, password.unicodeScalars.count <= StoredText.maxCredential else {
@@ -203,7 +211,9 @@ struct WebUI: Sendable {
         let (secret, info) = try await app.sessions.create(
             user: user, kind: .web, client: "web", agent: StoredText.bounded(request.headers[.userAgent], max: StoredText.maxAgent), ip: context.remoteAddress)
         let maxAge = max(60, (info.expiresAt - now) / 1000)
-        return WebHeaders.redirect(next, extra: [.setCookie: WebCookie.set(secret, secure: secure, maxAgeSeconds: maxAge)])
+        var done = WebHeaders.redirect(next, extra: [.setCookie: WebCookie.set(secret, secure: secure, maxAgeSeconds: maxAge)])
+        done.headers.append(HTTPField(name: .setCookie, value: WebCookie.clearLogin(secure: secure)))
+        return done
     }
 
     func firstAdmin(_ request: Request, _ context: RepriseContext) async throws -> Response {
@@ -212,14 +222,14 @@ struct WebUI: Sendable {
         let keys = LoginThrottle.keys(user: "setup", address: context.remoteAddress)
         let now = app.clock.nowMs()
         if let wait = app.loginThrottle.refusal(keys: keys, now: now) {
-            return page("setup", context, ["error": "Too many wrong codes; try again in \(max(1, (wait + 999) / 1000)) s."], status: .tooManyRequests)
+            return openForm("setup", request, context, ["error": "Too many wrong codes; try again in \(max(1, (wait + 999) / 1000)) s."], status: .tooManyRequests)
         }
         guard SHA256Hex.constantTimeEquals(form.text("code")?.lowercased() ?? "", setup.value) else {
             app.loginThrottle.failed(keys: keys, now: now)
-            return page("setup", context, ["error": "That is not the setup code printed by reprise serve."], status: .forbidden)
+            return openForm("setup", request, context, ["error": "That is not the setup code printed by reprise serve."], status: .forbidden)
         }
         guard let name = form.text("username"), let password = form["password"], password.count >= 8 else {
-            return page("setup", context, ["error": "Enter a name and a password of 8 characters or more."], status: .badRequest)
+            return openForm("setup", request, context, ["error": "Enter a name and a password of 8 characters or more."], status: .badRequest)
         }
         _ = try await app.users.add(name: name, password: password, role: .admin)
         return WebHeaders.redirect("/login")

@@ -37,13 +37,28 @@ import Testing
     }
 
     static func login(_ client: any TestClientProtocol, _ name: String, agent: String = "test") async throws -> Browser {
-        let r = try await post(client, "/login", "username=\(name)&password=password1", headers: ["User-Agent": agent])
+        let r = try await postOpen(client, "/login", "username=\(name)&password=password1", headers: ["User-Agent": agent])
         #expect(r.status == .seeOther)
-        let set = try #require(r.headers[.setCookie])
+        let set = try #require(sessionCookie(r))
         let cookie = String(set.split(separator: ";")[0])
         let page = String(decoding: try await client.get("/", headers: ["Cookie": cookie]).body, as: UTF8.self)
         return Browser(cookie: cookie, csrf: try #require(csrf(in: page)))
     }
+
+    /// A form posted before a session (login, setup) the way a browser does: its page first, for the
+    /// nonce in its cookie and field; `cookie` is sent along (an old session's, say).
+    static func postOpen(_ client: any TestClientProtocol, _ path: String, _ form: String, cookie: String? = nil, from formPage: String? = nil, headers extra: [String: String] = [:]) async throws -> Reply {
+        let page = try await client.get(formPage ?? path)
+        let set = try #require(page.headers[values: .setCookie].first { $0.hasPrefix("\(WebCookie.loginName)=") })
+        #expect(set.contains("HttpOnly") && set.contains("SameSite=Strict"))
+        let nonceCookie = String(set.split(separator: ";")[0])
+        let html = text(page)
+        let field = try #require(html.range(of: "name=\"csrf\" value=\"").map { String(html[$0.upperBound...].prefix { $0 != "\"" }) })
+        return try await post(client, path, form + "&csrf=\(field)", cookie: [nonceCookie, cookie].compactMap { $0 }.joined(separator: "; "), headers: extra)
+    }
+
+    /// The `Set-Cookie` of the session cookie in a reply, if any.
+    static func sessionCookie(_ r: Reply) -> String? { r.headers[values: .setCookie].first { $0.hasPrefix(WebCookie.name + "=") } }
 
     static func csrf(in page: String) -> String? {
         guard let r = page.range(of: "data-csrf=\"") else { return nil }
@@ -117,36 +132,43 @@ import Testing
     @Test func theCookieIsAWebSessionWithSafeAttributes() async throws {
         let lib = try await setUp()
         try await run(lib) { client in
-            let r = try await Self.post(client, "/login", "username=ann&password=password1&next=/library")
+            let r = try await Self.postOpen(client, "/login", "username=ann&password=password1&next=/library")
             #expect(r.status == .seeOther && r.headers[.location] == "/library")
-            let set = try #require(r.headers[.setCookie])
+            let set = try #require(Self.sessionCookie(r))
             #expect(set.hasPrefix("\(WebCookie.name)=rs_") && set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"))
             #expect(!set.contains("Secure"), "http public URL: no Secure")
             let sessions = try await lib.core.sessions.list()
             #expect(sessions.count == 1 && sessions[0].kind == .web && sessions[0].userName == "ann")
             let cookie = String(set.split(separator: ";")[0])
             // Logging in again with that cookie ends it: a new id every login.
-            let again = try await Self.post(client, "/login", "username=ann&password=password1", cookie: cookie)
-            let second = String(try #require(again.headers[.setCookie]).split(separator: ";")[0])
+            let again = try await Self.postOpen(client, "/login", "username=ann&password=password1", cookie: cookie)
+            let second = String(try #require(Self.sessionCookie(again)).split(separator: ";")[0])
             #expect(second != cookie)
             #expect(try await client.get("/", headers: ["Cookie": cookie]).status == .seeOther)
             #expect(try await lib.core.sessions.list().count == 1)
+            // A login form posted without its nonce (another site's form) is refused: no session.
+            let forged = try await Self.post(client, "/login", "username=ann&password=password1")
+            #expect(forged.status == .forbidden && Self.sessionCookie(forged) == nil && Self.text(forged).contains("data-code=\"csrf_failed\""))
+            let mismatched = try await Self.post(client, "/login", "username=ann&password=password1&csrf=\(String(repeating: "a", count: 43))", cookie: "\(WebCookie.loginName)=\(String(repeating: "b", count: 43))")
+            #expect(mismatched.status == .forbidden)
             // An offsite `next` is ignored; a wrong password is a page, not a cookie.
-            let offsite = try await Self.post(client, "/login", "username=ann&password=password1&next=//evil.test/")
+            let offsite = try await Self.postOpen(client, "/login", "username=ann&password=password1&next=//evil.test/")
             #expect(offsite.headers[.location] == "/")
-            let wrong = try await Self.post(client, "/login", "username=ann&password=nope")
-            #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil && Self.text(wrong).contains("wrong password"))
+            let wrong = try await Self.postOpen(client, "/login", "username=ann&password=nope")
+            #expect(wrong.status == .unauthorized && Self.text(wrong).contains("wrong password"))
+            #expect(!wrong.headers[values: .setCookie].contains { $0.hasPrefix(WebCookie.name + "=") })
             // Failed logins are throttled as on the other login paths: then even the right password waits.
-            for _ in 0..<12 { _ = try await Self.post(client, "/login", "username=bob&password=nope") }
-            let throttled = try await Self.post(client, "/login", "username=bob&password=password1")
-            #expect(throttled.status == .tooManyRequests && throttled.headers[.setCookie] == nil && Self.text(throttled).contains("Too many failed attempts"))
+            for _ in 0..<12 { _ = try await Self.postOpen(client, "/login", "username=bob&password=nope") }
+            let throttled = try await Self.postOpen(client, "/login", "username=bob&password=password1")
+            #expect(throttled.status == .tooManyRequests && Self.text(throttled).contains("Too many failed attempts"))
+            #expect(!throttled.headers[values: .setCookie].contains { $0.hasPrefix(WebCookie.name + "=") })
             // An API session's secret in the cookie is not a web login.
             let (api, _) = try await lib.core.sessions.create(user: try #require(try await lib.core.users.find(name: "ann")), kind: .api)
             #expect(try await client.get("/", headers: ["Cookie": "\(WebCookie.name)=\(api.plaintext)"]).status == .seeOther)
             // Logout ends the session and clears the cookie.
             let page = Self.text(try await client.get("/", headers: ["Cookie": second]))
             let out = try await Self.post(client, "/logout", "csrf=\(try #require(Self.csrf(in: page)))", cookie: second)
-            #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            #expect(out.status == .seeOther && Self.sessionCookie(out)?.contains("Max-Age=0") == true)
             #expect(try await client.get("/", headers: ["Cookie": second]).status == .seeOther)
         }
     }
@@ -156,8 +178,8 @@ import Testing
         var services = lib.core.services
         services.publicURL = "https://music.example"
         try await Application(router: buildRouter(services, modules: [webRoutes(services, assets: try WebAssets.bundled())])).test(.router) { client in
-            let r = try await Self.post(client, "/login", "username=ann&password=password1")
-            #expect(r.headers[.setCookie]?.hasSuffix("; Secure") == true)
+            let r = try await Self.postOpen(client, "/login", "username=ann&password=password1")
+            #expect(Self.sessionCookie(r)?.hasSuffix("; Secure") == true)
         }
     }
 
@@ -319,15 +341,15 @@ import Testing
             let login = try await client.get("/login")
             #expect(login.status == .seeOther && login.headers[.location] == "/setup")
             #expect(try await client.get("/setup").status == .ok)
-            let stranger = try await Self.post(client, "/setup", "code=guess&username=eve&password=password1")
+            let stranger = try await Self.postOpen(client, "/setup", "code=guess&username=eve&password=password1")
             #expect(stranger.status == .forbidden)
             #expect(try await lib.core.users.count() == 0)
-            let made = try await Self.post(client, "/setup", "code=\(lib.core.setupCode.value)&username=admin&password=password1")
+            let made = try await Self.postOpen(client, "/setup", "code=\(lib.core.setupCode.value)&username=admin&password=password1")
             #expect(made.status == .seeOther && made.headers[.location] == "/login")
             #expect(try await lib.core.users.find(name: "admin")?.role == .admin)
             // Once a user exists, setup is closed.
             #expect(try await client.get("/setup").headers[.location] == "/login")
-            #expect(try await Self.post(client, "/setup", "code=\(lib.core.setupCode.value)&username=eve&password=password1").status == .forbidden)
+            #expect(try await Self.postOpen(client, "/setup", "code=\(lib.core.setupCode.value)&username=eve&password=password1", from: "/login").status == .forbidden)
         }
     }
 
