@@ -97,6 +97,9 @@ func coreRoutes(_ app: AppServices) -> RouteModule {
             let s = try context.requireSession()
             let body = try await JSONBody.read(request, limit: app.maxBodyBytes)
             try body.require("label")
+            guard !(try body.string("label")!).hasPrefix(StreamCredential.playerLabelPrefix) else {
+                throw APIError(.badRequest, code: .badField, "'label': labels starting with \(StreamCredential.playerLabelPrefix) are the players' own")
+            }
             let (secret, info) = try await app.tokens.issue(user: s.user, label: try body.string("label")!, requestedTTLSeconds: try body.int("ttl_seconds"), policy: app.tokenPolicy)
             return try json(.created, TokenCreated(id: info.id, token: secret.plaintext, label: info.label, expiresAt: info.expiresAt))
         }

@@ -19,10 +19,13 @@ public struct StreamCredential: Sendable {
         self.token = token
     }
 
+    /// The label prefix of a supervised player's tokens (`player:<name>`), which people cannot mint.
+    public static let playerLabelPrefix = "player:"
+
     /// The player a token belongs to, from its `player:<name>` label.
     var player: String? {
-        guard let label = token?.label, label.hasPrefix("player:") else { return nil }
-        return String(label.dropFirst("player:".count))
+        guard let label = token?.label, label.hasPrefix(Self.playerLabelPrefix) else { return nil }
+        return String(label.dropFirst(Self.playerLabelPrefix.count))
     }
 }
 

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import RepriseCore
 import RepriseHTTP
 import RepriseStorage
@@ -101,6 +100,12 @@ struct WebMiddleware: RouterMiddleware {
             return ui.errorPage(WebError(api.status, code: api.code, api.message), context: context)
         } catch let e as PlayerError {
             return ui.errorPage(WebError(e.refused ? .conflict : .serviceUnavailable, code: e.refused ? .playerRefused : .playerUnavailable, e.message), context: context)
+        } catch let e as HTTPError {
+            throw e  // a body over the limit, say: the router's error answer
+        } catch {
+            // Logged with a request id, which the page repeats.
+            let e = APIError.unexpected(error, request: request, logger: context.logger)
+            return ui.errorPage(WebError(e.status, code: e.code, e.message), context: context)
         }
     }
 }

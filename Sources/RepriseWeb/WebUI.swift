@@ -124,6 +124,7 @@ struct WebUI: Sendable {
             let (s, _) = try me(context)
             let form = try await Self.form(request, limit: app.maxBodyBytes)
             guard let label = form.text("label") else { throw WebError(.badRequest, "a token needs a label") }
+            guard !label.hasPrefix(StreamCredential.playerLabelPrefix) else { throw WebError(.badRequest, "labels starting with \(StreamCredential.playerLabelPrefix) are the players' own") }
             let days = try form.int("days", 1...3650)
             let (secret, info) = try await app.tokens.issue(user: s.user, label: String(label.prefix(200)), requestedTTLSeconds: days.map { Int64($0) * 86_400 }, policy: app.tokenPolicy)
             return try await tokens(context, reveal: ("Stream token \(info.label)", secret.plaintext, true))
@@ -418,7 +419,7 @@ struct WebUI: Sendable {
     func tokens(_ context: RepriseContext, reveal: (what: String, secret: String, stream: Bool)?) async throws -> Response {
         let (s, _) = try me(context)
         let now = app.clock.nowMs()
-        let list = try await app.tokens.list(userId: s.user.id).filter { $0.revokedAt == nil && ($0.expiresAt ?? .max) > now && !$0.label.hasPrefix("player:") }
+        let list = try await app.tokens.list(userId: s.user.id).filter { $0.revokedAt == nil && ($0.expiresAt ?? .max) > now && !$0.label.hasPrefix(StreamCredential.playerLabelPrefix) }
         let clients = try await app.clientPasswords?.list(userId: s.user.id).filter { $0.revokedAt == nil && ($0.expiresAt ?? .max) > now } ?? []
         var data: [String: Any] = [
             "ampache_url": app.publicURL,

@@ -213,6 +213,11 @@ import Testing
             let list = Self.text(try await client.get("/tokens", headers: ["Cookie": ann.cookie]))
             #expect(list.contains(">phone<") && !list.contains(secret))
             #expect(try await client.get("/stream/1?token=\(secret)").status == .ok)
+            // The players' own label prefix is not for people (it would pass a token off as a player's).
+            #expect(try await Self.post(client, "/tokens", "label=player:living&csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
+            let (session, _) = try await lib.core.sessions.create(user: try #require(try await lib.core.users.find(name: "ann")), kind: .api)
+            let api = try await client.execute(uri: "/api/v1/tokens", method: .post, headers: [.authorization: "Bearer \(session.plaintext)"], body: ByteBuffer(string: #"{"label":"player:living"}"#)) { $0.status }
+            #expect(api == .badRequest)
             let created = try await Self.post(client, "/playlists", "name=Mix", cookie: ann.cookie, headers: ["X-CSRF-Token": ann.csrf])
             #expect(created.status == .seeOther && created.headers[.location]?.hasPrefix("/playlists/") == true)
             // Revoked: the stream is refused.
