@@ -123,7 +123,10 @@ let package = Package(
         // The web UI: server-rendered pages (Mustache templates and assets shipped as resources) over cookie sessions.
         .target(
             name: "RepriseWeb",
-            dependencies: ["RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: [
+                "RepriseCore", "RepriseStorage", "RepriseHTTP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             resources: [.copy("Resources/templates"), .copy("Resources/static")]
         ),
         // Wiring: builds stores, plugins, catalog and services from settings.

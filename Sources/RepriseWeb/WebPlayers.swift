@@ -4,6 +4,7 @@ import NIOCore
 import RepriseCore
 import RepriseHTTP
 import RepriseStorage
+import ServiceLifecycle
 
 extension WebUI {
     static let commands: [(cmd: String, label: String)] = [("previous", "Previous"), ("play", "Play"), ("pause", "Pause"), ("stop", "Stop"), ("next", "Next")]
@@ -35,7 +36,10 @@ extension WebUI {
                 var last: LiveState?
                 var sent = 0
                 var quiet = 0
-                while sent < limit, !Task.isCancelled {
+                // The browser reconnects a second after the stream ends: at shutdown, or after an hour.
+                try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                let until = ContinuousClock.now + .seconds(3_600)
+                while sent < limit, !Task.isCancelled, !Task.isShuttingDownGracefully, ContinuousClock.now < until {
                     let now = try await LiveState(p, app: app)
                     // A comment line every 15 s keeps proxies from closing an idle stream.
                     if now != last || quiet >= 30 {
@@ -47,7 +51,8 @@ extension WebUI {
                     } else {
                         quiet += 1
                     }
-                    try await Task.sleep(for: .milliseconds(500))
+                    // A graceful shutdown ends the wait (and the stream) at once instead of holding the server.
+                    do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) } } catch is CancellationError { break }
                 }
                 try await writer.finish(nil)
             }

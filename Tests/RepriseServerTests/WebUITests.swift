@@ -328,7 +328,7 @@ import Testing
             }
             #expect(living.calls.withLock { $0 } == ["stop", "volume 30", "autoplay random", "enqueue 2"])
             let live = try await client.get("/players/living/events?limit=1", headers: ["Cookie": bob.cookie])
-            #expect(live.headers[.contentType] == "text/event-stream" && Self.text(live).hasPrefix("event: state\ndata: {"))
+            #expect(live.headers[.contentType] == "text/event-stream" && Self.text(live).hasPrefix("retry: 1000\n\nevent: state\ndata: {"))
             // Another user: as if it did not exist.
             #expect(!Self.text(try await client.get("/players", headers: ["Cookie": other.cookie])).contains("/players/living"))
             #expect(try await client.get("/players/living", headers: ["Cookie": other.cookie]).status == .notFound)
