@@ -42,6 +42,20 @@ public struct ApiKeyStore: Sendable {
         return key
     }
 
+    @discardableResult
+    public func revoke(userId: Int64) async throws -> Bool {
+        let removed = try await db.write { db in
+            try db.execute(sql: "DELETE FROM api_keys WHERE user_id = ?", arguments: [userId])
+            return db.changesCount > 0
+        }
+        if removed { epoch.bump() }
+        return removed
+    }
+
+    public func createdAt(userId: Int64) async throws -> Int64? {
+        try await db.read { db in try Int64.fetchOne(db, sql: "SELECT created_at FROM api_keys WHERE user_id = ?", arguments: [userId]) }
+    }
+
     /// The enabled user owning `key` (the key itself), or nil.
     public func user(forKey key: String) async throws -> User? {
         guard key.hasPrefix(Self.prefix) else { return nil }

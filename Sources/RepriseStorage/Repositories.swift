@@ -81,6 +81,10 @@ public enum ApiKeyFormat {
 public protocol ApiKeyRepository: Sendable {
     /// Replaces the user's API key with a new one, returned once.
     func rotate(userId: Int64) async throws -> String
+    /// Removes the user's API key; false when they had none.
+    @discardableResult func revoke(userId: Int64) async throws -> Bool
+    /// When the user's API key was made, or nil without one.
+    func createdAt(userId: Int64) async throws -> Int64?
     func user(forKey key: String) async throws -> User?
     /// The user whose Ampache `auth` (an API key or its legacy digest) this is, given their name.
     func user(name: String, legacyAuth auth: String) async throws -> User?

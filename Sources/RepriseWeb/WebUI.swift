@@ -153,6 +153,11 @@ struct WebUI: Sendable {
             let key = try await app.apiKeys.rotate(userId: s.user.id)
             return try await tokens(context, reveal: ("Ampache API key", key, false))
         }
+        on("/api-key/revoke", .post) { request, context in
+            let (s, _) = try me(context)
+            guard try await app.apiKeys.revoke(userId: s.user.id) else { throw WebError(.notFound, "you have no API key") }
+            return WebHeaders.redirect("/tokens")
+        }
         on("/sessions", .get) { request, context in try await sessions(context) }
         on("/sessions/:id/revoke", .post) { request, context in
             let (s, _) = try me(context)
@@ -426,6 +431,7 @@ struct WebUI: Sendable {
             "tokens": list.map { ["id": $0.id, "label": $0.label, "created": WebFormat.time($0.createdAt), "expires": WebFormat.time($0.expiresAt), "used": WebFormat.time($0.lastUsedAt)] },
             "clients": clients.map { ["id": $0.id, "label": $0.label, "created": WebFormat.time($0.createdAt), "expires": WebFormat.time($0.expiresAt), "used": WebFormat.time($0.lastUsedAt)] },
         ]
+        if let since = try await app.apiKeys.createdAt(userId: s.user.id) { data["api_key_since"] = WebFormat.time(since) }
         if let reveal {
             data["secret"] = reveal.secret
             data["secret_what"] = reveal.what

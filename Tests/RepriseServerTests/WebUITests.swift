@@ -192,7 +192,7 @@ import Testing
                 ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
                 ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
                 ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/admin/users/bob/enable", ""),
-                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
+                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/api-key/revoke", ""), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
                 ("/sessions/1/revoke", ""), ("/web/played", "song_id=1"), ("/players/queue", "player=living&album_id=1"), ("/players/living/play", ""), ("/logout", ""),
             ]
             for (path, form) in forms {
@@ -246,6 +246,18 @@ import Testing
             #expect(bobsSessions.contains("(this one)") && !bobsSessions.contains("/sessions/\(annSession)/revoke"))
             #expect(try await Self.post(client, "/sessions/\(annSession)/revoke", "csrf=\(bob.csrf)", cookie: bob.cookie).status == .notFound)
             #expect(try await client.get("/", headers: ["Cookie": ann.cookie]).status == .ok)
+            // The Ampache API key: shown once, then only when it was made; revoked, it opens nothing.
+            let minted = Self.text(try await Self.post(client, "/api-key", "csrf=\(ann.csrf)", cookie: ann.cookie))
+            let key = try #require(minted.range(of: "<code id=\"secret\">").map { String(minted[$0.upperBound...].prefix { $0 != "<" }) })
+            #expect(key.hasPrefix("ak_"))
+            let listed = Self.text(try await client.get("/tokens", headers: ["Cookie": ann.cookie]))
+            #expect(listed.contains("Your API key was made") && !listed.contains(key))
+            #expect(!Self.text(try await client.get("/tokens", headers: ["Cookie": bob.cookie])).contains("Your API key was made"))
+            let ping = "/rest/ping?apiKey=\(key)&v=1.16.1&c=test&f=json"
+            #expect((try await client.get(ping).json["subsonic-response"] as? [String: Any])?["status"] as? String == "ok")
+            #expect(try await Self.post(client, "/api-key/revoke", "csrf=\(bob.csrf)", cookie: bob.cookie).status == .notFound)
+            #expect(try await Self.post(client, "/api-key/revoke", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect((try await client.get(ping).json["subsonic-response"] as? [String: Any])?["status"] as? String == "failed")
         }
     }
 
