@@ -113,6 +113,17 @@ struct WebUI: Sendable {
             let p = try await app.library.createPlaylist(owner: s.user.id, name: String(name.prefix(200)), comment: "", isPublic: form["public"] == "1", songs: [])
             return WebHeaders.redirect("/playlists/\(p.id)")
         }
+        on("/playlists/add", .post) { request, context in
+            let (s, _) = try me(context)
+            let form = try await Self.form(request, limit: app.maxBodyBytes)
+            guard let list = form.text("playlist_id").flatMap({ Int64($0) }), let album = form.text("album_id").flatMap({ Int64($0) }) else {
+                throw WebError(.badRequest, "choose a playlist and an album")
+            }
+            let songs = try await app.catalog.songs(query: nil, artist: nil, album: nil, albumId: album, limit: 2_000, offset: 0).songs.map(\.id)
+            guard !songs.isEmpty else { throw WebError(.notFound, "no album \(album)") }
+            _ = try await app.library.addToPlaylist(id: list, owner: s.user.id, songs: songs, at: nil)
+            return WebHeaders.redirect("/playlists/\(list)")
+        }
         on("/playlists/:id", .get) { request, context in try await playlist(context) }
         on("/playlists/:id/delete", .post) { request, context in
             let (s, _) = try me(context)
@@ -374,6 +385,9 @@ struct WebUI: Sendable {
             "count": songs.count, "songs": songRows(songs), "players": myPlayers(s.user).map { ["name": $0.name] }, "has_players": !myPlayers(s.user).isEmpty,
         ]
         if let year = album.year { data["year"] = year }
+        let mine = try await app.library.playlists(viewer: s.user.id).filter { $0.ownerId == s.user.id }
+        data["my_playlists"] = mine.map { ["id": $0.id, "name": $0.name] }
+        data["has_playlists"] = !mine.isEmpty
         return page("album", context, data)
     }
 

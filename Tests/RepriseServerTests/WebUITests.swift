@@ -192,7 +192,7 @@ import Testing
                 ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
                 ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
                 ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/admin/users/bob/enable", ""),
-                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/api-key/revoke", ""), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
+                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/api-key/revoke", ""), ("/playlists/add", "playlist_id=1&album_id=1"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
                 ("/sessions/1/revoke", ""), ("/web/played", "song_id=1"), ("/players/queue", "player=living&album_id=1"), ("/players/living/play", ""), ("/logout", ""),
             ]
             for (path, form) in forms {
@@ -220,6 +220,14 @@ import Testing
             #expect(api == .badRequest)
             let created = try await Self.post(client, "/playlists", "name=Mix", cookie: ann.cookie, headers: ["X-CSRF-Token": ann.csrf])
             #expect(created.status == .seeOther && created.headers[.location]?.hasPrefix("/playlists/") == true)
+            // The album page adds the album to one of your playlists; another user's playlist is not yours to fill.
+            let listId = try #require(created.headers[.location]?.split(separator: "/").last.flatMap { Int64($0) })
+            #expect(Self.text(try await client.get("/albums/1", headers: ["Cookie": ann.cookie])).contains("action=\"/playlists/add\""))
+            #expect(try await Self.post(client, "/playlists/add", "playlist_id=\(listId)&album_id=1&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie])).contains("2 songs"))
+            let foreign = try await Self.post(client, "/playlists/add", "playlist_id=\(listId)&album_id=1&csrf=\(bob.csrf)", cookie: bob.cookie)
+            #expect(foreign.status == .notFound || foreign.status == .forbidden, "\(foreign.status)")
+            #expect(Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie])).contains("2 songs"))
             // Revoked: the stream is refused.
             let id = try #require(try await lib.core.tokens.list(userId: nil).first?.id)
             #expect(try await Self.post(client, "/tokens/\(id)/revoke", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
