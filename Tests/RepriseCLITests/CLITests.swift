@@ -151,14 +151,19 @@ struct CLI {
         let errors = cli.dir.appendingPathComponent("serve.err").path
         let p = try Child(CLI.binary, ["serve", "--config", cli.config, "--port", "\(port)"], environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPRISE_") }, stderr: .file(errors))
         defer { p.terminate() }
-        for _ in 0..<100 {
-            if let h = try? await http("GET", "http://127.0.0.1:\(port)/healthz"), h.0 == 200 { break }
+        // Up to 30 s for the advice and the server (a busy machine starts slowly).
+        var log = ""
+        for _ in 0..<300 {
+            log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            if log.contains("setup code"), let h = try? await http("GET", "http://127.0.0.1:\(port)/healthz"), h.0 == 200 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         p.kill(SIGTERM)
         #expect(await p.wait(seconds: 30), "reprise serve did not stop on SIGTERM")
-        let log = try String(contentsOfFile: errors, encoding: .utf8)
+        log = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(log.contains("reprise user add admin --admin --password-stdin"))
+        // Or in a browser, with the one-time code.
+        #expect(log.contains("/setup in a browser and enter the setup code "))
     }
 }
 
