@@ -78,8 +78,8 @@ final class SubsonicAuthenticator: Sendable {
     static let cacheMs: Int64 = 300_000
     /// Credentials accepted lately: keyed hash of what was presented -> who, under which credential
     /// epoch, until when. Apps send credentials with every call (a cover grid is hundreds): a hit
-    /// reads nothing. A change in this process (password, disabled user, revoked client password, new
-    /// API key) moves the epoch and misses at once; one made by another process (the CLI) within `acceptedMs`.
+    /// reads nothing. A change in this process (password, role, disabled user, revoked client password,
+    /// new or revoked API key) moves the epoch and misses at once; one by another process (the CLI) within `acceptedMs`.
     private let accepted = Locked<[String: Accepted]>([:])
     struct Accepted {
         var caller: SubsonicCaller
