@@ -125,6 +125,14 @@ struct WebUI: Sendable {
             return WebHeaders.redirect("/playlists/\(list)")
         }
         on("/playlists/:id", .get) { request, context in try await playlist(context) }
+        on("/playlists/:id/remove", .post) { request, context in
+            let (s, _) = try me(context)
+            let id = try int64(context, "id")
+            let form = try await Self.form(request, limit: app.maxBodyBytes)
+            guard let position = try form.int("position", 0...Playlist.maxSongs) else { throw WebError(.badRequest, "which entry? (position)") }
+            _ = try await app.library.removeFromPlaylist(id: id, owner: s.user.id, positions: [position])
+            return WebHeaders.redirect("/playlists/\(id)")
+        }
         on("/playlists/:id/delete", .post) { request, context in
             let (s, _) = try me(context)
             try await app.library.deletePlaylist(id: try int64(context, "id"), owner: s.user.id)
@@ -411,7 +419,12 @@ struct WebUI: Sendable {
         guard let p = try await app.library.playlist(id: id, viewer: s.user.id), let songs = try await app.library.playlistSongs(id: id, viewer: s.user.id) else {
             throw WebError(.notFound, "no playlist \(id) you can see")
         }
-        var data: [String: Any] = ["id": p.id, "name": p.name, "owner": p.owner, "count": songs.count, "songs": songRows(songs), "mine": p.ownerId == s.user.id]
+        let rows = songRows(songs).enumerated().map { i, row in row.merging(["position": i, "position_1": i + 1]) { _, new in new } }
+        let players = myPlayers(s.user)
+        var data: [String: Any] = [
+            "id": p.id, "name": p.name, "owner": p.owner, "count": songs.count, "songs": rows, "mine": p.ownerId == s.user.id,
+            "removable": p.ownerId == s.user.id, "list_id": p.id, "players": players.map { ["name": $0.name] }, "has_players": !players.isEmpty,
+        ]
         if !p.comment.isEmpty { data["comment"] = p.comment }
         return page("playlist", context, data)
     }

@@ -192,7 +192,7 @@ import Testing
                 ("/tokens", "label=phone"), ("/client-passwords", "label=phone"), ("/api-key", ""), ("/playlists", "name=Mix"),
                 ("/sessions/revoke-others", ""), ("/account/password", "current=password1&new=password2"), ("/admin/users", "username=cid&password=password1&role=user"),
                 ("/admin/gc", ""), ("/admin/plugins/reload", ""), ("/admin/scan", ""), ("/admin/users/bob/disable", ""), ("/admin/users/bob/enable", ""),
-                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/api-key/revoke", ""), ("/playlists/add", "playlist_id=1&album_id=1"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
+                ("/admin/users/bob/password", "password=password7"), ("/admin/users/bob/role", "role=admin"), ("/api-key/revoke", ""), ("/playlists/add", "playlist_id=1&album_id=1"), ("/playlists/1/remove", "position=0"), ("/playlists/1/delete", ""), ("/tokens/1/revoke", ""), ("/client-passwords/1/revoke", ""),
                 ("/sessions/1/revoke", ""), ("/web/played", "song_id=1"), ("/players/queue", "player=living&album_id=1"), ("/players/living/play", ""), ("/logout", ""),
             ]
             for (path, form) in forms {
@@ -224,10 +224,17 @@ import Testing
             let listId = try #require(created.headers[.location]?.split(separator: "/").last.flatMap { Int64($0) })
             #expect(Self.text(try await client.get("/albums/1", headers: ["Cookie": ann.cookie])).contains("action=\"/playlists/add\""))
             #expect(try await Self.post(client, "/playlists/add", "playlist_id=\(listId)&album_id=1&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
-            #expect(Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie])).contains("2 songs"))
+            let listPage = Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie]))
+            #expect(listPage.contains("2 songs") && listPage.contains("action=\"/playlists/\(listId)/remove\""))
+            #expect(!Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": bob.cookie])).contains("/remove\""))
             let foreign = try await Self.post(client, "/playlists/add", "playlist_id=\(listId)&album_id=1&csrf=\(bob.csrf)", cookie: bob.cookie)
             #expect(foreign.status == .notFound || foreign.status == .forbidden, "\(foreign.status)")
             #expect(Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie])).contains("2 songs"))
+            // Entries are removed by position, by their owner only.
+            #expect(try await Self.post(client, "/playlists/\(listId)/remove", "position=0&csrf=\(bob.csrf)", cookie: bob.cookie).status != .seeOther)
+            #expect(try await Self.post(client, "/playlists/\(listId)/remove", "position=0&csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
+            #expect(Self.text(try await client.get("/playlists/\(listId)", headers: ["Cookie": ann.cookie])).contains("1 songs"))
+            #expect(try await Self.post(client, "/playlists/\(listId)/remove", "position=-1&csrf=\(ann.csrf)", cookie: ann.cookie).status == .badRequest)
             // Revoked: the stream is refused.
             let id = try #require(try await lib.core.tokens.list(userId: nil).first?.id)
             #expect(try await Self.post(client, "/tokens/\(id)/revoke", "csrf=\(ann.csrf)", cookie: ann.cookie).status == .seeOther)
