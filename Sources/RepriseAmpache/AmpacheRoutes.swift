@@ -522,9 +522,7 @@ struct AmpacheAPI: Sendable {
         return out
     }
 
-    static func iso(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
-    }
+    static func iso(_ ms: Int64) -> String { ISO8601.utc(ms) }
 
     // MARK: play
 

@@ -420,7 +420,14 @@ struct SubsonicAPI: Sendable {
         }
     }
 
-    static func iso(_ ms: Int64) -> String { Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) }
+    static func iso(_ ms: Int64) -> String { ISO8601.utc(ms) }
+
+    /// The last path component of a file path, and its extension lowercased.
+    static func fileName(_ path: String) -> (name: Substring, suffix: String) {
+        let name = path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path)
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
+        return (name, name[name.index(after: dot)...].lowercased())
+    }
 
     // MARK: objects
 
@@ -429,6 +436,7 @@ struct SubsonicAPI: Sendable {
         let marks = try await app.library.annotations(user: user.id, kind: .song, ids: songs.map(\.id))
         let art = try await app.library.withArt(kind: .song, ids: songs.map(\.id))
         return songs.map { s in
+            let file = Self.fileName(s.path)
             var n = SNode()
             n.add("id", String(s.id))
             n.add("parent", SubsonicId.album(s.albumId))
@@ -442,10 +450,10 @@ struct SubsonicAPI: Sendable {
             if art.contains(s.id) { n.add("coverArt", String(s.id)) }
             n.add("size", s.size)
             n.add("contentType", s.mimeType)
-            n.add("suffix", (s.path as NSString).pathExtension.lowercased())
+            n.add("suffix", file.suffix)
             n.add("duration", Int(s.durationMs / 1000))
             n.add("bitRate", s.bitrate)
-            n.add("path", "\(s.artist)/\(s.album)/\((s.path as NSString).lastPathComponent)")
+            n.add("path", "\(s.artist)/\(s.album)/\(file.name)")
             n.add("isVideo", false)
             n.add("discNumber", s.disc)
             n.add("created", Self.iso(s.mtimeMs))
