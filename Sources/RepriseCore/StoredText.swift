@@ -97,6 +97,12 @@ public enum StoredText {
     /// Appends `text` to `out` as a JSON string literal, quotes included.
     public static func appendJSON(_ text: String, to out: inout String) {
         out += "\""
+        // Most text needs no escape: appended whole (0xE2 leads U+2028 and U+2029, so it takes the slow way).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+            out += text
+            out += "\""
+            return
+        }
         for u in text.unicodeScalars {
             switch u {
             case "\"": out += "\\\""
