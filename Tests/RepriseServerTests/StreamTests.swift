@@ -129,10 +129,16 @@ import Testing
             #expect(refused.status == .unauthorized)
             #expect(lib.core.services.fastPathAnswers.count == fast + 1)
             fast += 1
-            let head = try await client.get("/stream/\(id)?token=\(token)", method: .head)
-            #expect(head.status == .ok && head.headers[.contentLength] == String(bytes.count))
-            #expect(lib.core.services.fastPathAnswers.count == fast + 1)
-            fast += 1
+            // The policy runs inline only on an idle VM within a few ms: on a busy machine a HEAD may
+            // take the full path, so it is asked a few times; one of them is answered here.
+            var answered = false
+            for _ in 0..<5 where !answered {
+                let head = try await client.get("/stream/\(id)?token=\(token)", method: .head)
+                #expect(head.status == .ok && head.headers[.contentLength] == String(bytes.count))
+                answered = lib.core.services.fastPathAnswers.count > fast
+            }
+            #expect(answered, "no HEAD was answered on the event loop")
+            fast = lib.core.services.fastPathAnswers.count
             let small = try await client.get("/stream/\(id)?token=\(token)", headers: ["Range": "bytes=0-99"])
             #expect(small.status == .partialContent && small.body == bytes.prefix(100))
             #expect(lib.core.services.fastPathAnswers.count == fast, "a body was read on the event loop")
