@@ -54,6 +54,22 @@ public struct SQLiteSessionRows: SessionRows {
         }
     }
 
+    public func list(userId: Int64) async throws -> [SessionInfo] {
+        try await db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT s.*, u.name AS user_name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.user_id = ? ORDER BY s.created_at DESC, s.id DESC",
+                arguments: [userId]
+            ).map { SessionRecord(row: $0).info }
+        }
+    }
+
+    public func delete(userId: Int64, except: Int64?) async throws -> Int {
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?", arguments: [userId, except])
+            return db.changesCount
+        }
+    }
+
     public func list(limit: Int) async throws -> [SessionInfo] {
         try await db.read { db in
             try Row.fetchAll(

@@ -31,6 +31,10 @@ public protocol SessionRepository: Sendable {
     /// Ends the session with `id`; false when there was none.
     @discardableResult func delete(id: Int64) async throws -> Bool
     func list(limit: Int) async throws -> [SessionInfo]
+    /// One user's sessions, newest first.
+    func list(userId: Int64) async throws -> [SessionInfo]
+    /// Ends every session of a user but `except`; how many ended.
+    @discardableResult func endAll(userId: Int64, except: Int64?) async throws -> Int
     func countByKind() async throws -> [SessionKind: Int]
 }
 

@@ -14,6 +14,10 @@ public protocol SessionRows: Sendable {
     func delete(id: Int64, hash: SecretHash?) async throws -> Bool
     /// Sessions, newest first.
     func list(limit: Int) async throws -> [SessionInfo]
+    /// One user's sessions, newest first.
+    func list(userId: Int64) async throws -> [SessionInfo]
+    /// Deletes every session of a user but `except`; how many went.
+    func delete(userId: Int64, except: Int64?) async throws -> Int
     func countByKind() async throws -> [SessionKind: Int]
 }
 
@@ -147,7 +151,23 @@ public final class SessionStore: SessionRepository {
 
     /// Lists sessions, newest first, with the in-memory expiry where it is ahead of the row.
     public func list(limit: Int = 1000) async throws -> [SessionInfo] {
-        let stored = try await rows.list(limit: limit)
+        withMemory(try await rows.list(limit: limit))
+    }
+
+    /// One user's sessions, newest first, as `list(limit:)` tells them.
+    public func list(userId: Int64) async throws -> [SessionInfo] {
+        withMemory(try await rows.list(userId: userId))
+    }
+
+    /// Ends every session of a user but `except` (a password change, a user disabled or demoted).
+    @discardableResult
+    public func endAll(userId: Int64, except: Int64? = nil) async throws -> Int {
+        cache.withLock { cache in cache = cache.filter { $0.value.info.userId != userId || $0.value.info.id == except } }
+        return try await rows.delete(userId: userId, except: except)
+    }
+
+    /// Rows with the in-memory expiry and last-seen time where they are ahead.
+    private func withMemory(_ stored: [SessionInfo]) -> [SessionInfo] {
         let live = cache.withLock { cache in Dictionary(cache.values.map { ($0.info.id, $0.info) }, uniquingKeysWith: { a, _ in a }) }
         return stored.map { row in
             guard let mem = live[row.id] else { return row }

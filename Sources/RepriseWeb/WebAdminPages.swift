@@ -31,7 +31,7 @@ extension WebUI {
                 guard !(disabled && name == s.user.name) else { return try await users(context, error: "You cannot disable yourself.", status: .badRequest) }
                 try await app.users.setDisabled(name: name, disabled)
                 // Disabled now, not at the next revalidation: their sessions end.
-                if disabled { for other in try await app.sessions.list() where other.userId == user.id { try await app.sessions.delete(id: other.id) } }
+                if disabled { try await app.sessions.endAll(userId: user.id, except: nil) }
                 return WebHeaders.redirect("/admin/users")
             }
         }
@@ -44,7 +44,7 @@ extension WebUI {
             guard !(name == s.user.name && role != .admin) else { return try await users(context, error: "You cannot take your own admin role.", status: .badRequest) }
             try await app.users.setRole(name: name, role)
             // A demoted admin's sessions end, so no page of theirs keeps admin rights.
-            if user.role == .admin, role != .admin { for other in try await app.sessions.list() where other.userId == user.id { try await app.sessions.delete(id: other.id) } }
+            if user.role == .admin, role != .admin { try await app.sessions.endAll(userId: user.id, except: nil) }
             return WebHeaders.redirect("/admin/users")
         }
         on("/admin/users/:name/password", .post) { request, context in
@@ -55,7 +55,7 @@ extension WebUI {
             guard let password = form["password"], password.count >= 8 else { return try await users(context, error: "A password needs 8 characters or more.", status: .badRequest) }
             try await app.users.setPassword(name: name, password: password)
             // A reset password ends every session of that user.
-            for other in try await app.sessions.list() where other.userId == user.id { try await app.sessions.delete(id: other.id) }
+            try await app.sessions.endAll(userId: user.id, except: nil)
             return WebHeaders.redirect("/admin/users")
         }
         on("/admin/gc", .get) { request, context in

@@ -181,7 +181,7 @@ struct WebUI: Sendable {
         on("/sessions/:id/revoke", .post) { request, context in
             let (s, _) = try me(context)
             let id = try int64(context, "id")
-            guard id != s.sessionId, try await app.sessions.list().contains(where: { $0.id == id && $0.userId == s.user.id }) else {
+            guard id != s.sessionId, try await app.sessions.list(userId: s.user.id).contains(where: { $0.id == id }) else {
                 throw WebError(.notFound, "no other session of yours with that id")
             }
             try await app.sessions.delete(id: id)
@@ -189,7 +189,7 @@ struct WebUI: Sendable {
         }
         on("/sessions/revoke-others", .post) { request, context in
             let (s, _) = try me(context)
-            try await endOtherSessions(of: s)
+            try await app.sessions.endAll(userId: s.user.id, except: s.sessionId)
             return WebHeaders.redirect("/sessions")
         }
         on("/account", .get) { request, context in
@@ -270,14 +270,8 @@ struct WebUI: Sendable {
             return page("account", context, ["role": s.user.role.rawValue, "error": "The new password needs 8 characters or more."], status: .badRequest)
         }
         try await app.users.setPassword(name: s.user.name, password: new)
-        try await endOtherSessions(of: s)
+        try await app.sessions.endAll(userId: s.user.id, except: s.sessionId)
         return WebHeaders.redirect("/sessions")
-    }
-
-    func endOtherSessions(of s: AuthenticatedSession) async throws {
-        for other in try await app.sessions.list() where other.userId == s.user.id && other.id != s.sessionId {
-            try await app.sessions.delete(id: other.id)
-        }
     }
 
     // MARK: library
@@ -474,7 +468,7 @@ struct WebUI: Sendable {
 
     func sessions(_ context: RepriseContext) async throws -> Response {
         let (s, _) = try me(context)
-        let mine = try await app.sessions.list().filter { $0.userId == s.user.id }
+        let mine = try await app.sessions.list(userId: s.user.id)
         return page("sessions", context, ["sessions": mine.map { i in
             ["id": i.id, "kind": i.kind.rawValue, "client": i.client ?? "", "agent": i.agent ?? "", "ip": i.ip ?? "",
              "created": WebFormat.time(i.createdAt), "seen": WebFormat.time(i.lastSeenAt), "current": i.id == s.sessionId] as [String: Any]

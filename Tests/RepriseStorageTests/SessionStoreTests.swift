@@ -48,6 +48,14 @@ final class MemorySessionRows: SessionRows {
     }
 
     func list(limit: Int) async throws -> [SessionInfo] { rows.withLock { Array($0.values.map(\.0).prefix(limit)) } }
+    func list(userId: Int64) async throws -> [SessionInfo] { rows.withLock { $0.values.map(\.0).filter { $0.userId == userId } } }
+    func delete(userId: Int64, except: Int64?) async throws -> Int {
+        rows.withLock { r in
+            let gone = r.values.filter { $0.0.userId == userId && $0.0.id != except }.map(\.0.id)
+            for id in gone { r[id] = nil }
+            return gone.count
+        }
+    }
 
     func countByKind() async throws -> [SessionKind: Int] {
         rows.withLock { Dictionary(grouping: $0.values.map(\.0.kind), by: { $0 }).mapValues(\.count) }
