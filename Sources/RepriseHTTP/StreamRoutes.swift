@@ -49,30 +49,27 @@ public struct StreamEndpoint: Sendable {
             return try await authorize(token: secret, request: request, context: context, songId: songId)
         }
         if case .session(let s, _)? = context.identity {
-            // The token policy governs streams by session too: a rule for a user holds whatever the client.
-            let song = try await song(songId)
-            let facts = StreamRequestFacts(
-                method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
-                userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .session)
-            let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
-            if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song)) {
-                throw refusal.error
-            }
-            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
+            return try await authorize(session: s, credential: .session, request: request, context: context, songId: songId)
         }
         // The web UI's `<audio>`: its session cookie, for reading only (no CSRF question on GET and HEAD).
         if let secret = WebCookie.session(request), let s = try await app.sessions.authenticate(secret), s.kind == .web {
-            let song = try await song(songId)
-            let facts = StreamRequestFacts(
-                method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
-                userAgent: request.headers[.userAgent], range: request.headers[.range], credential: .web)
-            let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
-            if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song)) {
-                throw refusal.error
-            }
-            return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
+            return try await authorize(session: s, credential: .web, request: request, context: context, songId: songId)
         }
         throw StreamRefusal.noCredential.error
+    }
+
+    /// Checks a session against the token policy with the song (403), as a stand-in token labelled
+    /// `session:<kind>`: a rule for a user holds whatever the client.
+    func authorize(session s: AuthenticatedSession, credential: CredentialKind, request: Request, context: RepriseContext, songId: Int64?) async throws -> (StreamCredential, Song?) {
+        let song = try await song(songId)
+        let facts = StreamRequestFacts(
+            method: request.method.rawValue, path: request.uri.path, ip: context.remoteAddress,
+            userAgent: request.headers[.userAgent], range: request.headers[.range], credential: credential)
+        let standIn = StreamTokenInfo.standIn(user: s.user, kind: s.kind, expiresAt: s.expiresAt, now: app.clock.nowMs())
+        if let refusal = StreamRefusal.of(await app.tokenPolicy.authorizeOffPool(token: standIn, user: s.user, request: facts, songId: songId, song: song)) {
+            throw refusal.error
+        }
+        return (StreamCredential(user: s.user, sessionId: s.sessionId, token: nil), song)
     }
 
     /// Checks a user another API authenticated (Subsonic credentials) against the token policy with the
