@@ -56,7 +56,7 @@ import Testing
     /// Bodies over `StreamFastPath.maxBytes` (1 MiB), whole or ranged, go to the router, which paces them and
     /// holds their leases; a short range of the same file and a HEAD are answered on the event loop.
     @Test func longBodiesTakeTheFullPath() async throws {
-        let lib = try Library(clock: ManualWallClock())  // cached credentials stay fresh
+        let lib = try Library(clock: ManualWallClock(), tokenPolicy: DefaultTokenPolicy())  // cached credentials stay fresh; no Lua (see setUp)
         let path = try lib.tone("long.wav", seconds: 10)  // 1.7 MB
         _ = try await lib.core.scanner.scan()
         let id = try #require(try await lib.core.catalog.index()[path]?.id)
